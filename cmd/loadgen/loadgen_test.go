@@ -1,0 +1,80 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = time.Duration(i+1) * time.Millisecond
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"single", []time.Duration{7}, 99, 7},
+		{"p50 of 100", hundred, 50, 50 * time.Millisecond},
+		{"p99 of 100", hundred, 99, 99 * time.Millisecond},
+		{"p100 of 100", hundred, 100, 100 * time.Millisecond},
+		{"p50 of 3 is the middle", []time.Duration{1, 2, 3}, 50, 2},
+		{"p99 of 3 is the maximum", []time.Duration{1, 2, 3}, 99, 3},
+		{"tiny p is the minimum", []time.Duration{1, 2, 3}, 0.001, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentile(tc.sorted, tc.p); got != tc.want {
+				t.Errorf("percentile(%v) = %v, want %v", tc.p, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ got, want string }{
+		{fmtRate(0), "0"},
+		{fmtRate(999.4), "999"},
+		{fmtRate(1234.5), "1,235"},
+		{fmtRate(1234567), "1,234,567"},
+		{fmtDuration(850 * time.Microsecond), "850 µs"},
+		{fmtDuration(12345 * time.Microsecond), "12.35 ms"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	t.Parallel()
+	results := []result{
+		{Name: "jwks", Workers: 4, Target: 100, OK: 300, Elapsed: 2 * time.Second,
+			Latencies: []time.Duration{3 * time.Millisecond, 1 * time.Millisecond, 2 * time.Millisecond}},
+		{Name: "refresh", Workers: 4, Target: 1000, OK: 10, Failed: 1, Elapsed: time.Second,
+			Latencies: []time.Duration{time.Millisecond}},
+	}
+	var b strings.Builder
+	writeTable(&b, results, 70<<20, 64<<20)
+	got := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := []string{
+		"| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | |",
+		"|---|---:|---:|---:|---:|---:|---:|---:|---|",
+		"| jwks | 4 | 150 | ≥ 100 | 2.00 ms | 3.00 ms | 300 | 0 | ✅ |",
+		"| refresh | 4 | 10 | ≥ 1,000 | 1.00 ms | 1.00 ms | 10 | 1 | ❌ missed |",
+		"| idle RSS | | 70.0 MiB | ≤ 64 MiB | | | | | ❌ missed |",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("table has %d lines, want %d:\n%s", len(got), len(want), b.String())
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,170 @@
+// Command loadgen benchmarks manaauth the way production runs it: it builds
+// the binary, gives it a fresh PostgreSQL database, starts `manaauth serve`
+// on loopback and drives each scenario with a fixed number of workers, then
+// prints requests/s and latency percentiles against the targets as a
+// Markdown table. Run it from the module root:
+//
+//	go run ./cmd/loadgen -duration 10s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// idleRSSTarget is the most memory an idle server may hold.
+const idleRSSTarget = 64 << 20
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	names := make([]string, len(scenarios))
+	for i, sc := range scenarios {
+		names[i] = sc.Name
+	}
+	defaultDSN := getenv("TEST_DATABASE_URL")
+	if defaultDSN == "" {
+		defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	adminDSN := fs.String("database", defaultDSN, "PostgreSQL URL of a user that may CREATE DATABASE")
+	duration := fs.Duration("duration", 10*time.Second, "how long each scenario runs")
+	workers := fs.Int("concurrency", 16, "concurrent workers per scenario")
+	list := fs.String("scenarios", strings.Join(names, ","), "comma-separated scenarios to run")
+	keep := fs.Bool("keep", false, "keep the database afterwards (its name is printed)")
+	pprofDir := fs.String("pprof", "", "directory for a server CPU profile per scenario")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var selected []scenario
+	for _, n := range strings.Split(*list, ",") {
+		i := slices.Index(names, strings.TrimSpace(n))
+		if i < 0 {
+			return fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(names, ", "))
+		}
+		selected = append(selected, scenarios[i])
+	}
+	if *workers < 1 || *duration <= 0 {
+		return errors.New("-concurrency and -duration must be positive")
+	}
+	if *pprofDir != "" {
+		if err := os.MkdirAll(*pprofDir, 0o755); err != nil {
+			return err
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "loadgen-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintln(stderr, "building manaauth …")
+	bin, err := buildServer(ctx, tmp, stderr)
+	if err != nil {
+		return err
+	}
+	dsn, drop, err := createDatabase(ctx, *adminDSN, stderr)
+	if err != nil {
+		return err
+	}
+	if *keep {
+		defer fmt.Fprintln(stderr, "database kept:", dsn)
+	} else {
+		defer drop()
+	}
+	srv, err := newServer(bin, dsn, *pprofDir != "")
+	if err != nil {
+		return err
+	}
+	if err := srv.seed(ctx); err != nil {
+		return err
+	}
+	if err := srv.start(ctx, stderr); err != nil {
+		srv.stop()
+		return err
+	}
+	defer srv.stop()
+	fmt.Fprintln(stderr, "server up at", srv.baseURL)
+
+	// Idle RSS after start-up has settled, before any load touched it.
+	if err := sleep(ctx, 3*time.Second); err != nil {
+		return err
+	}
+	idleRSS, err := srv.rss()
+	if err != nil {
+		return fmt.Errorf("read server RSS: %w", err)
+	}
+
+	l := newLoader(srv.baseURL, *workers)
+	defer l.transport.CloseIdleConnections()
+	var results []result
+	for _, sc := range selected {
+		ops, err := sc.prepare(ctx, l, *workers)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		fmt.Fprintf(stderr, "running %s: %d workers for %s\n", sc.Name, *workers, *duration)
+		profiled := make(chan error, 1)
+		if *pprofDir != "" {
+			go func() { profiled <- profileDuring(ctx, srv, *duration, filepath.Join(*pprofDir, sc.Name+".pprof")) }()
+		} else {
+			profiled <- nil
+		}
+		results = append(results, runScenario(ctx, sc, ops, *duration, stderr))
+		if err := <-profiled; err != nil {
+			fmt.Fprintf(stderr, "  %s: cpu profile: %v\n", sc.Name, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	loadedRSS, _ := srv.rss()
+
+	fmt.Fprintf(stdout, "\nmanaauth on PostgreSQL, %d workers, %s per scenario, GOMAXPROCS shared by server and load generator\n\n", *workers, *duration)
+	writeTable(stdout, results, idleRSS, idleRSSTarget)
+	fmt.Fprintf(stdout, "\nRSS after load: %.1f MiB\n", float64(loadedRSS)/(1<<20))
+	return nil
+}
+
+// profileDuring takes a CPU profile from the middle of a scenario, away
+// from the ramp-up and the tail: up to 5 s of it.
+func profileDuring(ctx context.Context, srv *server, duration time.Duration, path string) error {
+	length := min(5*time.Second, duration-time.Second)
+	if length < time.Second {
+		return errors.New("-duration too short to profile (need ≥ 2s)")
+	}
+	if err := sleep(ctx, (duration-length)/2); err != nil {
+		return err
+	}
+	return srv.profile(ctx, length, path)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// result is what one scenario run measured.
+type result struct {
+	Name      string
+	Workers   int
+	Target    float64 // requests/s the scenario should reach; 0 = none
+	OK        int
+	Failed    int
+	Elapsed   time.Duration
+	Latencies []time.Duration // one per successful request, any order
+}
+
+// rate is successes per second of wall time.
+func (r result) rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.OK) / r.Elapsed.Seconds()
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of sorted by the
+// nearest-rank method, so p99 of 100 samples is the 99th value, not an
+// interpolation between samples that never happened.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(p/100*float64(len(sorted)) + 0.999999999)
+	rank = max(1, min(rank, len(sorted)))
+	return sorted[rank-1]
+}
+
+// fmtDuration prints latencies at a precision a reader can compare:
+// microseconds below 1 ms, two decimals in milliseconds above.
+func fmtDuration(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// fmtRate prints a rate with a thousands separator ("12,345").
+func fmtRate(v float64) string {
+	n := int64(v + 0.5)
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// verdict compares a measured value with its target.
+func verdict(ok bool) string {
+	if ok {
+		return "✅"
+	}
+	return "❌ missed"
+}
+
+// writeTable prints the results and the idle RSS as a Markdown table.
+// It sorts each result's latencies in place.
+func writeTable(w io.Writer, results []result, idleRSS uint64, rssTarget uint64) {
+	fmt.Fprintln(w, "| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	for _, r := range results {
+		slices.Sort(r.Latencies)
+		target, met := "–", ""
+		if r.Target > 0 {
+			target = "≥ " + fmtRate(r.Target)
+			met = verdict(r.rate() >= r.Target && r.Failed == 0)
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %s |\n",
+			r.Name, r.Workers, fmtRate(r.rate()), target,
+			fmtDuration(percentile(r.Latencies, 50)), fmtDuration(percentile(r.Latencies, 99)),
+			r.OK, r.Failed, met)
+	}
+	if idleRSS > 0 {
+		fmt.Fprintf(w, "| idle RSS | | %.1f MiB | ≤ %d MiB | | | | | %s |\n",
+			float64(idleRSS)/(1<<20), rssTarget>>20, verdict(idleRSS <= rssTarget))
+	}
+}

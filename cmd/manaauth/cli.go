@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+)
+
+// multiFlag collects a repeatable flag (--redirect-uri a --redirect-uri b).
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*m = append(*m, p)
+		}
+	}
+	return nil
+}
+
+func newUserID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])  // crypto/rand.Read never fails on supported platforms
+	b[6] = b[6]&0x0f | 0x40 // UUID version 4, the id format the apps already store
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func newSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func cmdUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: manaauth users create --email E --password P [--name N] [--admin] [--verified]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "email address (required)")
+	password := fs.String("password", "", "password, 8 to 128 characters (required)")
+	name := fs.String("name", "", "display name")
+	admin := fs.Bool("admin", false, "give the user the admin role")
+	verified := fs.Bool("verified", false, "mark the email as verified")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	var problems []string
+	addr, err := mail.ParseAddress(*email)
+	if err != nil || addr.Address != strings.TrimSpace(*email) {
+		problems = append(problems, fmt.Sprintf("--email %q is not an email address", *email))
+	}
+	if n := len([]rune(*password)); n < 8 || n > 128 {
+		problems = append(problems, "--password must be 8 to 128 characters")
+	}
+	if len(*name) > 255 {
+		problems = append(problems, "--name must be at most 255 characters")
+	}
+	if len(problems) > 0 {
+		return problemsError(problems)
+	}
+	a, err := open(ctx, getenv, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	hash, err := a.hasher.Hash(ctx, *password)
+	if err != nil {
+		return err
+	}
+	role := provider.RoleUser
+	if *admin {
+		role = provider.RoleAdmin
+	}
+	now := time.Now().UTC()
+	u := &provider.User{ID: newUserID(), Email: strings.ToLower(strings.TrimSpace(*email)), EmailVerified: *verified,
+		Name: *name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := a.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, provider.ErrAlreadyExists) {
+			return fmt.Errorf("a user with email %s already exists", u.Email)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "user created\n  id:    %s\n  email: %s\n  role:  %s\n", u.ID, u.Email, u.Role)
+	return nil
+}
+
+func cmdClients(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const usage = "usage: manaauth clients create|list|delete"
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "create":
+		return clientsCreate(ctx, args[1:], getenv, stdout, stderr)
+	case "list":
+		a, err := open(ctx, getenv, stderr, true)
+		if err != nil {
+			return err
+		}
+		defer a.store.Close()
+		cs, err := a.store.ListClients(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tTRUSTED\tGRANTS\tREDIRECT URIS")
+		for _, c := range cs {
+			typ := "confidential"
+			if c.Public {
+				typ = "public"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", c.ID, c.Name, typ, c.Trusted, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, " "))
+		}
+		return tw.Flush()
+	case "delete":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: manaauth clients delete ID")
+			return errUsage
+		}
+		a, err := open(ctx, getenv, stderr, true)
+		if err != nil {
+			return err
+		}
+		defer a.store.Close()
+		if err := a.store.DeleteClient(ctx, args[1]); err != nil {
+			if errors.Is(err, provider.ErrNotFound) {
+				return fmt.Errorf("no client with id %q", args[1])
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "client %s deleted\n", args[1])
+		return nil
+	default:
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+}
+
+var knownGrants = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true}
+
+func clientsCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.String("id", "", "client id (required)")
+	secret := fs.String("secret", "", "client secret (generated when omitted for a confidential client)")
+	public := fs.Bool("public", false, "public client (no secret, PKCE required)")
+	var redirects, postLogout multiFlag
+	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	grants := fs.String("grant-types", "authorization_code,refresh_token", "comma-separated grant types")
+	scopes := fs.String("scopes", "openid profile email offline_access", "space-separated scopes the client may request")
+	trusted := fs.Bool("trusted", false, "first-party client: skip the consent page")
+	name := fs.String("name", "", "display name shown on the login and consent pages")
+	backchannel := fs.String("backchannel-logout-uri", "", "back-channel logout URI")
+	alg := fs.String("id-token-alg", provider.AlgEdDSA, "ID token algorithm: EdDSA or RS256")
+	logo := fs.String("logo-uri", "", "https URL of the client's logo")
+	audience := fs.String("audience", "", "comma-separated extra audiences the client may request")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	c := &provider.Client{ID: strings.TrimSpace(*id), Name: *name, Public: *public, RedirectURIs: redirects,
+		PostLogoutRedirectURIs: postLogout, Trusted: *trusted, BackchannelLogoutURI: *backchannel,
+		IDTokenAlg: *alg, LogoURI: *logo, ResponseTypes: []string{"code"}, CreatedAt: time.Now().UTC()}
+	for _, g := range strings.Split(*grants, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			c.GrantTypes = append(c.GrantTypes, g)
+		}
+	}
+	c.Scopes = strings.Fields(*scopes)
+	for _, a := range strings.Split(*audience, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.Audience = append(c.Audience, a)
+		}
+	}
+	if problems := validateClient(c, *secret); len(problems) > 0 {
+		return problemsError(problems)
+	}
+	plain := ""
+	if !c.Public {
+		plain = *secret
+		if plain == "" {
+			plain = newSecret()
+		}
+		c.SecretHash = oidc.HashSecret(plain)
+	}
+	a, err := open(ctx, getenv, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if err := a.store.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, provider.ErrAlreadyExists) {
+			return fmt.Errorf("a client with id %q already exists", c.ID)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "client created\n  client_id:     %s\n", c.ID)
+	if plain != "" {
+		fmt.Fprintf(stdout, "  client_secret: %s\n", plain)
+	}
+	return nil
+}
+
+func validateClient(c *provider.Client, secret string) []string {
+	var problems []string
+	if c.ID == "" || len(c.ID) > 128 || strings.ContainsAny(c.ID, " \t\r\n:") {
+		problems = append(problems, "--id is required: 1 to 128 characters without spaces or colons")
+	}
+	if c.Public && secret != "" {
+		problems = append(problems, "--secret and --public exclude each other")
+	}
+	if !c.Public && secret != "" && len(secret) < 16 {
+		problems = append(problems, "--secret must be at least 16 characters")
+	}
+	for _, g := range c.GrantTypes {
+		if !knownGrants[g] {
+			problems = append(problems, fmt.Sprintf("--grant-types: unknown grant type %q", g))
+		}
+	}
+	if c.Public && has(c.GrantTypes, "client_credentials") {
+		problems = append(problems, "a public client cannot use client_credentials")
+	}
+	if has(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {
+		problems = append(problems, "--redirect-uri is required for the authorization_code grant")
+	}
+	for _, u := range append(append([]string(nil), c.RedirectURIs...), c.PostLogoutRedirectURIs...) {
+		if p := checkRedirect(u); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if p := checkRedirect(c.BackchannelLogoutURI); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	if c.IDTokenAlg != provider.AlgEdDSA && c.IDTokenAlg != provider.AlgRS256 {
+		problems = append(problems, "--id-token-alg must be EdDSA or RS256")
+	}
+	if c.LogoURI != "" {
+		if u, err := url.Parse(c.LogoURI); err != nil || u.Scheme != "https" || u.Host == "" {
+			problems = append(problems, "--logo-uri must be an https URL")
+		}
+	}
+	return problems
+}
+
+// checkRedirect enforces absolute URIs without fragments; http only for
+// loopback hosts (native apps and development), as OAuth 2.0 Security BCP asks.
+func checkRedirect(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" && u.Scheme == "https" {
+		return fmt.Sprintf("URI %q must be absolute", raw)
+	}
+	if u.Fragment != "" {
+		return fmt.Sprintf("URI %q must not contain a fragment", raw)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Sprintf("URI %q must use https (http is allowed for localhost only)", raw)
+	}
+	return ""
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
+		fmt.Fprintln(stderr, "usage: manaauth keys list | keys rotate [--alg EdDSA|RS256|all] [--delay 1h]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	alg := fs.String("alg", "all", "algorithm to rotate: EdDSA, RS256 or all")
+	delay := fs.Duration("delay", -1, "how long the new key is published before it signs (default KEY_ROTATION_DELAY, 1h)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	a, err := open(ctx, getenv, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	if args[0] == "rotate" {
+		d := *delay
+		if d < 0 {
+			d = a.cfg.RotationWait
+		}
+		algs := []string{provider.AlgEdDSA, provider.AlgRS256}
+		switch *alg {
+		case "all":
+		case provider.AlgEdDSA, provider.AlgRS256:
+			algs = []string{*alg}
+		default:
+			return fmt.Errorf("--alg must be EdDSA, RS256 or all")
+		}
+		for _, al := range algs {
+			k, err := a.ring.Rotate(ctx, al, d)
+			if err != nil {
+				return fmt.Errorf("rotate %s key: %w", al, err)
+			}
+			fmt.Fprintf(stdout, "new %s key %s published; signs from %s\n", al, k.ID, k.ActiveAt.UTC().Format(time.RFC3339))
+		}
+	}
+	ks, err := a.ring.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tRETIRED\tUNPUBLISHED")
+	for _, k := range ks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, keyState(k, now), fmtTime(&k.CreatedAt), fmtTime(&k.ActiveAt), fmtTime(k.RetiredAt), fmtTime(k.ExpiresAt))
+	}
+	return tw.Flush()
+}
+
+func keyState(k *provider.Key, now time.Time) string {
+	switch {
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return "expired"
+	case k.RetiredAt != nil && !now.Before(*k.RetiredAt):
+		return "retired (published)"
+	case now.Before(k.ActiveAt):
+		return "next (published)"
+	default:
+		return "signing"
+	}
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

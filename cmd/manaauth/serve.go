@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/keys"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/server"
+	"github.com/manacore/mana-core-auth/provider/store"
+	"github.com/manacore/mana-core-auth/provider/websession"
+)
+
+// app is an opened configuration: store migrated and keys loaded.
+type app struct {
+	cfg    *config
+	log    *slog.Logger
+	store  provider.Store
+	ring   *keys.Ring
+	hasher *account.Hasher
+}
+
+// open reads the configuration, opens and migrates the database and loads
+// the key ring: what every command needs.
+func open(ctx context.Context, getenv func(string) string, stderr io.Writer, dev bool) (*app, error) {
+	cfg, problems := loadConfig(getenv, dev)
+	if len(problems) > 0 {
+		return nil, problemsError(problems)
+	}
+	if err := cfg.ensureSecret(stderr); err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if m, ok := st.(store.Migrator); ok {
+		if err := m.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("migrate database: %w", err)
+		}
+	}
+	ring, err := keys.New(st, cfg.SecretKey, keys.Options{Logger: logger.With("component", "keys")})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := ring.Init(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	// Each argon2id hash holds 19 MiB; two per core keeps a login flood from
+	// exhausting memory while using every core.
+	hasher := account.NewHasher(account.DefaultParams, 2*runtime.GOMAXPROCS(0))
+	return &app{cfg: cfg, log: logger, store: st, ring: ring, hasher: hasher}, nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	a, err := open(ctx, getenv, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.Bool("dev", false, "development mode: http issuer, generated SECRET_KEY, demo client and user")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	a, err := open(ctx, getenv, stderr, *dev)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	cfg := a.cfg
+
+	if cfg.Dev {
+		if err := ensureDemo(ctx, a, stdout); err != nil {
+			return fmt.Errorf("create demo data: %w", err)
+		}
+	}
+
+	op, err := oidc.New(oidc.Config{
+		Issuer:       cfg.BaseURL,
+		SecretKey:    cfg.SecretKey,
+		Audience:     cfg.Audience,
+		RefreshGrace: graceOrDisabled(cfg.RefreshGrace),
+	}, a.store, a.ring)
+	if err != nil {
+		return err
+	}
+	secure := strings.HasPrefix(cfg.BaseURL, "https://")
+	sessions, err := websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: secure, Domain: cfg.CookieDomain}, a.store)
+	if err != nil {
+		return err
+	}
+	handler, err := server.New(server.Deps{
+		Logger:   a.log,
+		Config:   server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey},
+		Store:    a.store,
+		OP:       op,
+		JWKS:     a.ring.JWKS,
+		Sessions: sessions,
+		Hasher:   a.hasher,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go a.ring.Run(bg, time.Minute)
+	if addr := getenv("PPROF_ADDR"); addr != "" {
+		// Profiling stays on its own listener (normally loopback) so it is
+		// never reachable through the public port.
+		go servePprof(bg, addr, a.log)
+	}
+	go janitor(bg, a.store, a.log)
+
+	port := ln.Addr().(*net.TCPAddr).Port
+	fmt.Fprintf(stdout, "manaauth listening on http://127.0.0.1:%d (issuer %s)\n", port, cfg.BaseURL)
+	a.log.Info("serving", "port", port, "issuer", cfg.BaseURL, "dev", cfg.Dev)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("pprof server", "error", err)
+	}
+}
+
+// graceOrDisabled maps REFRESH_GRACE=0 to "no grace window" (oidc treats
+// zero as "use the default").
+func graceOrDisabled(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// janitor deletes expired grants so the tables do not grow without bound.
+// Rotated refresh tokens are kept for a day after they expire so that reuse
+// is still recognised.
+func janitor(ctx context.Context, st provider.Store, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := st.DeleteExpired(ctx, time.Now().Add(-24*time.Hour))
+			if err != nil {
+				log.Error("delete expired grants", "error", err)
+			} else if n > 0 {
+				log.Info("deleted expired grants", "count", n)
+			}
+		}
+	}
+}

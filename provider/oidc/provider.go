@@ -1,0 +1,233 @@
+package oidc
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/hmac"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/manacore/mana-core-auth/provider"
+)
+
+// Config holds what the OAuth 2.0 provider needs to know; defaults are
+// filled by New.
+type Config struct {
+	Issuer    string
+	SecretKey []byte // >= 32 bytes; fosite's HMAC secret and the grace-cache key derive from it
+	// Audience is put into every access token (JWT_AUDIENCE, "manacore" in
+	// the old service) so the Mana APIs accept it.
+	Audience        []string
+	AccessTokenTTL  time.Duration // 15m
+	RefreshTokenTTL time.Duration // 7d
+	AuthCodeTTL     time.Duration // 10m
+	IDTokenTTL      time.Duration // 1h
+	RefreshGrace    time.Duration // 5s; negative disables the grace window
+	ClientCacheTTL  time.Duration // 5s
+	Now             func() time.Time
+}
+
+// Provider is the composed fosite provider plus what the HTTP handlers
+// need around it.
+type Provider struct {
+	fosite.OAuth2Provider
+	Config   Config
+	Store    provider.Store
+	Ring     KeyRing
+	storage  *storage
+	strategy *strategy
+	signer   *signer
+	aead     cipher.AEAD
+}
+
+// New composes fosite with exactly the handlers we support: the code flow
+// with PKCE, refresh, client credentials, introspection, revocation and the
+// OpenID Connect layer on top of the code flow. ComposeAllEnabled would also
+// turn on implicit, hybrid and password grants.
+func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
+	if len(cfg.SecretKey) < 32 {
+		return nil, errors.New("oidc: secret key must be at least 32 bytes")
+	}
+	if cfg.Issuer == "" {
+		return nil, errors.New("oidc: issuer is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	setDefault(&cfg.AccessTokenTTL, 15*time.Minute)
+	setDefault(&cfg.RefreshTokenTTL, 7*24*time.Hour)
+	setDefault(&cfg.AuthCodeTTL, 10*time.Minute)
+	setDefault(&cfg.IDTokenTTL, time.Hour)
+	setDefault(&cfg.RefreshGrace, 5*time.Second)
+	setDefault(&cfg.ClientCacheTTL, 5*time.Second)
+	if cfg.RefreshGrace < 0 {
+		cfg.RefreshGrace = 0
+	}
+
+	hmacSecret, err := hkdf.Key(sha256.New, cfg.SecretKey, nil, "manaauth/fosite-hmac/v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive hmac secret: %w", err)
+	}
+	graceKey, err := hkdf.Key(sha256.New, cfg.SecretKey, nil, "manaauth/refresh-grace/v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive grace key: %w", err)
+	}
+	block, err := aes.NewCipher(graceKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+
+	fc := &fosite.Config{
+		AccessTokenLifespan:            cfg.AccessTokenTTL,
+		RefreshTokenLifespan:           cfg.RefreshTokenTTL,
+		AuthorizeCodeLifespan:          cfg.AuthCodeTTL,
+		IDTokenLifespan:                cfg.IDTokenTTL,
+		IDTokenIssuer:                  cfg.Issuer,
+		AccessTokenIssuer:              cfg.Issuer,
+		TokenURL:                       cfg.Issuer + "/oauth2/token",
+		GlobalSecret:                   hmacSecret,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		// OpenID Connect only recommends state; fosite refuses requests
+		// without one unless the entropy floor is zero.
+		MinParameterEntropy:        0,
+		ClientSecretsHasher:        secretHasher{},
+		OmitRedirectScopeParam:     true,
+		SendDebugMessagesToClients: false,
+		RefreshTokenScopes:         []string{"offline_access", "offline"},
+	}
+
+	st := &storage{store: store, clients: newClientCache(store, cfg.ClientCacheTTL, cfg.Now), grace: cfg.RefreshGrace, now: cfg.Now}
+	sg := &signer{ring: ring, now: cfg.Now}
+	strat := &strategy{
+		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc),
+		Signer:                    sg,
+		ring:                      ring,
+		issuer:                    cfg.Issuer,
+		defaultAudience:           cfg.Audience,
+		now:                       cfg.Now,
+	}
+	strat.OpenIDConnectTokenStrategy = &openid.DefaultStrategy{Signer: sg, Config: fc}
+
+	op := compose.Compose(fc, st, strat,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+	)
+	return &Provider{OAuth2Provider: op, Config: cfg, Store: store, Ring: ring, storage: st, strategy: strat, signer: sg, aead: aead}, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}
+
+// Client returns the registered client with the given id; provider.ErrNotFound
+// when there is none.
+func (p *Provider) Client(ctx context.Context, id string) (*Client, error) {
+	return p.storage.clients.get(ctx, id)
+}
+
+// ForgetClient drops a cached client after it was changed or deleted.
+func (p *Provider) ForgetClient(id string) { p.storage.clients.forget(id) }
+
+// DecodeIDToken verifies an ID token we issued (expired ones included, as
+// id_token_hint allows) and returns its claims.
+func (p *Provider) DecodeIDToken(ctx context.Context, token string) (jwt.MapClaims, error) {
+	t, err := p.signer.Decode(ctx, token)
+	var ve *jwt.ValidationError
+	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && t != nil) {
+		return nil, err
+	}
+	if iss, _ := t.Claims["iss"].(string); iss != p.Config.Issuer {
+		return nil, errors.New("id token from another issuer")
+	}
+	return t.Claims, nil
+}
+
+// IsRotatedInGrace reports whether a token-endpoint error means the refresh
+// token was rotated moments ago by a concurrent or retried request.
+func IsRotatedInGrace(err error) bool { return errors.Is(err, errRotatedInGrace) }
+
+// refreshSignature is the store key of a refresh token.
+func (p *Provider) refreshSignature(ctx context.Context, token string) string {
+	return p.strategy.RefreshTokenSignature(ctx, token)
+}
+
+// SaveGrace remembers the response a refresh token was rotated into, sealed
+// with AES-GCM because it holds live tokens.
+func (p *Provider) SaveGrace(ctx context.Context, oldRefreshToken, requestID string, response []byte) error {
+	if p.Config.RefreshGrace <= 0 {
+		return nil
+	}
+	sig := p.refreshSignature(ctx, oldRefreshToken)
+	nonce := make([]byte, p.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	sealed := p.aead.Seal(nonce, nonce, response, []byte(sig))
+	return p.Store.PutGrace(ctx, &provider.GraceEntry{
+		Signature: sig,
+		RequestID: requestID,
+		Payload:   sealed,
+		ExpiresAt: p.Config.Now().Add(p.Config.RefreshGrace),
+	})
+}
+
+// LookupGrace returns the cached successor response of a refresh token
+// rotated within the grace window.
+func (p *Provider) LookupGrace(ctx context.Context, refreshToken string) ([]byte, bool) {
+	if p.Config.RefreshGrace <= 0 || refreshToken == "" {
+		return nil, false
+	}
+	sig := p.refreshSignature(ctx, refreshToken)
+	e, err := p.Store.GetGrace(ctx, sig, p.Config.Now())
+	if err != nil || len(e.Payload) < p.aead.NonceSize() {
+		return nil, false
+	}
+	n := p.aead.NonceSize()
+	plain, err := p.aead.Open(nil, e.Payload[:n], e.Payload[n:], []byte(sig))
+	if err != nil {
+		return nil, false
+	}
+	return plain, true
+}
+
+// Introspect validates an access token against its stored grant (so a
+// revoked token fails at once) and returns its session.
+func (p *Provider) Introspect(ctx context.Context, token string, scopes ...string) (fosite.AccessRequester, *Session, error) {
+	sess := NewSession()
+	_, ar, err := p.IntrospectToken(ctx, token, fosite.AccessToken, sess, scopes...)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, _ := ar.GetSession().(*Session)
+	if s == nil {
+		return nil, nil, fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	return ar, s, nil
+}
+

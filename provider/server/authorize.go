@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+)
+
+// loginTicketParam carries proof that the user just authenticated for this
+// authorization request, so prompt=login and max_age are satisfied by the
+// login that they caused instead of looping back to the login page.
+const loginTicketParam = "login_ticket"
+
+type loginTicket struct {
+	SID      string `json:"s"`
+	AuthTime int64  `json:"a"`
+}
+
+func (s *server) handleAuthorize() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ar, err := s.OP.NewAuthorizeRequest(ctx, r)
+		if err != nil {
+			s.authorizeError(w, r, ar, err)
+			return
+		}
+		form := ar.GetRequestForm()
+		prompts := fosite.RemoveEmpty(strings.Split(form.Get("prompt"), " "))
+
+		sess, user := s.currentUser(ctx, r)
+		freshLogin := sess != nil && s.verifyLoginTicket(form.Get(loginTicketParam), sess)
+		needLogin := sess == nil
+		if sess != nil && !freshLogin {
+			if has(prompts, "login") {
+				needLogin = true
+			}
+			if maxAge, err := strconv.ParseInt(form.Get("max_age"), 10, 64); err == nil && maxAge >= 0 &&
+				s.Config.Now().Sub(sess.AuthTime) > time.Duration(maxAge)*time.Second {
+				needLogin = true
+			}
+		}
+		if needLogin {
+			if has(prompts, "none") {
+				s.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
+				return
+			}
+			q := url.Values{"return_to": {authorizeURL(r, form)}}
+			if hint := form.Get("login_hint"); hint != "" {
+				q.Set("login_hint", hint)
+			}
+			http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+			return
+		}
+
+		client := ar.GetClient().(*oidc.Client)
+		if !client.Model.Trusted {
+			c, err := s.Store.GetConsent(ctx, user.ID, client.GetID())
+			if err != nil && !errors.Is(err, provider.ErrNotFound) {
+				s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+			if has(prompts, "consent") || c == nil || !covers(c.Scopes, ar.GetRequestedScopes()) {
+				if has(prompts, "none") {
+					s.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this application."))
+					return
+				}
+				challenge, err := s.tickets.seal("consent", consentChallenge{Query: encodeForm(form), SID: sess.ID}, 15*time.Minute)
+				if err != nil {
+					s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+					return
+				}
+				http.Redirect(w, r, "/consent?"+url.Values{"challenge": {challenge}}.Encode(), http.StatusSeeOther)
+				return
+			}
+		}
+		s.finishAuthorize(w, r, ar, sess, user, client, freshLogin)
+	})
+}
+
+// finishAuthorize issues the authorization code for a signed-in user who
+// has consented.
+func (s *server) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *provider.Session, user *provider.User, client *oidc.Client, freshLogin bool) {
+	ctx := r.Context()
+	for _, sc := range ar.GetRequestedScopes() {
+		ar.GrantScope(sc)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	now := s.Config.Now().UTC()
+	osess := oidc.NewSession()
+	osess.Subject, osess.ClientID, osess.SessionID = user.ID, client.GetID(), sess.ID
+	osess.Email, osess.Role, osess.IDTokenAlg = user.Email, user.Role, client.Model.IDTokenAlg
+	claims := osess.IDTokenClaims()
+	claims.Subject = user.ID
+	claims.Issuer = s.Config.Issuer
+	claims.AuthTime = sess.AuthTime.UTC().Truncate(time.Second)
+	claims.RequestedAt = now
+	if freshLogin {
+		// fosite checks prompt=login as auth_time >= requested_at; the
+		// request was first made before the login it caused.
+		claims.RequestedAt = claims.AuthTime
+	}
+	claims.AuthenticationMethodsReferences = sess.AuthMethods
+	claims.Extra = map[string]interface{}{"sid": sess.ID}
+	if ar.GetGrantedScopes().Has("email") {
+		claims.Extra["email"] = user.Email
+		claims.Extra["email_verified"] = user.EmailVerified
+	}
+	if ar.GetGrantedScopes().Has("profile") && user.Name != "" {
+		claims.Extra["name"] = user.Name
+	}
+	resp, err := s.OP.NewAuthorizeResponse(ctx, ar, osess)
+	if err != nil {
+		s.authorizeError(w, r, ar, err)
+		return
+	}
+	s.OP.WriteAuthorizeResponse(ctx, &issWriter{ResponseWriter: w, iss: s.Config.Issuer}, ar, resp)
+}
+
+// authorizeError redirects the error to the client only when the redirect
+// URI is registered; otherwise it shows an error page and never redirects,
+// so the endpoint cannot be used as an open redirector.
+func (s *server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		s.Logger.ErrorContext(r.Context(), "authorize", "error", err, "debug", rfc.DebugField)
+	}
+	if ar == nil || !ar.IsRedirectURIValid() {
+		key := "error.bad_request"
+		switch {
+		case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
+			key = "error.invalid_client"
+		case ar != nil && ar.GetClient() != nil:
+			key = "error.invalid_redirect"
+		}
+		status := rfc.CodeField
+		if status < 400 || status >= 500 {
+			status = http.StatusBadRequest
+		}
+		s.errorPage(w, r, status, key)
+		return
+	}
+	s.OP.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: w, iss: s.Config.Issuer}, ar, err)
+}
+
+// issWriter adds the iss parameter (RFC 9207) to every authorization
+// response redirect, success or error, which fosite does not do.
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w *issWriter) WriteHeader(code int) {
+	if code >= 300 && code < 400 {
+		if loc := w.Header().Get("Location"); loc != "" {
+			if u, err := url.Parse(loc); err == nil {
+				q := u.Query()
+				q.Set("iss", w.iss)
+				u.RawQuery = q.Encode()
+				w.Header().Set("Location", u.String())
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// currentUser returns the browser's live session and its user, or nils.
+func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Session, *provider.User) {
+	sess, err := s.Sessions.Current(ctx, r)
+	if err != nil {
+		if !errors.Is(err, provider.ErrNotFound) {
+			s.Logger.ErrorContext(ctx, "load session", "error", err)
+		}
+		return nil, nil
+	}
+	user, err := s.Store.GetUser(ctx, sess.UserID)
+	if err != nil {
+		return nil, nil
+	}
+	return sess, user
+}
+
+func (s *server) newLoginTicket(sess *provider.Session) string {
+	t, err := s.tickets.seal("login", loginTicket{SID: sess.ID, AuthTime: sess.AuthTime.UnixNano()}, 10*time.Minute)
+	if err != nil {
+		return ""
+	}
+	return t
+}
+
+func (s *server) verifyLoginTicket(ticket string, sess *provider.Session) bool {
+	if ticket == "" {
+		return false
+	}
+	var lt loginTicket
+	if err := s.tickets.open("login", ticket, &lt); err != nil {
+		return false
+	}
+	return lt.SID == sess.ID && lt.AuthTime == sess.AuthTime.UnixNano()
+}
+
+// authorizeURL rebuilds the authorization request as a GET URL (it may have
+// arrived as a POST) for the login page to return to.
+func authorizeURL(r *http.Request, form url.Values) string {
+	q := url.Values{}
+	for k, v := range form {
+		if k == loginTicketParam {
+			continue
+		}
+		q[k] = v
+	}
+	return r.URL.Path + "?" + q.Encode()
+}
+
+func encodeForm(form url.Values) string { return form.Encode() }
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether granted includes every scope in requested.
+func covers(granted, requested []string) bool {
+	for _, r := range requested {
+		if !has(granted, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func clientView(c *oidc.Client) (name, logo string) {
+	if c == nil {
+		return "", ""
+	}
+	name = c.Model.Name
+	if name == "" {
+		name = c.GetID()
+	}
+	return name, c.Model.LogoURI
+}
+

@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+func (s *server) handleHealth() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := s.Config.Now()
+		writeJSON(w, http.StatusOK, map[string]any{
+			"status":    "ok",
+			"timestamp": now.UTC().Format(time.RFC3339),
+			"uptime":    now.Sub(s.started).Seconds(),
+		})
+	})
+}
+
+func (s *server) handleLive() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (s *server) handleReady() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		db := map[string]any{"status": "ok"}
+		status, code := "ok", http.StatusOK
+		if err := s.Store.Ping(ctx); err != nil {
+			// The error text can name hosts; it stays in the log.
+			s.Logger.ErrorContext(ctx, "readiness: database", "error", err)
+			db["status"], status, code = "error", "error", http.StatusServiceUnavailable
+		}
+		db["latency"] = time.Since(start).Milliseconds()
+		writeJSON(w, code, map[string]any{
+			"status":    status,
+			"timestamp": s.Config.Now().UTC().Format(time.RFC3339),
+			"uptime":    s.Config.Now().Sub(s.started).Seconds(),
+			"checks":    map[string]any{"database": db},
+		})
+	})
+}

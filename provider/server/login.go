@@ -1,0 +1,248 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/websession"
+	"github.com/manacore/mana-core-auth/templates"
+)
+
+// maxPasswordBytes bounds what we feed to argon2: longer input is no
+// stronger and only costs time.
+const maxPasswordBytes = 1024
+
+// safeReturnTo accepts only same-origin paths, so the login form cannot be
+// turned into an open redirector.
+func safeReturnTo(raw string) string {
+	if raw == "" || !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") {
+		return "/"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return u.RequestURI()
+}
+
+// isAuthorizePath reports whether a return target resumes an authorization.
+func isAuthorizePath(p string) bool {
+	path, _, _ := strings.Cut(p, "?")
+	return strings.HasSuffix(path, "/authorize")
+}
+
+// loginClient finds the client a return target belongs to, for the page
+// header ("Sign in to Chat").
+func (s *server) loginClient(r *http.Request, returnTo string) *oidc.Client {
+	u, err := url.Parse(returnTo)
+	if err != nil {
+		return nil
+	}
+	id := u.Query().Get("client_id")
+	if id == "" {
+		return nil
+	}
+	c, err := s.OP.Client(r.Context(), id)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int, email, returnTo, errKey string) {
+	lang := templates.PickLang(r.Header.Get("Accept-Language"))
+	name, logo := clientView(s.loginClient(r, returnTo))
+	v := templates.LoginView{Lang: lang, ClientName: name, ClientLogoURI: logo, Email: email, ReturnTo: returnTo}
+	if errKey != "" {
+		v.Error = templates.T(lang, errKey)
+	}
+	s.render(r.Context(), w, status, templates.LoginPage(v))
+}
+
+func (s *server) handleLoginPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		s.renderLogin(w, r, http.StatusOK, q.Get("login_hint"), safeReturnTo(q.Get("return_to")), "")
+	})
+}
+
+func (s *server) handleLoginSubmit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+			return
+		}
+		email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
+		password := r.PostForm.Get("password")
+		returnTo := safeReturnTo(r.PostForm.Get("return_to"))
+		if email == "" || password == "" {
+			s.renderLogin(w, r, http.StatusBadRequest, email, returnTo, "login.required")
+			return
+		}
+		if len(password) > maxPasswordBytes || len(email) > 320 {
+			s.renderLogin(w, r, http.StatusUnauthorized, email, returnTo, "login.invalid")
+			return
+		}
+		user, err := s.Store.GetUserByEmail(ctx, email)
+		hash := ""
+		switch {
+		case err == nil:
+			hash = user.PasswordHash
+		case !errors.Is(err, provider.ErrNotFound):
+			s.Logger.ErrorContext(ctx, "login: load user", "error", err)
+			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+			return
+		}
+		// An unknown email is checked against a dummy hash so it costs the
+		// same time as a wrong password.
+		if err := s.Hasher.Verify(ctx, hash, password); err != nil {
+			if !errors.Is(err, account.ErrMismatch) {
+				s.Logger.ErrorContext(ctx, "login: verify password", "error", err)
+			}
+			s.Logger.InfoContext(ctx, "login failed", "ip", clientIP(r))
+			s.renderLogin(w, r, http.StatusUnauthorized, email, returnTo, "login.invalid")
+			return
+		}
+		sess, replaced, err := s.Sessions.Login(ctx, w, r, websession.LoginInfo{
+			UserID:     user.ID,
+			Methods:    []string{"pwd"},
+			RememberMe: r.PostForm.Get("remember") == "1",
+			IP:         clientIP(r),
+			UserAgent:  r.UserAgent(),
+		})
+		if err != nil {
+			s.Logger.ErrorContext(ctx, "login: create session", "error", err)
+			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+			return
+		}
+		if replaced != "" {
+			// The browser was signed in as someone else: that session ends,
+			// and so do the tokens issued from it.
+			if _, err := s.Store.RevokeSession(ctx, replaced); err != nil {
+				s.Logger.ErrorContext(ctx, "login: revoke replaced session", "error", err)
+			}
+		}
+		s.Logger.InfoContext(ctx, "login", "user_id", user.ID, "session_id_prefix", sess.ID[:8])
+		if isAuthorizePath(returnTo) {
+			sep := "?"
+			if strings.Contains(returnTo, "?") {
+				sep = "&"
+			}
+			returnTo += sep + loginTicketParam + "=" + url.QueryEscape(s.newLoginTicket(sess))
+		}
+		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	})
+}
+
+func (s *server) handleHome() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+}
+
+// consentChallenge is the sealed state of a pending consent decision.
+type consentChallenge struct {
+	Query string `json:"q"` // the authorization request
+	SID   string `json:"s"` // the browser session that must answer it
+}
+
+// openConsent verifies a challenge for the current browser session and
+// rebuilds the authorization request it stands for.
+func (s *server) openConsent(w http.ResponseWriter, r *http.Request, challenge string) (fosite.AuthorizeRequester, *provider.Session, *provider.User, url.Values, bool) {
+	var c consentChallenge
+	if err := s.tickets.open("consent", challenge, &c); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+		return nil, nil, nil, nil, false
+	}
+	sess, user := s.currentUser(r.Context(), r)
+	if sess == nil || sess.ID != c.SID {
+		s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+		return nil, nil, nil, nil, false
+	}
+	q, err := url.ParseQuery(c.Query)
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+		return nil, nil, nil, nil, false
+	}
+	req := r.Clone(r.Context())
+	req.Method = http.MethodGet
+	req.URL.Path = "/oauth2/authorize"
+	req.URL.RawQuery = q.Encode()
+	req.Body, req.Form, req.PostForm = http.NoBody, nil, nil
+	req.Header.Del("Content-Type")
+	ar, err := s.OP.NewAuthorizeRequest(r.Context(), req)
+	if err != nil {
+		s.authorizeError(w, r, ar, err)
+		return nil, nil, nil, nil, false
+	}
+	return ar, sess, user, q, true
+}
+
+func (s *server) handleConsentPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := r.URL.Query().Get("challenge")
+		ar, _, user, _, ok := s.openConsent(w, r, challenge)
+		if !ok {
+			return
+		}
+		lang := templates.PickLang(r.Header.Get("Accept-Language"))
+		name, logo := clientView(ar.GetClient().(*oidc.Client))
+		s.render(r.Context(), w, http.StatusOK, templates.ConsentPage(templates.ConsentView{
+			Lang: lang, ClientName: name, ClientLogoURI: logo, UserEmail: user.Email,
+			Scopes: ar.GetRequestedScopes(), Challenge: challenge,
+		}))
+	})
+}
+
+func (s *server) handleConsentSubmit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+			return
+		}
+		ar, sess, user, q, ok := s.openConsent(w, r, r.PostForm.Get("challenge"))
+		if !ok {
+			return
+		}
+		client := ar.GetClient().(*oidc.Client)
+		if r.PostForm.Get("action") != "allow" {
+			s.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+			return
+		}
+		if r.PostForm.Get("remember") == "1" {
+			scopes := []string(ar.GetRequestedScopes())
+			if old, err := s.Store.GetConsent(ctx, user.ID, client.GetID()); err == nil {
+				for _, sc := range old.Scopes {
+					if !has(scopes, sc) {
+						scopes = append(scopes, sc)
+					}
+				}
+			}
+			if err := s.Store.SaveConsent(ctx, &provider.Consent{UserID: user.ID, ClientID: client.GetID(), Scopes: scopes, GrantedAt: s.Config.Now().UTC()}); err != nil {
+				s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+		}
+		s.finishAuthorize(w, r, ar, sess, user, client, s.verifyLoginTicket(q.Get(loginTicketParam), sess))
+	})
+}
+
+// clientIP is the peer address. Proxy headers are not trusted here;
+// TRUSTED_PROXIES support belongs with the accounts work.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/websession"
+)
+
+// Config is what the HTTP layer needs besides its dependencies.
+type Config struct {
+	Issuer    string // BASE_URL, without trailing slash
+	SecretKey []byte
+	// MaxBodyBytes bounds every request body; 64 KiB is far more than any
+	// form or token request needs.
+	MaxBodyBytes int64
+	Now          func() time.Time
+}
+
+// Deps are the collaborators of the HTTP layer.
+type Deps struct {
+	Logger   *slog.Logger
+	Config   Config
+	Store    provider.Store
+	OP       *oidc.Provider
+	JWKS     func() []byte
+	Sessions *websession.Manager
+	Hasher   *account.Hasher
+}
+
+// server carries what every handler shares.
+type server struct {
+	Deps
+	tickets *ticketer
+	secure  bool
+	started time.Time
+}
+
+// New returns the provider's HTTP handler.
+func New(d Deps) (http.Handler, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Config.Now == nil {
+		d.Config.Now = time.Now
+	}
+	if d.Config.MaxBodyBytes == 0 {
+		d.Config.MaxBodyBytes = 64 << 10
+	}
+	if len(d.Config.SecretKey) < 32 {
+		return nil, errors.New("server: secret key must be at least 32 bytes")
+	}
+	key, err := hkdf.Key(sha256.New, d.Config.SecretKey, nil, "manaauth/tickets/v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		Deps:    d,
+		tickets: &ticketer{key: key, now: d.Config.Now},
+		secure:  strings.HasPrefix(d.Config.Issuer, "https://"),
+		started: d.Config.Now(),
+	}
+	return s.routes(), nil
+}

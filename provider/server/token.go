@@ -1,0 +1,223 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+)
+
+// graceResponse is what the grace cache holds for a rotated refresh token.
+type graceResponse struct {
+	ClientID string          `json:"client_id"`
+	Body     json.RawMessage `json:"body"`
+}
+
+func writeTokenJSON(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// authChallengeWriter adds the WWW-Authenticate header RFC 6749 §5.2
+// requires on a 401 from the token endpoint; fosite leaves it out.
+type authChallengeWriter struct {
+	http.ResponseWriter
+	challenge string
+}
+
+func (w *authChallengeWriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", w.challenge)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (s *server) handleToken() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
+		ar, err := s.OP.NewAccessRequest(ctx, r, oidc.NewSession())
+		if err != nil {
+			if oidc.IsRotatedInGrace(err) {
+				if s.replayGrace(w, r, ar) {
+					return
+				}
+				err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+			}
+			s.accessError(w, r, ar, err)
+			return
+		}
+		if ar.GetGrantTypes().ExactOne("client_credentials") {
+			// fosite checked the scopes and audiences against the client;
+			// granting is left to us.
+			for _, sc := range ar.GetRequestedScopes() {
+				ar.GrantScope(sc)
+			}
+			for _, a := range ar.GetRequestedAudience() {
+				ar.GrantAudience(a)
+			}
+		}
+		resp, err := s.OP.NewAccessResponse(ctx, ar)
+		if err != nil {
+			if oidc.IsRotatedInGrace(err) && s.replayGrace(w, r, ar) {
+				return
+			}
+			s.accessError(w, r, ar, err)
+			return
+		}
+		body, err := json.Marshal(resp.ToMap())
+		if err != nil {
+			s.accessError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+			return
+		}
+		if ar.GetGrantTypes().ExactOne("refresh_token") {
+			cached, _ := json.Marshal(graceResponse{ClientID: ar.GetClient().GetID(), Body: body})
+			if err := s.OP.SaveGrace(ctx, r.PostForm.Get("refresh_token"), ar.GetID(), cached); err != nil {
+				// Without the cache a retry is treated as reuse; the
+				// response itself is still valid.
+				s.Logger.ErrorContext(ctx, "save refresh grace entry", "error", err)
+			}
+		}
+		writeTokenJSON(w, body)
+	})
+}
+
+// replayGrace answers a retried refresh within the grace window with the
+// successor the first request got. The first request may still be
+// committing, so wait briefly for its cache entry.
+func (s *server) replayGrace(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester) bool {
+	token := r.PostForm.Get("refresh_token")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if b, ok := s.OP.LookupGrace(r.Context(), token); ok {
+			var g graceResponse
+			if json.Unmarshal(b, &g) != nil {
+				return false
+			}
+			if ar == nil || ar.GetClient() == nil || ar.GetClient().GetID() != g.ClientID {
+				return false
+			}
+			writeTokenJSON(w, g.Body)
+			return true
+		}
+		if time.Now().After(deadline) || r.Context().Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *server) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		s.Logger.ErrorContext(r.Context(), "token endpoint", "error", err, "debug", rfc.DebugField)
+	}
+	s.OP.WriteAccessError(r.Context(), w, ar, err)
+}
+
+func (s *server) handleIntrospect() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
+		ir, err := s.OP.NewIntrospectionRequest(ctx, r, oidc.NewSession())
+		w.Header().Set("Cache-Control", "no-store")
+		if err != nil {
+			rfc := fosite.ErrorToRFC6749Error(err)
+			if rfc.CodeField >= 500 {
+				s.Logger.ErrorContext(ctx, "introspect", "error", err, "debug", rfc.DebugField)
+			}
+			s.OP.WriteIntrospectionError(ctx, w, err)
+			return
+		}
+		s.OP.WriteIntrospectionResponse(ctx, w, ir)
+	})
+}
+
+func (s *server) handleRevoke() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
+		err := s.OP.NewRevocationRequest(ctx, r)
+		if rfc := fosite.ErrorToRFC6749Error(err); err != nil && rfc.CodeField >= 500 {
+			s.Logger.ErrorContext(ctx, "revoke", "error", err, "debug", rfc.DebugField)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		s.OP.WriteRevocationResponse(ctx, w, err)
+	})
+}
+
+// bearerToken reads an RFC 6750 access token from the Authorization header
+// or, for POST, the form body.
+func bearerToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if err := r.ParseForm(); err == nil {
+			return r.PostForm.Get("access_token")
+		}
+	}
+	return ""
+}
+
+func (s *server) handleUserinfo() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		w.Header().Set("Cache-Control", "no-store")
+		token := bearerToken(r)
+		if token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "An access token is required."})
+			return
+		}
+		ar, sess, err := s.OP.Introspect(ctx, token)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="invalid_token"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is invalid, expired or revoked."})
+			return
+		}
+		scopes := ar.GetGrantedScopes()
+		if !scopes.Has("openid") || sess.Subject == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="insufficient_scope", scope="openid"`)
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token lacks the openid scope."})
+			return
+		}
+		user, err := s.Store.GetUser(ctx, sess.Subject)
+		if err != nil {
+			if errors.Is(err, provider.ErrNotFound) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="invalid_token"`)
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The user no longer exists."})
+				return
+			}
+			s.Logger.ErrorContext(ctx, "userinfo: load user", "error", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+			return
+		}
+		claims := map[string]any{"sub": user.ID}
+		if scopes.Has("email") {
+			claims["email"] = user.Email
+			claims["email_verified"] = user.EmailVerified
+		}
+		if scopes.Has("profile") {
+			if user.Name != "" {
+				claims["name"] = user.Name
+			}
+			claims["updated_at"] = user.UpdatedAt.Unix()
+		}
+		writeJSON(w, http.StatusOK, claims)
+	})
+}

@@ -1,0 +1,127 @@
+package provider
+
+import (
+	"context"
+	"time"
+)
+
+// UserStore persists users.
+type UserStore interface {
+	// CreateUser inserts u; ErrAlreadyExists when the id or email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// GetUser returns ErrNotFound for an unknown id.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUserByEmail matches case-insensitively; ErrNotFound when absent.
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser overwrites the mutable fields (email, email_verified, name,
+	// role, password_hash, updated_at); ErrNotFound for an unknown id,
+	// ErrAlreadyExists when the new email is taken.
+	UpdateUser(ctx context.Context, u *User) error
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// ClientStore persists OAuth clients.
+type ClientStore interface {
+	// CreateClient: ErrAlreadyExists when the id is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	GetClient(ctx context.Context, id string) (*Client, error)
+	// ListClients returns every client ordered by id.
+	ListClients(ctx context.Context) ([]*Client, error)
+	// DeleteClient removes the client and every grant and consent of it;
+	// ErrNotFound for an unknown id.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// SessionStore persists browser login sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns ErrNotFound for unknown or expired (ExpiresAt <= now) sessions.
+	GetSession(ctx context.Context, id string, now time.Time) (*Session, error)
+	// TouchSession sets LastSeenAt and ExpiresAt (sliding idle timeout).
+	TouchSession(ctx context.Context, id string, lastSeen, expires time.Time) error
+	// UpdateSessionAuth records a fresh authentication (auth time and methods).
+	UpdateSessionAuth(ctx context.Context, id string, authTime time.Time, methods []string) error
+	// DeleteSession removes it; ErrNotFound when absent.
+	DeleteSession(ctx context.Context, id string) error
+	// ListSessions returns the user's live sessions, newest first.
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+}
+
+// KeyStore persists signing keys.
+type KeyStore interface {
+	InsertKey(ctx context.Context, k *Key) error
+	// ListKeys returns all keys ordered by CreatedAt ascending.
+	ListKeys(ctx context.Context) ([]*Key, error)
+	// UpdateKeyTimes sets RetiredAt and ExpiresAt; ErrNotFound when absent.
+	UpdateKeyTimes(ctx context.Context, id string, retiredAt, expiresAt *time.Time) error
+	// DeleteKey removes a key; ErrNotFound when absent.
+	DeleteKey(ctx context.Context, id string) error
+}
+
+// ConsentStore persists remembered consent.
+type ConsentStore interface {
+	// GetConsent returns ErrNotFound when the user never consented to the client.
+	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error)
+	// SaveConsent inserts or replaces the consent of (UserID, ClientID).
+	SaveConsent(ctx context.Context, c *Consent) error
+	// DeleteConsent removes it; ErrNotFound when absent.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// GrantStore persists OAuth grants (codes, tokens, OIDC and PKCE requests).
+type GrantStore interface {
+	// CreateGrant: ErrAlreadyExists when (kind, signature) exists.
+	CreateGrant(ctx context.Context, g *Grant) error
+	// GetGrant returns the grant, active or not; ErrNotFound when absent.
+	GetGrant(ctx context.Context, kind, signature string) (*Grant, error)
+	// DeleteGrant removes one grant; ErrNotFound when absent.
+	DeleteGrant(ctx context.Context, kind, signature string) error
+	// DeactivateGrant marks one grant inactive (a used authorization code);
+	// ErrNotFound when absent.
+	DeactivateGrant(ctx context.Context, kind, signature string) error
+	// RotateGrant marks one active grant inactive with RotatedAt=at. It
+	// returns ErrConflict when the grant was no longer active (a concurrent
+	// rotation won) and ErrNotFound when absent.
+	RotateGrant(ctx context.Context, kind, signature string, at time.Time) error
+	// RevokeRequest marks every grant of kind with this request id inactive
+	// (RotatedAt unchanged) and deletes their grace entries. No error when
+	// nothing matched.
+	RevokeRequest(ctx context.Context, kind, requestID string) error
+	// RevokeSession marks every grant of the browser session inactive and
+	// deletes their grace entries; it returns how many grants it changed.
+	RevokeSession(ctx context.Context, sessionID string) (int, error)
+	// RevokeSubject does the same for every grant of a user.
+	RevokeSubject(ctx context.Context, subject string) (int, error)
+	// PutGrace stores (or replaces) a grace entry.
+	PutGrace(ctx context.Context, e *GraceEntry) error
+	// GetGrace returns ErrNotFound when absent or expired (ExpiresAt <= now).
+	GetGrace(ctx context.Context, signature string, now time.Time) (*GraceEntry, error)
+	// DeleteExpired removes grants whose ExpiresAt is before `before` and
+	// expired grace entries; it returns how many grants it removed.
+	DeleteExpired(ctx context.Context, before time.Time) (int, error)
+}
+
+// Transactor runs several store calls atomically. BeginTx returns a context
+// carrying the transaction; every store method called with that context
+// joins it. A BeginTx on a context that already carries a transaction joins
+// the outer one (Commit and Rollback of the inner call are then no-ops).
+type Transactor interface {
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Store is everything the provider persists. Both backends (PostgreSQL and
+// SQLite) implement it and pass storetest.Run.
+type Store interface {
+	UserStore
+	ClientStore
+	SessionStore
+	KeyStore
+	ConsentStore
+	GrantStore
+	Transactor
+	// Ping checks the database is reachable (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}

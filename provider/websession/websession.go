@@ -1,0 +1,249 @@
+package websession
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/manacore/mana-core-auth/provider"
+)
+
+// Config configures the session cookie and lifetimes.
+type Config struct {
+	SecretKey []byte // >= 32 bytes; cookie keys derive from it
+	// Secure marks the cookie Secure and gives it the __Secure- prefix; set
+	// whenever the issuer is https.
+	Secure bool
+	// Domain is COOKIE_DOMAIN (".mana.how" shares the login with every app);
+	// empty means a host-only cookie.
+	Domain          string
+	IdleTimeout     time.Duration // default 7 days
+	RememberTimeout time.Duration // default 30 days (remember me)
+	Now             func() time.Time
+}
+
+// CookieName is the base name of the session cookie.
+const CookieName = "mana.session"
+
+// Manager reads and writes browser sessions.
+type Manager struct {
+	cfg    Config
+	store  provider.SessionStore
+	cookie *sessions.CookieStore
+	name   string
+}
+
+// New returns a session manager.
+func New(cfg Config, store provider.SessionStore) (*Manager, error) {
+	if len(cfg.SecretKey) < 32 {
+		return nil, errors.New("websession: secret key must be at least 32 bytes")
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 7 * 24 * time.Hour
+	}
+	if cfg.RememberTimeout == 0 {
+		cfg.RememberTimeout = 30 * 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	hashKey, err := hkdf.Key(sha256.New, cfg.SecretKey, nil, "manaauth/session-cookie-hmac/v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	blockKey, err := hkdf.Key(sha256.New, cfg.SecretKey, nil, "manaauth/session-cookie-aes/v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	cs := sessions.NewCookieStore(hashKey, blockKey)
+	cs.MaxAge(int(cfg.RememberTimeout.Seconds()))
+	name := CookieName
+	if cfg.Secure {
+		name = "__Secure-" + CookieName
+	}
+	return &Manager{cfg: cfg, store: store, cookie: cs, name: name}, nil
+}
+
+// Name is the cookie name in use.
+func (m *Manager) Name() string { return m.name }
+
+func (m *Manager) options(maxAge int) *sessions.Options {
+	return &sessions.Options{
+		Path:     "/",
+		Domain:   m.cfg.Domain,
+		MaxAge:   maxAge,
+		Secure:   m.cfg.Secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+func (m *Manager) sessionID(r *http.Request) string {
+	c, err := r.Cookie(m.name)
+	if err != nil || c.Value == "" {
+		return ""
+	}
+	var id string
+	// A cookie that does not decode (wrong key, tampered, expired) is
+	// treated as no session.
+	vals := map[interface{}]interface{}{}
+	if err := decodeCookie(m.cookie, m.name, c.Value, &vals); err != nil {
+		return ""
+	}
+	id, _ = vals["sid"].(string)
+	return id
+}
+
+func decodeCookie(cs *sessions.CookieStore, name, value string, dst *map[interface{}]interface{}) error {
+	for _, codec := range cs.Codecs {
+		if err := codec.Decode(name, value, dst); err == nil {
+			return nil
+		}
+	}
+	return errors.New("undecodable session cookie")
+}
+
+// Current returns the live session of the request, or provider.ErrNotFound.
+// It slides the idle timeout at most once a minute to spare the database.
+func (m *Manager) Current(ctx context.Context, r *http.Request) (*provider.Session, error) {
+	id := m.sessionID(r)
+	if id == "" {
+		return nil, provider.ErrNotFound
+	}
+	now := m.cfg.Now()
+	s, err := m.store.GetSession(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	if now.Sub(s.LastSeenAt) > time.Minute {
+		exp := now.Add(m.cfg.IdleTimeout)
+		if s.RememberMe {
+			exp = now.Add(m.cfg.RememberTimeout)
+		}
+		if err := m.store.TouchSession(ctx, id, now, exp); err == nil {
+			s.LastSeenAt, s.ExpiresAt = now, exp
+		}
+	}
+	return s, nil
+}
+
+// LoginInfo describes a successful authentication.
+type LoginInfo struct {
+	UserID     string
+	Methods    []string // "pwd", "otp", ...
+	RememberMe bool
+	IP         string
+	UserAgent  string
+	DeviceID   string
+	DeviceName string
+}
+
+// Login records a successful authentication and sets the cookie. A browser
+// already signed in as the same user keeps its session (so the apps'
+// tokens bound to it stay valid) with a fresh auth time; any other session
+// is replaced by a new id, which defeats session fixation. The cookie value
+// is re-encoded either way. It returns the session and, when a session of
+// another user was replaced, that session's id.
+func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, info LoginInfo) (*provider.Session, string, error) {
+	now := m.cfg.Now().UTC()
+	var replaced string
+	if old, err := m.Current(ctx, r); err == nil {
+		if old.UserID == info.UserID {
+			if err := m.store.UpdateSessionAuth(ctx, old.ID, now, info.Methods); err != nil {
+				return nil, "", fmt.Errorf("update session auth: %w", err)
+			}
+			old.AuthTime, old.AuthMethods = now, info.Methods
+			return old, "", m.writeCookie(w, r, old)
+		}
+		replaced = old.ID
+		if err := m.store.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
+			return nil, "", fmt.Errorf("delete replaced session: %w", err)
+		}
+	}
+	exp := now.Add(m.cfg.IdleTimeout)
+	if info.RememberMe {
+		exp = now.Add(m.cfg.RememberTimeout)
+	}
+	s := &provider.Session{
+		ID:          newID(),
+		UserID:      info.UserID,
+		CreatedAt:   now,
+		LastSeenAt:  now,
+		ExpiresAt:   exp,
+		AuthTime:    now,
+		IP:          info.IP,
+		UserAgent:   truncate(info.UserAgent, 512),
+		DeviceID:    truncate(info.DeviceID, 128),
+		DeviceName:  truncate(info.DeviceName, 128),
+		AuthMethods: info.Methods,
+		RememberMe:  info.RememberMe,
+	}
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return nil, "", fmt.Errorf("create session: %w", err)
+	}
+	return s, replaced, m.writeCookie(w, r, s)
+}
+
+func (m *Manager) writeCookie(w http.ResponseWriter, r *http.Request, s *provider.Session) error {
+	gs := sessions.NewSession(m.cookie, m.name)
+	gs.Values["sid"] = s.ID
+	maxAge := 0 // a browser-session cookie unless the user asked to be remembered
+	if s.RememberMe {
+		maxAge = int(m.cfg.RememberTimeout.Seconds())
+	}
+	gs.Options = m.options(maxAge)
+	gs.IsNew = true
+	return m.cookie.Save(r, w, gs)
+}
+
+// Logout deletes the request's session row and clears the cookie. It
+// returns the ended session (nil when there was none).
+func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request) (*provider.Session, error) {
+	m.ClearCookie(w)
+	id := m.sessionID(r)
+	if id == "" {
+		return nil, nil
+	}
+	s, err := m.store.GetSession(ctx, id, m.cfg.Now())
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if err := m.store.DeleteSession(ctx, id); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		return nil, fmt.Errorf("delete session: %w", err)
+	}
+	return s, nil
+}
+
+// ClearCookie expires the session cookie.
+func (m *Manager) ClearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: m.name, Value: "", Path: "/", Domain: m.cfg.Domain, MaxAge: -1,
+		Secure: m.cfg.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func newID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
