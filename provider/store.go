@@ -96,8 +96,9 @@ type GrantStore interface {
 	PutGrace(ctx context.Context, e *GraceEntry) error
 	// GetGrace returns ErrNotFound when absent or expired (ExpiresAt <= now).
 	GetGrace(ctx context.Context, signature string, now time.Time) (*GraceEntry, error)
-	// DeleteExpired removes grants whose ExpiresAt is before `before` and
-	// expired grace entries; it returns how many grants it removed.
+	// DeleteExpired removes grants whose ExpiresAt is before `before`, and
+	// grace entries and browser sessions expired by then; it returns how
+	// many grants it removed.
 	DeleteExpired(ctx context.Context, before time.Time) (int, error)
 }
 

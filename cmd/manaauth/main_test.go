@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
 // syncBuffer is a goroutine-safe writer the running program prints to.
@@ -209,5 +212,58 @@ func TestCLIUsersClientsKeys(t *testing.T) {
 	if _, _, err := runCmd(t, map[string]string{"DATABASE_URL": env["DATABASE_URL"], "SECRET_KEY": strings.Repeat("x", 40)}, "keys", "list"); err == nil ||
 		!strings.Contains(err.Error(), "SECRET_KEY") {
 		t.Fatalf("wrong SECRET_KEY must be refused clearly, got %v", err)
+	}
+}
+
+// TestSameBinaryBothBackends runs the CLI and the server on SQLite and on
+// PostgreSQL and checks that a client created by the CLI gets tokens from
+// the server, the same way on both.
+func TestSameBinaryBothBackends(t *testing.T) {
+	backends := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "m.db") },
+		"postgres": func(t *testing.T) string { return storetest.NewPostgresDatabase(t) },
+	}
+	for name, dsn := range backends {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{"DATABASE_URL": dsn(t), "SECRET_KEY": strings.Repeat("s", 48), "PORT": "0", "LOG_LEVEL": "warn"}
+			out, _, err := runCmd(t, env, "clients", "create", "--id", "svc", "--grant-types", "client_credentials", "--scopes", "read write")
+			if err != nil {
+				t.Fatalf("clients create: %v", err)
+			}
+			secret := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(out)[1]
+			base, _ := startServe(t, env)
+
+			form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+			req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("svc", secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var tok map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK || tok["access_token"] == nil || tok["token_type"] != "bearer" || tok["scope"] != "read" {
+				t.Fatalf("token response %d: %v", resp.StatusCode, tok)
+			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
+
+			req, _ = http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("svc", "wrong-secret")
+			resp2, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp2.Body.Close()
+			if resp2.StatusCode != http.StatusUnauthorized || resp2.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("wrong secret: status %d, WWW-Authenticate %q", resp2.StatusCode, resp2.Header.Get("WWW-Authenticate"))
+			}
+		})
 	}
 }

@@ -201,9 +201,9 @@ func graceOrDisabled(d time.Duration) time.Duration {
 	return d
 }
 
-// janitor deletes expired grants so the tables do not grow without bound.
-// Rotated refresh tokens are kept for a day after they expire so that reuse
-// is still recognised.
+// janitor deletes expired grants and sessions so the tables do not grow
+// without bound. A rotated refresh token keeps its row until its own expiry,
+// so reuse is recognised for as long as the token could have been used.
 func janitor(ctx context.Context, st provider.Store, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -212,7 +212,7 @@ func janitor(ctx context.Context, st provider.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := st.DeleteExpired(ctx, time.Now().Add(-24*time.Hour))
+			n, err := st.DeleteExpired(ctx, time.Now())
 			if err != nil {
 				log.Error("delete expired grants", "error", err)
 			} else if n > 0 {

@@ -638,10 +638,22 @@ func testDeleteExpired(t *testing.T, s provider.Store) {
 		must(t, s.PutGrace(ctx, &provider.GraceEntry{Signature: sig, RequestID: "r", Payload: []byte("p"), ExpiresAt: exp}))
 	}
 
+	oldSess := newSession("sess-gone", "u", at(-2*time.Hour))
+	oldSess.ExpiresAt = cutoff
+	must(t, s.CreateSession(ctx, oldSess))
+	liveSess := newSession("sess-live", "u", at(-2*time.Hour))
+	liveSess.ExpiresAt = cutoff.Add(time.Second)
+	must(t, s.CreateSession(ctx, liveSess))
+
 	n, err := s.DeleteExpired(ctx, cutoff)
 	must(t, err)
 	if n != 2 {
 		t.Fatalf("DeleteExpired = %d, want 2", n)
+	}
+	// Query with an early "now" so only deletion can hide a session.
+	wantErr(t, "DeleteSession(expired and swept)", s.DeleteSession(ctx, "sess-gone"), provider.ErrNotFound)
+	if _, err := s.GetSession(ctx, "sess-live", at(-3*time.Hour)); err != nil {
+		t.Fatalf("live session swept: %v", err)
 	}
 	for sig, exists := range map[string]bool{"long-gone": false, "just-gone": false, "at-cutoff": true, "still-live": true} {
 		_, err := s.GetGrant(ctx, provider.KindAccessToken, sig)
