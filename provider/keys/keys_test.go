@@ -322,7 +322,7 @@ func TestGoJoseInterop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{alg})
+		jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{alg})
 		if err != nil {
 			t.Fatalf("%s: go-jose parse: %v", alg, err)
 		}

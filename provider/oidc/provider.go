@@ -105,9 +105,12 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
 		EnforcePKCEForPublicClients:    true,
 		EnablePKCEPlainChallengeMethod: false,
-		// OpenID Connect only recommends state; fosite refuses requests
-		// without one unless the entropy floor is zero.
-		MinParameterEntropy:        0,
+		// OpenID Connect only recommends state and puts no length on state
+		// or nonce. fosite treats 0 as "use the default of 8" and refuses a
+		// missing state whatever the floor, so the floor is 1 (any length)
+		// and the server accepts a request whose only fault is a missing
+		// state.
+		MinParameterEntropy:        1,
 		ClientSecretsHasher:        secretHasher{},
 		OmitRedirectScopeParam:     true,
 		SendDebugMessagesToClients: false,

@@ -34,9 +34,11 @@ type signer struct {
 var _ jwt.Signer = (*signer)(nil)
 
 func (s *signer) Generate(_ context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
+	// jwt.Headers.ToMap drops "alg", so read it with Get: the session puts
+	// the client's ID token algorithm there.
 	alg := provider.AlgEdDSA
-	if header != nil {
-		if a, _ := header.ToMap()["alg"].(string); a == provider.AlgRS256 {
+	if h, ok := header.(interface{ Get(string) interface{} }); ok && h != nil {
+		if a, _ := h.Get("alg").(string); a == provider.AlgRS256 {
 			alg = provider.AlgRS256
 		}
 	}

@@ -21,14 +21,18 @@ import (
 const loginTicketParam = "login_ticket"
 
 type loginTicket struct {
-	SID      string `json:"s"`
-	AuthTime int64  `json:"a"`
+	SID string `json:"s"`
+	// AuthTime in milliseconds: the session read back from the store has
+	// lost the nanoseconds (SQLite keeps milliseconds, PostgreSQL
+	// microseconds), and a ticket that never matches sends the user back
+	// to the login page forever.
+	AuthTime int64 `json:"a"`
 }
 
 func (s *server) handleAuthorize() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		ar, err := s.OP.NewAuthorizeRequest(ctx, r)
+		ar, err := s.newAuthorizeRequest(ctx, r)
 		if err != nil {
 			s.authorizeError(w, r, ar, err)
 			return
@@ -84,6 +88,17 @@ func (s *server) handleAuthorize() http.Handler {
 		}
 		s.finishAuthorize(w, r, ar, sess, user, client, freshLogin)
 	})
+}
+
+// newAuthorizeRequest is fosite's NewAuthorizeRequest without its demand
+// for a state parameter, which OpenID Connect only recommends. fosite
+// checks state last, so a request refused only for that is otherwise valid.
+func (s *server) newAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	ar, err := s.OP.NewAuthorizeRequest(ctx, r)
+	if err != nil && errors.Is(err, fosite.ErrInvalidState) && ar != nil && ar.GetState() == "" {
+		return ar, nil
+	}
+	return ar, err
 }
 
 // finishAuthorize issues the authorization code for a signed-in user who
@@ -143,10 +158,10 @@ func (s *server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 		case ar != nil && ar.GetClient() != nil:
 			key = "error.invalid_redirect"
 		}
-		status := rfc.CodeField
-		if status < 400 || status >= 500 {
-			status = http.StatusBadRequest
-		}
+		// The browser, not a client, sees this page: an unknown client is
+		// a bad request here, not the 401 fosite gives it at the token
+		// endpoint.
+		status := http.StatusBadRequest
 		s.errorPage(w, r, status, key)
 		return
 	}
@@ -154,7 +169,8 @@ func (s *server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 }
 
 // issWriter adds the iss parameter (RFC 9207) to every authorization
-// response redirect, success or error, which fosite does not do.
+// response redirect, success or error, which fosite does not do, and drops
+// the empty state fosite adds when the request had none.
 type issWriter struct {
 	http.ResponseWriter
 	iss string
@@ -166,6 +182,11 @@ func (w *issWriter) WriteHeader(code int) {
 			if u, err := url.Parse(loc); err == nil {
 				q := u.Query()
 				q.Set("iss", w.iss)
+				// fosite writes "state=" for a request without state; RFC
+				// 6749 returns state only when the client sent one.
+				if q.Has("state") && q.Get("state") == "" {
+					q.Del("state")
+				}
 				u.RawQuery = q.Encode()
 				w.Header().Set("Location", u.String())
 			}
@@ -191,7 +212,7 @@ func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Se
 }
 
 func (s *server) newLoginTicket(sess *provider.Session) string {
-	t, err := s.tickets.seal("login", loginTicket{SID: sess.ID, AuthTime: sess.AuthTime.UnixNano()}, 10*time.Minute)
+	t, err := s.tickets.seal("login", loginTicket{SID: sess.ID, AuthTime: sess.AuthTime.UnixMilli()}, 10*time.Minute)
 	if err != nil {
 		return ""
 	}
@@ -206,7 +227,7 @@ func (s *server) verifyLoginTicket(ticket string, sess *provider.Session) bool {
 	if err := s.tickets.open("login", ticket, &lt); err != nil {
 		return false
 	}
-	return lt.SID == sess.ID && lt.AuthTime == sess.AuthTime.UnixNano()
+	return lt.SID == sess.ID && lt.AuthTime == sess.AuthTime.UnixMilli()
 }
 
 // authorizeURL rebuilds the authorization request as a GET URL (it may have

@@ -730,8 +730,8 @@ func TestE2E(t *testing.T) {
 			}
 			// Same-origin posts pass.
 			p := br.post(t, "/login", form, "Origin", e.issuer, "Sec-Fetch-Site", "same-origin")
-			if p.status != http.StatusSeeOther {
-				t.Errorf("same-origin login: %d", p.status)
+			if p.status != http.StatusOK || len(br.c.Jar.Cookies(mustURL(e.issuer))) != 1 {
+				t.Errorf("same-origin login: %d at %s, cookies %v", p.status, p.url, br.c.Jar.Cookies(mustURL(e.issuer)))
 			}
 			// Wrong password: the form again, 401, no session.
 			p = e.browser(t).post(t, "/login", url.Values{"email": {userEmail}, "password": {"nope"}, "return_to": {"/"}})

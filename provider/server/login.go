@@ -179,7 +179,7 @@ func (s *server) openConsent(w http.ResponseWriter, r *http.Request, challenge s
 	req.URL.RawQuery = q.Encode()
 	req.Body, req.Form, req.PostForm = http.NoBody, nil, nil
 	req.Header.Del("Content-Type")
-	ar, err := s.OP.NewAuthorizeRequest(r.Context(), req)
+	ar, err := s.newAuthorizeRequest(r.Context(), req)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
 		return nil, nil, nil, nil, false

@@ -69,8 +69,15 @@ func (s *server) handleToken() http.Handler {
 		}
 		resp, err := s.OP.NewAccessResponse(ctx, ar)
 		if err != nil {
-			if oidc.IsRotatedInGrace(err) && s.replayGrace(w, r, ar) {
-				return
+			// A concurrent request with the same refresh token rotated it
+			// between our read and our rotation (fosite reports that as a
+			// serialization failure): answer with the winner's successor.
+			if ar.GetGrantTypes().ExactOne("refresh_token") &&
+				(oidc.IsRotatedInGrace(err) || errors.Is(err, fosite.ErrSerializationFailure)) {
+				if s.replayGrace(w, r, ar) {
+					return
+				}
+				err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 			}
 			s.accessError(w, r, ar, err)
 			return
@@ -148,8 +155,11 @@ func (s *server) handleRevoke() http.Handler {
 		ctx := r.Context()
 		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
 		err := s.OP.NewRevocationRequest(ctx, r)
-		if rfc := fosite.ErrorToRFC6749Error(err); err != nil && rfc.CodeField >= 500 {
-			s.Logger.ErrorContext(ctx, "revoke", "error", err, "debug", rfc.DebugField)
+		// ErrorToRFC6749Error panics on nil.
+		if err != nil {
+			if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+				s.Logger.ErrorContext(ctx, "revoke", "error", err, "debug", rfc.DebugField)
+			}
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		s.OP.WriteRevocationResponse(ctx, w, err)
