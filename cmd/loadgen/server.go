@@ -61,39 +61,87 @@ func buildServer(ctx context.Context, dir string, stderr io.Writer) (string, err
 	return bin, nil
 }
 
-// createDatabase makes a fresh database next to the one adminDSN names and
-// returns its DSN and a function that drops it.
-func createDatabase(ctx context.Context, adminDSN string, stderr io.Writer) (string, func(), error) {
+// database is the throw-away PostgreSQL database of one run.
+type database struct {
+	adminDSN string
+	name     string
+	dsn      string // the database itself, for the server
+}
+
+// createDatabase makes a fresh database next to the one adminDSN names.
+func createDatabase(ctx context.Context, adminDSN string) (*database, error) {
 	u, err := url.Parse(adminDSN)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, fmt.Errorf("-database must be a postgres:// URL, got %q", adminDSN)
+		return nil, fmt.Errorf("-database must be a postgres:// URL, got %q", adminDSN)
 	}
 	conn, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
-		return "", nil, fmt.Errorf("connect to %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("connect to %s: %w", u.Redacted(), err)
 	}
 	defer conn.Close(ctx)
-	name := "loadgen_" + randomHex(6)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create database: %w", err)
+	db := &database{adminDSN: adminDSN, name: "loadgen_" + randomHex(6)}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db.name); err != nil {
+		return nil, fmt.Errorf("create database: %w", err)
 	}
-	drop := func() {
-		// A fresh context: dropping must work after Ctrl-C cancelled ctx.
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, adminDSN)
+	u.Path = "/" + db.name
+	db.dsn = u.String()
+	return db, nil
+}
+
+// drop removes the database. It uses a fresh context so that it still
+// works after Ctrl-C cancelled the run's.
+func (db *database) drop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db.adminDSN)
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", db.name, err)
+	}
+	defer conn.Close(ctx)
+	// FORCE ends any connection a crashed server left behind.
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db.name+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", db.name, err)
+	}
+	return nil
+}
+
+// backendPIDs lists the PostgreSQL processes serving the database, so
+// their CPU time can be charged to the scenario: on a shared 2-core box
+// CPU per request is a steadier measure than requests/s.
+func (db *database) backendPIDs(ctx context.Context) ([]int, error) {
+	conn, err := pgx.Connect(ctx, db.adminDSN)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = $1", db.name)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
+}
+
+// cpuTime sums the user and system CPU time of pids (Linux /proc; clock
+// ticks are 1/100 s on every Linux platform Go supports). A process that
+// is gone counts as zero.
+func cpuTime(pids ...int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
-			fmt.Fprintf(stderr, "loadgen: drop database %s: %v\n", name, err)
-			return
+			continue
 		}
-		defer conn.Close(ctx)
-		// FORCE ends any connection a crashed server left behind.
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			fmt.Fprintf(stderr, "loadgen: drop database %s: %v\n", name, err)
+		// The command name may contain spaces; fields resume after ')'.
+		_, rest, _ := strings.Cut(string(b[strings.LastIndexByte(string(b), ')'):]), " ")
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
 		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(utime+stime) * time.Second / 100
 	}
-	u.Path = "/" + name
-	return u.String(), drop, nil
+	return total
 }
 
 // freePort asks the kernel for an unused port. The issuer must be known

@@ -31,11 +31,14 @@ type Config struct {
 	Audience        []string
 	AccessTokenTTL  time.Duration // 15m
 	RefreshTokenTTL time.Duration // 7d
-	AuthCodeTTL     time.Duration // 10m
-	IDTokenTTL      time.Duration // 1h
-	RefreshGrace    time.Duration // 5s; negative disables the grace window
-	ClientCacheTTL  time.Duration // 5s
-	Now             func() time.Time
+	// RememberRefreshTTL is the refresh token lifetime after a login with
+	// "remember me".
+	RememberRefreshTTL time.Duration // 30d
+	AuthCodeTTL        time.Duration // 10m
+	IDTokenTTL         time.Duration // 1h
+	RefreshGrace       time.Duration // 5s; negative disables the grace window
+	ClientCacheTTL     time.Duration // 5s
+	Now                func() time.Time
 }
 
 // Provider is the composed fosite provider plus what the HTTP handlers
@@ -67,6 +70,7 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 	}
 	setDefault(&cfg.AccessTokenTTL, 15*time.Minute)
 	setDefault(&cfg.RefreshTokenTTL, 7*24*time.Hour)
+	setDefault(&cfg.RememberRefreshTTL, 30*24*time.Hour)
 	setDefault(&cfg.AuthCodeTTL, 10*time.Minute)
 	setDefault(&cfg.IDTokenTTL, time.Hour)
 	setDefault(&cfg.RefreshGrace, 5*time.Second)
@@ -125,6 +129,7 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 		ring:                      ring,
 		issuer:                    cfg.Issuer,
 		defaultAudience:           cfg.Audience,
+		rememberTTL:               cfg.RememberRefreshTTL,
 		now:                       cfg.Now,
 	}
 	strat.OpenIDConnectTokenStrategy = &openid.DefaultStrategy{Signer: sg, Config: fc}
@@ -220,12 +225,18 @@ func (p *Provider) LookupGrace(ctx context.Context, refreshToken string) ([]byte
 }
 
 // Introspect validates an access token against its stored grant (so a
-// revoked token fails at once) and returns its session.
+// revoked token fails at once) and returns its session. Refresh tokens are
+// refused.
 func (p *Provider) Introspect(ctx context.Context, token string, scopes ...string) (fosite.AccessRequester, *Session, error) {
 	sess := NewSession()
-	_, ar, err := p.IntrospectToken(ctx, token, fosite.AccessToken, sess, scopes...)
+	use, ar, err := p.IntrospectToken(ctx, token, fosite.AccessToken, sess, scopes...)
 	if err != nil {
 		return nil, nil, err
+	}
+	// fosite falls back to the refresh tokens when no access token
+	// matches; a refresh token must never work as a bearer token.
+	if use != fosite.AccessToken {
+		return nil, nil, fosite.ErrRequestUnauthorized.WithHint("The token is not an access token.")
 	}
 	s, _ := ar.GetSession().(*Session)
 	if s == nil {
@@ -233,4 +244,3 @@ func (p *Provider) Introspect(ctx context.Context, token string, scopes ...strin
 	}
 	return ar, s, nil
 }
-

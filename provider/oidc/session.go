@@ -17,6 +17,9 @@ type Session struct {
 	SessionID string `json:"sid,omitempty"` // browser login session; empty for client_credentials
 	Email     string `json:"email,omitempty"`
 	Role      string `json:"role,omitempty"`
+	// RememberMe: the user asked to stay signed in, which gives refresh
+	// tokens the long lifetime.
+	RememberMe bool `json:"remember,omitempty"`
 	// IDTokenAlg is the client's ID token algorithm (EdDSA or RS256).
 	IDTokenAlg string                         `json:"id_token_alg,omitempty"`
 	ExpiresAt  map[fosite.TokenType]time.Time `json:"expires_at,omitempty"`

@@ -42,7 +42,19 @@ type strategy struct {
 	ring            KeyRing
 	issuer          string
 	defaultAudience []string
+	rememberTTL     time.Duration
 	now             func() time.Time
+}
+
+// GenerateRefreshToken gives the refresh tokens of a "remember me" login
+// the long lifetime. fosite sets one lifetime for every refresh token just
+// before generating it, and both the stored row and the validation read
+// the session's expiry, so this is the one place to extend it.
+func (s *strategy) GenerateRefreshToken(ctx context.Context, r fosite.Requester) (string, string, error) {
+	if sess, ok := r.GetSession().(*Session); ok && sess.RememberMe && s.rememberTTL > 0 {
+		sess.SetExpiresAt(fosite.RefreshToken, s.now().UTC().Add(s.rememberTTL).Round(time.Second))
+	}
+	return s.HMACSHAStrategyUnPrefixed.GenerateRefreshToken(ctx, r)
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ func (s *server) handleAuthorize() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		ar, err := s.newAuthorizeRequest(ctx, r)
+		if err == nil {
+			err = firstRepeated(ar.GetRequestForm())
+		}
 		if err != nil {
 			s.authorizeError(w, r, ar, err)
 			return
@@ -96,9 +100,24 @@ func (s *server) handleAuthorize() http.Handler {
 func (s *server) newAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
 	ar, err := s.OP.NewAuthorizeRequest(ctx, r)
 	if err != nil && errors.Is(err, fosite.ErrInvalidState) && ar != nil && ar.GetState() == "" {
-		return ar, nil
+		err = nil
+	}
+	if err == nil && !exactRedirect(ar) {
+		err = fosite.ErrInvalidRequest.WithHint("The redirect_uri is not registered for this client.")
 	}
 	return ar, err
+}
+
+// exactRedirect reports whether the request's redirect_uri, when given, is
+// one of the client's registered URIs character for character. fosite also
+// accepts any port on a loopback address (RFC 8252 7.3, for native apps);
+// our clients are web apps and register the URI they use.
+func exactRedirect(ar fosite.AuthorizeRequester) bool {
+	if ar == nil || ar.GetClient() == nil {
+		return false
+	}
+	raw := ar.GetRequestForm().Get("redirect_uri")
+	return raw == "" || slices.Contains(ar.GetClient().GetRedirectURIs(), raw)
 }
 
 // finishAuthorize issues the authorization code for a signed-in user who
@@ -115,6 +134,7 @@ func (s *server) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosi
 	osess := oidc.NewSession()
 	osess.Subject, osess.ClientID, osess.SessionID = user.ID, client.GetID(), sess.ID
 	osess.Email, osess.Role, osess.IDTokenAlg = user.Email, user.Role, client.Model.IDTokenAlg
+	osess.RememberMe = sess.RememberMe
 	claims := osess.IDTokenClaims()
 	claims.Subject = user.ID
 	claims.Issuer = s.Config.Issuer
@@ -150,7 +170,7 @@ func (s *server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 	if rfc.CodeField >= 500 {
 		s.Logger.ErrorContext(r.Context(), "authorize", "error", err, "debug", rfc.DebugField)
 	}
-	if ar == nil || !ar.IsRedirectURIValid() {
+	if ar == nil || !ar.IsRedirectURIValid() || !exactRedirect(ar) {
 		key := "error.bad_request"
 		switch {
 		case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
@@ -274,4 +294,3 @@ func clientView(c *oidc.Client) (name, logo string) {
 	}
 	return name, c.Model.LogoURI
 }
-

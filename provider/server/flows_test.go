@@ -147,6 +147,12 @@ func TestE2E(t *testing.T) {
 					t.Errorf("WWW-Authenticate = %q", h)
 				}
 			}
+			// A refresh token is not an access token.
+			req, _ := http.NewRequest(http.MethodGet, e.issuer+"/oauth2/userinfo", nil)
+			req.Header.Set("Authorization", "Bearer "+f.tok.RefreshToken)
+			if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("userinfo with a refresh token: %v %v", resp.StatusCode, err)
+			}
 			resp, err := http.Get(e.issuer + "/oauth2/userinfo")
 			if err != nil {
 				t.Fatal(err)
@@ -183,6 +189,18 @@ func TestE2E(t *testing.T) {
 			}
 			if idt.Subject != e.user.ID {
 				t.Errorf("refreshed sub = %q", idt.Subject)
+			}
+			var c0, c1 struct {
+				SID      string `json:"sid"`
+				AuthTime int64  `json:"auth_time"`
+			}
+			_ = f.idToken.Claims(&c0)
+			_ = idt.Claims(&c1)
+			if c1 != c0 || c1.SID == "" {
+				t.Errorf("refreshed id token sid/auth_time %+v, want %+v", c1, c0)
+			}
+			if _, ac := e.verifyJWT(t, r1.str("access_token"), jose.EdDSA); ac["sid"] != c0.SID || ac["email"] != userEmail {
+				t.Errorf("refreshed access token claims %v", ac)
 			}
 			// The previous access token is retired with its refresh token.
 			if e.active(t, f.tok.AccessToken) {
@@ -249,6 +267,19 @@ func TestE2E(t *testing.T) {
 			if _, ok := noAuth.json["sub"]; ok {
 				t.Error("unauthenticated introspection revealed the subject")
 			}
+			// A user's access token is no client authentication.
+			f0 := e.codeFlow(t, e.browser(t), e.rp(t, trusted2ID))
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+"/oauth2/introspect", strings.NewReader(url.Values{"token": {f.tok.AccessToken}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Authorization", "Bearer "+f0.tok.AccessToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("introspection with a bearer token instead of client auth: %d", resp.StatusCode)
+			}
 			bad := e.postForm(t, "/oauth2/introspect", trustedID, "wrong", url.Values{"token": {f.tok.AccessToken}})
 			if bad.status != http.StatusUnauthorized {
 				t.Errorf("introspection with a wrong secret: %d", bad.status)
@@ -261,6 +292,20 @@ func TestE2E(t *testing.T) {
 			}
 			if ir.header.Get("Cache-Control") != "no-store" {
 				t.Errorf("introspection Cache-Control = %q", ir.header.Get("Cache-Control"))
+			}
+			// The introspection agrees with the JWT.
+			_, ac := e.verifyJWT(t, f.tok.AccessToken, jose.EdDSA)
+			if ir.json["exp"] != ac["exp"] || ir.str("iss") != e.issuer || ir.str("sid") != ac["sid"] || ir.str("username") != userEmail {
+				t.Errorf("introspection %s disagrees with the access token %v", ir.body, ac)
+			}
+			if aud, _ := ir.json["aud"].([]any); !slices.Contains(aud, any("manacore")) {
+				t.Errorf("introspection aud = %v", ir.json["aud"])
+			}
+			// A refresh token reports its own expiry (7 days without
+			// "remember me"), not its access token's.
+			rir := e.introspect(t, f.tok.RefreshToken)
+			if exp, _ := rir.json["exp"].(float64); time.Until(time.Unix(int64(exp), 0)).Round(time.Hour) != 7*24*time.Hour {
+				t.Errorf("refresh token exp %v, want in 7 days", rir.json["exp"])
 			}
 			if !e.active(t, f.tok.RefreshToken) {
 				t.Error("refresh token inactive")
@@ -328,7 +373,8 @@ func TestE2E(t *testing.T) {
 			}
 			for _, c := range []struct{ id, secret string }{{serviceID, "wrong"}, {"nobody", clientSecret}} {
 				r := e.postForm(t, "/oauth2/token", c.id, c.secret, url.Values{"grant_type": {"client_credentials"}})
-				if r.status != http.StatusUnauthorized || r.str("error") != "invalid_client" || r.header.Get("WWW-Authenticate") == "" {
+				if r.status != http.StatusUnauthorized || r.str("error") != "invalid_client" || r.header.Get("WWW-Authenticate") == "" ||
+					r.header.Get("Cache-Control") != "no-store" {
 					t.Errorf("bad client credentials %q: %d %q %s", c.id, r.status, r.header.Get("WWW-Authenticate"), r.body)
 				}
 			}
@@ -341,6 +387,28 @@ func TestE2E(t *testing.T) {
 			r = e.postForm(t, "/oauth2/token", trusted2ID, clientSecret, url.Values{"grant_type": {"client_credentials"}})
 			if r.status != http.StatusBadRequest || r.str("error") != "unauthorized_client" {
 				t.Errorf("client without client_credentials: %d %s", r.status, r.body)
+			}
+		})
+
+		t.Run("RememberMe", func(t *testing.T) {
+			br := e.browser(t)
+			r := e.rp(t, trustedID)
+			verifier := oauth2.GenerateVerifier()
+			p := br.login(t, br.get(t, r.cfg.AuthCodeURL("state-remember", oauth2.S256ChallengeOption(verifier))), true)
+			tok, err := r.cfg.Exchange(ctx, e.code(t, p, "state-remember"), oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 30 * 24 * time.Hour
+			exp, _ := e.introspect(t, tok.RefreshToken).json["exp"].(float64)
+			if time.Until(time.Unix(int64(exp), 0)).Round(time.Hour) != want {
+				t.Errorf("remember-me refresh token exp %v, want in 30 days", exp)
+			}
+			// Rotation keeps the long lifetime.
+			rr := e.refresh(t, trustedID, tok.RefreshToken)
+			exp, _ = e.introspect(t, rr.str("refresh_token")).json["exp"].(float64)
+			if time.Until(time.Unix(int64(exp), 0)).Round(time.Hour) != want {
+				t.Errorf("rotated remember-me refresh token exp %v", exp)
 			}
 		})
 
@@ -568,6 +636,7 @@ func TestE2E(t *testing.T) {
 				"redirect prefix":  {"client_id": {trustedID}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {rpRedirect + "/../evil"}, "state": {"abcdefgh"}},
 				"redirect query":   {"client_id": {trustedID}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {rpRedirect + "?x=1"}, "state": {"abcdefgh"}},
 				"no client":        {"response_type": {"code"}, "redirect_uri": {rpRedirect}},
+				"loopback port":    {"client_id": {nativeID}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {"http://127.0.0.1:9999/cb"}, "state": {"abcdefgh"}},
 			}
 			for name, q := range cases {
 				p := br.get(t, "/oauth2/authorize?"+q.Encode())
@@ -597,6 +666,13 @@ func TestE2E(t *testing.T) {
 			p = br.get(t, "/oauth2/authorize?"+q.Encode())
 			if cq := e.callback(t, p); cq.Get("error") != "unsupported_response_type" {
 				t.Errorf("response_type=token: %v", cq)
+			}
+			// A parameter given twice (RFC 6749 3.1).
+			q = u.Query()
+			q.Add("scope", "openid")
+			p = br.get(t, "/oauth2/authorize?"+q.Encode())
+			if cq := e.callback(t, p); cq.Get("error") != "invalid_request" || cq.Get("code") != "" {
+				t.Errorf("repeated scope: %v", cq)
 			}
 		})
 
@@ -650,6 +726,9 @@ func TestE2E(t *testing.T) {
 			}
 			ch := challengeOf(t, p.body)
 			p = br.post(t, "/oauth2/logout", url.Values{"challenge": {ch}, "action": {"cancel"}})
+			if p.status != http.StatusOK || strings.Contains(p.body, `data-testid="logout-form"`) {
+				t.Errorf("cancel: status %d, want to leave the confirmation page: %.200s", p.status, p.body)
+			}
 			if !e.active(t, f.tok.RefreshToken) {
 				t.Error("cancel ended the session")
 			}

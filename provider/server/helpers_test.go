@@ -37,17 +37,19 @@ const (
 
 	clientSecret = "s3cret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
-	trustedID     = "chat"        // first-party, confidential
-	trusted2ID    = "todo"        // a second first-party app, for SSO
-	thirdPartyID  = "thirdparty"  // needs consent
-	publicID      = "spa"         // public, PKCE required
-	rsaID         = "legacy"      // RS256 ID tokens
-	serviceID     = "billing-svc" // client_credentials only
-	rpOrigin      = "https://rp.example.test"
-	rpRedirect    = rpOrigin + "/cb"
-	rpPostLogout  = rpOrigin + "/logged-out"
-	allScopes     = "openid profile email offline_access"
-	testUserAgent = "manaauth-e2e"
+	trustedID      = "chat"        // first-party, confidential
+	trusted2ID     = "todo"        // a second first-party app, for SSO
+	thirdPartyID   = "thirdparty"  // needs consent
+	publicID       = "spa"         // public, PKCE required
+	rsaID          = "legacy"      // RS256 ID tokens
+	serviceID      = "billing-svc" // client_credentials only
+	nativeID       = "native"      // public, loopback redirect
+	nativeRedirect = "http://127.0.0.1:8123/cb"
+	rpOrigin       = "https://rp.example.test"
+	rpRedirect     = rpOrigin + "/cb"
+	rpPostLogout   = rpOrigin + "/logged-out"
+	allScopes      = "openid profile email offline_access"
+	testUserAgent  = "manaauth-e2e"
 )
 
 // env is one provider behind a real HTTP server on one backend.
@@ -144,6 +146,8 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 			RedirectURIs: []string{rpRedirect}, GrantTypes: codeGrants, Scopes: scopes},
 		{ID: rsaID, Name: "Legacy", SecretHash: oidc.HashSecret(clientSecret), Trusted: true, IDTokenAlg: "RS256",
 			RedirectURIs: []string{rpRedirect}, GrantTypes: codeGrants, Scopes: scopes},
+		{ID: nativeID, Name: "Native", Public: true, Trusted: true,
+			RedirectURIs: []string{nativeRedirect}, GrantTypes: codeGrants, Scopes: scopes},
 		{ID: serviceID, Name: "Billing", SecretHash: oidc.HashSecret(clientSecret), Trusted: true,
 			GrantTypes: []string{"client_credentials"}, Scopes: []string{"credits:read", "credits:write"}},
 	}
@@ -455,7 +459,7 @@ func (e *env) verifyJWT(t testing.TB, token string, alg jose.SignatureAlgorithm)
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		t.Fatalf("decode jwks: %v", err)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{alg})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{alg})
 	if err != nil {
 		t.Fatalf("parse jwt: %v", err)
 	}

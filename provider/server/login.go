@@ -131,7 +131,7 @@ func (s *server) handleLoginSubmit() http.Handler {
 				s.Logger.ErrorContext(ctx, "login: revoke replaced session", "error", err)
 			}
 		}
-		s.Logger.InfoContext(ctx, "login", "user_id", user.ID, "session_id_prefix", sess.ID[:8])
+		s.Logger.InfoContext(ctx, "login", "user_id", user.ID)
 		if isAuthorizePath(returnTo) {
 			sep := "?"
 			if strings.Contains(returnTo, "?") {

@@ -151,4 +151,3 @@ func (s *server) afterLogout(w http.ResponseWriter, r *http.Request, redirect, s
 	lang := templates.PickLang(r.Header.Get("Accept-Language"))
 	s.render(r.Context(), w, http.StatusOK, templates.LoggedOutPage(templates.LoggedOutView{Lang: lang}))
 }
-

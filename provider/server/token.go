@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +48,10 @@ func (s *server) handleToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
+		if err := singleValued(r); err != nil {
+			s.accessError(w, r, nil, err)
+			return
+		}
 		ar, err := s.OP.NewAccessRequest(ctx, r, oidc.NewSession())
 		if err != nil {
 			if oidc.IsRotatedInGrace(err) {
@@ -99,6 +105,24 @@ func (s *server) handleToken() http.Handler {
 	})
 }
 
+// singleValued parses the request form and refuses a parameter given more
+// than once (RFC 6749 section 3.1); fosite would silently use the first.
+func singleValued(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("Unable to parse the request body.").WithWrap(err)
+	}
+	return firstRepeated(r.Form)
+}
+
+func firstRepeated(form url.Values) error {
+	for k, v := range form {
+		if len(v) > 1 {
+			return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' must not be included more than once.", k)
+		}
+	}
+	return nil
+}
+
 // replayGrace answers a retried refresh within the grace window with the
 // successor the first request got. The first request may still be
 // committing, so wait briefly for its cache entry.
@@ -136,8 +160,15 @@ func (s *server) handleIntrospect() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
-		ir, err := s.OP.NewIntrospectionRequest(ctx, r, oidc.NewSession())
 		w.Header().Set("Cache-Control", "no-store")
+		// fosite also accepts any live access token as the caller's
+		// credential, which would let every user's app introspect every
+		// token; only clients may introspect.
+		if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+			s.OP.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Introspection requires client authentication."))
+			return
+		}
+		ir, err := s.OP.NewIntrospectionRequest(ctx, r, oidc.NewSession())
 		if err != nil {
 			rfc := fosite.ErrorToRFC6749Error(err)
 			if rfc.CodeField >= 500 {
@@ -146,8 +177,64 @@ func (s *server) handleIntrospect() http.Handler {
 			s.OP.WriteIntrospectionError(ctx, w, err)
 			return
 		}
-		s.OP.WriteIntrospectionResponse(ctx, w, ir)
+		s.writeIntrospection(w, ir)
 	})
+}
+
+// writeIntrospection writes the RFC 7662 response. fosite's own writer
+// reports the access token's expiry for a refresh token and omits the
+// audience every access token carries, so the two views of one token
+// (its JWT and its introspection) would disagree.
+func (s *server) writeIntrospection(w http.ResponseWriter, ir fosite.IntrospectionResponder) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if !ir.IsActive() {
+		_ = json.NewEncoder(w).Encode(map[string]bool{"active": false})
+		return
+	}
+	ar, use := ir.GetAccessRequester(), ir.GetTokenUse()
+	sess := ar.GetSession()
+	resp := map[string]any{
+		"active":    true,
+		"iss":       s.Config.Issuer,
+		"client_id": ar.GetClient().GetID(),
+		"token_use": string(use),
+	}
+	if exp := sess.GetExpiresAt(use); !exp.IsZero() {
+		resp["exp"] = exp.Unix()
+	}
+	if at := ar.GetRequestedAt(); !at.IsZero() {
+		resp["iat"] = at.Unix()
+	}
+	if sc := ar.GetGrantedScopes(); len(sc) > 0 {
+		resp["scope"] = strings.Join(sc, " ")
+	}
+	aud := []string(ar.GetGrantedAudience())
+	if use == fosite.AccessToken {
+		resp["token_type"] = "Bearer"
+		aud = append(append([]string(nil), s.OP.Config.Audience...), aud...)
+	}
+	if aud = slices.Compact(slices.Sorted(slices.Values(aud))); len(aud) > 0 {
+		resp["aud"] = aud
+	}
+	sub := sess.GetSubject()
+	if sub == "" && use == fosite.AccessToken {
+		sub = ar.GetClient().GetID() // client_credentials, as in the JWT
+	}
+	if sub != "" {
+		resp["sub"] = sub
+	}
+	if os, ok := sess.(*oidc.Session); ok {
+		if os.Email != "" {
+			resp["username"] = os.Email
+		}
+		if os.SessionID != "" {
+			resp["sid"] = os.SessionID
+		}
+	}
+	_ = json.NewEncoder(w).Encode(resp)
 }
 
 func (s *server) handleRevoke() http.Handler {
@@ -155,6 +242,11 @@ func (s *server) handleRevoke() http.Handler {
 		ctx := r.Context()
 		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
 		err := s.OP.NewRevocationRequest(ctx, r)
+		if err == nil && r.PostForm.Get("token") == "" {
+			// fosite treats a missing token like an unknown one; RFC 7009
+			// makes it a required parameter.
+			err = fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing.")
+		}
 		// ErrorToRFC6749Error panics on nil.
 		if err != nil {
 			if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
