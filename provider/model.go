@@ -115,6 +115,10 @@ type Grant struct {
 	RequestedAt time.Time
 	ExpiresAt   time.Time
 	Data        []byte
+	// PairedSignature, on a refresh token, is the access token issued with
+	// it: rotation revokes exactly that token with a key lookup instead of
+	// scanning the whole family.
+	PairedSignature string
 }
 
 // GraceEntry caches the token response that a refresh token was rotated

@@ -79,10 +79,10 @@ type GrantStore interface {
 	// DeactivateGrant marks one grant inactive (a used authorization code);
 	// ErrNotFound when absent.
 	DeactivateGrant(ctx context.Context, kind, signature string) error
-	// RotateGrant marks one active grant inactive with RotatedAt=at. It
-	// returns ErrConflict when the grant was no longer active (a concurrent
-	// rotation won) and ErrNotFound when absent.
-	RotateGrant(ctx context.Context, kind, signature string, at time.Time) error
+	// RotateGrant marks one active grant inactive with RotatedAt=at and
+	// returns its PairedSignature. It returns ErrConflict when the grant was
+	// no longer active (a concurrent rotation won) and ErrNotFound when absent.
+	RotateGrant(ctx context.Context, kind, signature string, at time.Time) (string, error)
 	// RevokeRequest marks every grant of kind with this request id inactive
 	// (RotatedAt unchanged) and deletes their grace entries. No error when
 	// nothing matched.

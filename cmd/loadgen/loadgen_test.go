@@ -51,11 +51,21 @@ func TestFormatting(t *testing.T) {
 	}
 }
 
+func TestParseStatCPU(t *testing.T) {
+	t.Parallel()
+	// A command name with spaces and a ')' must not shift the fields.
+	stat := "4242 (post gres) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 1 0 123 456 789"
+	if got, want := parseStatCPU(stat), 3250*time.Millisecond; got != want {
+		t.Errorf("parseStatCPU = %v, want %v", got, want)
+	}
+}
+
 func TestWriteTable(t *testing.T) {
 	t.Parallel()
 	results := []result{
 		{Name: "jwks", Workers: 4, Target: 100, OK: 300, Elapsed: 2 * time.Second,
-			Latencies: []time.Duration{3 * time.Millisecond, 1 * time.Millisecond, 2 * time.Millisecond}},
+			Latencies: []time.Duration{3 * time.Millisecond, 1 * time.Millisecond, 2 * time.Millisecond},
+			ServerCPU: 150 * time.Millisecond, DBCPU: 0},
 		{Name: "refresh", Workers: 4, Target: 1000, OK: 10, Failed: 1, Elapsed: time.Second,
 			Latencies: []time.Duration{time.Millisecond}},
 	}
@@ -63,11 +73,11 @@ func TestWriteTable(t *testing.T) {
 	writeTable(&b, results, 70<<20, 64<<20)
 	got := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := []string{
-		"| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | |",
-		"|---|---:|---:|---:|---:|---:|---:|---:|---|",
-		"| jwks | 4 | 150 | ≥ 100 | 2.00 ms | 3.00 ms | 300 | 0 | ✅ |",
-		"| refresh | 4 | 10 | ≥ 1,000 | 1.00 ms | 1.00 ms | 10 | 1 | ❌ missed |",
-		"| idle RSS | | 70.0 MiB | ≤ 64 MiB | | | | | ❌ missed |",
+		"| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | Server CPU/op | DB CPU/op | |",
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+		"| jwks | 4 | 150 | ≥ 100 | 2.00 ms | 3.00 ms | 300 | 0 | 500 µs | 0 µs | ✅ |",
+		"| refresh | 4 | 10 | ≥ 1,000 | 1.00 ms | 1.00 ms | 10 | 1 | 0 µs | 0 µs | ❌ missed |",
+		"| idle RSS | | 70.0 MiB | ≤ 64 MiB | | | | | | | ❌ missed |",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("table has %d lines, want %d:\n%s", len(got), len(want), b.String())

@@ -2,7 +2,9 @@
 // the binary, gives it a fresh PostgreSQL database, starts `manaauth serve`
 // on loopback and drives each scenario with a fixed number of workers, then
 // prints requests/s and latency percentiles against the targets as a
-// Markdown table. Run it from the module root:
+// Markdown table, with the CPU time the server and the PostgreSQL backends
+// spent per operation (steadier than requests/s on a shared machine, and
+// it tells which side to optimise). Run it from the module root:
 //
 //	go run ./cmd/loadgen -duration 10s
 package main
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -29,6 +32,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "loadgen: interrupted")
+		os.Exit(130)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -82,16 +89,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	dsn, drop, err := createDatabase(ctx, *adminDSN, stderr)
+	db, err := createDatabase(ctx, *adminDSN)
 	if err != nil {
 		return err
 	}
 	if *keep {
-		defer fmt.Fprintln(stderr, "database kept:", dsn)
+		defer fmt.Fprintln(stderr, "database kept:", db.dsn)
 	} else {
-		defer drop()
+		defer func() {
+			if err := db.drop(); err != nil {
+				fmt.Fprintln(stderr, "loadgen:", err)
+			}
+		}()
 	}
-	srv, err := newServer(bin, dsn, *pprofDir != "")
+	srv, err := newServer(bin, db.dsn, *pprofDir != "")
 	if err != nil {
 		return err
 	}
@@ -123,26 +134,49 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
 		fmt.Fprintf(stderr, "running %s: %d workers for %s\n", sc.Name, *workers, *duration)
-		profiled := make(chan error, 1)
-		if *pprofDir != "" {
-			go func() { profiled <- profileDuring(ctx, srv, *duration, filepath.Join(*pprofDir, sc.Name+".pprof")) }()
-		} else {
-			profiled <- nil
+		r, err := measure(ctx, sc, ops, *duration, srv, db, *pprofDir, stderr)
+		if err != nil {
+			return err
 		}
-		results = append(results, runScenario(ctx, sc, ops, *duration, stderr))
-		if err := <-profiled; err != nil {
-			fmt.Fprintf(stderr, "  %s: cpu profile: %v\n", sc.Name, err)
-		}
+		results = append(results, r)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
 	loadedRSS, _ := srv.rss()
 
-	fmt.Fprintf(stdout, "\nmanaauth on PostgreSQL, %d workers, %s per scenario, GOMAXPROCS shared by server and load generator\n\n", *workers, *duration)
+	fmt.Fprintf(stdout, "\nmanaauth on PostgreSQL; %d workers, %s per scenario; server, database and load generator share %d CPUs\n\n",
+		*workers, *duration, runtime.NumCPU())
 	writeTable(stdout, results, idleRSS, idleRSSTarget)
 	fmt.Fprintf(stdout, "\nRSS after load: %.1f MiB\n", float64(loadedRSS)/(1<<20))
 	return nil
+}
+
+// measure runs one scenario and charges it the CPU time the server and the
+// database used meanwhile; with pprofDir it also saves a server profile.
+func measure(ctx context.Context, sc scenario, ops []op, duration time.Duration, srv *server, db *database, pprofDir string, stderr io.Writer) (result, error) {
+	srvCPU := cpuTime(srv.pid())
+	dbCPU, err := db.backendCPU(ctx)
+	if err != nil {
+		return result{}, fmt.Errorf("read database CPU: %w", err)
+	}
+	profiled := make(chan error, 1)
+	if pprofDir != "" {
+		go func() { profiled <- profileDuring(ctx, srv, duration, filepath.Join(pprofDir, sc.Name+".pprof")) }()
+	} else {
+		profiled <- nil
+	}
+	r := runScenario(ctx, sc, ops, duration, stderr)
+	r.ServerCPU = cpuTime(srv.pid()) - srvCPU
+	if after, err := db.backendCPU(ctx); err == nil {
+		for pid, t := range after {
+			r.DBCPU += t - dbCPU[pid] // a backend that started meanwhile had 0
+		}
+	}
+	if err := <-profiled; err != nil {
+		fmt.Fprintf(stderr, "  %s: cpu profile: %v\n", sc.Name, err)
+	}
+	return r, nil
 }
 
 // profileDuring takes a CPU profile from the middle of a scenario, away

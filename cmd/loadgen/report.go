@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +18,16 @@ type result struct {
 	Failed    int
 	Elapsed   time.Duration
 	Latencies []time.Duration // one per successful request, any order
+	ServerCPU time.Duration   // CPU the manaauth process used meanwhile
+	DBCPU     time.Duration   // CPU the PostgreSQL backends of its database used
+}
+
+// perOp spreads a CPU time over the successful operations.
+func (r result) perOp(cpu time.Duration) time.Duration {
+	if r.OK == 0 {
+		return 0
+	}
+	return cpu / time.Duration(r.OK)
 }
 
 // rate is successes per second of wall time.
@@ -34,7 +45,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	rank := int(p/100*float64(len(sorted)) + 0.999999999)
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
 	rank = max(1, min(rank, len(sorted)))
 	return sorted[rank-1]
 }
@@ -73,8 +84,8 @@ func verdict(ok bool) string {
 // writeTable prints the results and the idle RSS as a Markdown table.
 // It sorts each result's latencies in place.
 func writeTable(w io.Writer, results []result, idleRSS uint64, rssTarget uint64) {
-	fmt.Fprintln(w, "| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | Server CPU/op | DB CPU/op | |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
 		slices.Sort(r.Latencies)
 		target, met := "–", ""
@@ -82,13 +93,13 @@ func writeTable(w io.Writer, results []result, idleRSS uint64, rssTarget uint64)
 			target = "≥ " + fmtRate(r.Target)
 			met = verdict(r.rate() >= r.Target && r.Failed == 0)
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %s | %s | %s |\n",
 			r.Name, r.Workers, fmtRate(r.rate()), target,
 			fmtDuration(percentile(r.Latencies, 50)), fmtDuration(percentile(r.Latencies, 99)),
-			r.OK, r.Failed, met)
+			r.OK, r.Failed, fmtDuration(r.perOp(r.ServerCPU)), fmtDuration(r.perOp(r.DBCPU)), met)
 	}
 	if idleRSS > 0 {
-		fmt.Fprintf(w, "| idle RSS | | %.1f MiB | ≤ %d MiB | | | | | %s |\n",
+		fmt.Fprintf(w, "| idle RSS | | %.1f MiB | ≤ %d MiB | | | | | | | %s |\n",
 			float64(idleRSS)/(1<<20), rssTarget>>20, verdict(idleRSS <= rssTarget))
 	}
 }

@@ -323,6 +323,9 @@ func runScenario(ctx context.Context, sc scenario, ops []op, duration time.Durat
 					lats[w] = append(lats[w], d)
 					continue
 				}
+				if ctx.Err() != nil {
+					break // interrupted, not a failure of the server
+				}
 				failures[w]++
 				mu.Lock()
 				if len(samples) < 3 {

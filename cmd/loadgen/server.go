@@ -105,10 +105,11 @@ func (db *database) drop() error {
 	return nil
 }
 
-// backendPIDs lists the PostgreSQL processes serving the database, so
-// their CPU time can be charged to the scenario: on a shared 2-core box
-// CPU per request is a steadier measure than requests/s.
-func (db *database) backendPIDs(ctx context.Context) ([]int, error) {
+// backendCPU maps each PostgreSQL process serving the database to the CPU
+// time it has used, so a scenario can be charged for the database's work
+// too: on a shared 2-core box CPU per request is a steadier measure than
+// requests/s.
+func (db *database) backendCPU(ctx context.Context) (map[int]time.Duration, error) {
 	conn, err := pgx.Connect(ctx, db.adminDSN)
 	if err != nil {
 		return nil, err
@@ -118,30 +119,39 @@ func (db *database) backendPIDs(ctx context.Context) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int])
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		m[int(pid)] = cpuTime(int(pid))
+	}
+	return m, nil
 }
 
-// cpuTime sums the user and system CPU time of pids (Linux /proc; clock
-// ticks are 1/100 s on every Linux platform Go supports). A process that
-// is gone counts as zero.
-func cpuTime(pids ...int) time.Duration {
-	var total time.Duration
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// The command name may contain spaces; fields resume after ')'.
-		_, rest, _ := strings.Cut(string(b[strings.LastIndexByte(string(b), ')'):]), " ")
-		f := strings.Fields(rest)
-		if len(f) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(utime+stime) * time.Second / 100
+// cpuTime is the user plus system CPU time a process has used (Linux
+// /proc; clock ticks are 1/100 s on every Linux platform Go supports). A
+// process that is gone counts as zero.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
 	}
-	return total
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime (fields 14 and 15) from a
+// /proc/PID/stat line. The command name may contain spaces and
+// parentheses, so counting starts after its last ')'.
+func parseStatCPU(stat string) time.Duration {
+	f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100
 }
 
 // freePort asks the kernel for an unused port. The issuer must be known
@@ -270,9 +280,11 @@ func (s *server) stop() {
 	}
 }
 
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
 // rss reads the server's resident set size from /proc (Linux only).
 func (s *server) rss() (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
 	if err != nil {
 		return 0, err
 	}

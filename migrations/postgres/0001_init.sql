@@ -94,9 +94,13 @@ CREATE TABLE auth.grants (
     requested_at timestamptz NOT NULL,
     expires_at   timestamptz NOT NULL,
     data         bytea       NOT NULL,
+    paired_signature text    NOT NULL DEFAULT '',
     PRIMARY KEY (kind, signature)
 ) WITH (fillfactor = 90);
-CREATE INDEX grants_request_idx ON auth.grants (kind, request_id);
+-- request_id leads so no index but the primary key starts with kind: a
+-- cached generic plan then cannot pick this index for (kind, signature)
+-- lookups.
+CREATE INDEX grants_request_idx ON auth.grants (request_id, kind);
 CREATE INDEX grants_session_idx ON auth.grants (session_id);
 CREATE INDEX grants_subject_idx ON auth.grants (subject);
 CREATE INDEX grants_expires_idx ON auth.grants (expires_at);

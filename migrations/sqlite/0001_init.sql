@@ -83,9 +83,13 @@ CREATE TABLE grants (
     requested_at INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL,
     data         BLOB    NOT NULL,
+    paired_signature TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (kind, signature)
 ) STRICT;
-CREATE INDEX grants_request_idx ON grants (kind, request_id);
+-- request_id leads so no index but the primary key starts with kind: a
+-- cached generic plan then cannot pick this index for (kind, signature)
+-- lookups.
+CREATE INDEX grants_request_idx ON grants (request_id, kind);
 CREATE INDEX grants_session_idx ON grants (session_id);
 CREATE INDEX grants_subject_idx ON grants (subject);
 CREATE INDEX grants_expires_idx ON grants (expires_at);

@@ -134,12 +134,15 @@ func (s *storage) decode(ctx context.Context, g *provider.Grant, proto fosite.Se
 	}, nil
 }
 
-func (s *storage) create(ctx context.Context, kind, signature string, r fosite.Requester, expires time.Time) error {
+func (s *storage) create(ctx context.Context, kind, signature string, r fosite.Requester, expires time.Time, paired ...string) error {
 	g, err := s.encode(r)
 	if err != nil {
 		return err
 	}
 	g.Kind, g.Signature = kind, signature
+	if len(paired) > 0 {
+		g.PairedSignature = paired[0]
+	}
 	g.ExpiresAt = expires
 	if g.ExpiresAt.IsZero() {
 		g.ExpiresAt = s.now().Add(24 * time.Hour)
@@ -238,8 +241,8 @@ func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error
 
 // --- refresh tokens ---
 
-func (s *storage) CreateRefreshTokenSession(ctx context.Context, signature, _ string, r fosite.Requester) error {
-	return s.create(ctx, provider.KindRefreshToken, signature, r, r.GetSession().GetExpiresAt(fosite.RefreshToken))
+func (s *storage) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, r fosite.Requester) error {
+	return s.create(ctx, provider.KindRefreshToken, signature, r, r.GetSession().GetExpiresAt(fosite.RefreshToken), accessSignature)
 }
 
 func (s *storage) GetRefreshTokenSession(ctx context.Context, signature string, proto fosite.Session) (fosite.Requester, error) {
@@ -271,10 +274,21 @@ func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) erro
 // RotateRefreshToken retires the presented refresh token (keeping its row,
 // so later reuse is recognised) and the access tokens issued before it.
 func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
-	if err := s.store.RotateGrant(ctx, provider.KindRefreshToken, signature, s.now()); err != nil {
+	paired, err := s.store.RotateGrant(ctx, provider.KindRefreshToken, signature, s.now())
+	if err != nil {
 		return mapErr(err)
 	}
-	return mapErr(s.store.RevokeRequest(ctx, provider.KindAccessToken, requestID))
+	if paired == "" {
+		// No pairing recorded: fall back to revoking every access token of
+		// the family.
+		return mapErr(s.store.RevokeRequest(ctx, provider.KindAccessToken, requestID))
+	}
+	// The family's only live access token is the one issued with this
+	// refresh token; revoking it by key keeps rotation O(1) in the chain length.
+	if err := s.store.DeactivateGrant(ctx, provider.KindAccessToken, paired); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		return mapErr(err)
+	}
+	return nil
 }
 
 // --- OpenID Connect and PKCE requests ---

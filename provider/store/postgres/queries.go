@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -324,20 +325,20 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 
 func (s *Store) CreateGrant(ctx context.Context, g *provider.Grant) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.grants (kind, signature, request_id, client_id,
-		subject, session_id, active, rotated_at, requested_at, expires_at, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+		subject, session_id, active, rotated_at, requested_at, expires_at, data, paired_signature)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 		g.Kind, g.Signature, g.RequestID, g.ClientID, g.Subject, g.SessionID, g.Active,
-		tsPtr(g.RotatedAt), ts(g.RequestedAt), ts(g.ExpiresAt), blob(g.Data))
+		tsPtr(g.RotatedAt), ts(g.RequestedAt), ts(g.ExpiresAt), blob(g.Data), g.PairedSignature)
 	return inserted("create "+g.Kind+" grant", tag, err)
 }
 
 func (s *Store) GetGrant(ctx context.Context, kind, signature string) (*provider.Grant, error) {
 	g := provider.Grant{Kind: kind, Signature: signature}
 	err := s.db(ctx).QueryRow(ctx, `SELECT request_id, client_id, subject, session_id, active,
-		rotated_at, requested_at, expires_at, data
+		rotated_at, requested_at, expires_at, data, paired_signature
 		FROM auth.grants WHERE kind = $1 AND signature = $2`, kind, signature).Scan(
 		&g.RequestID, &g.ClientID, &g.Subject, &g.SessionID, &g.Active,
-		&g.RotatedAt, &g.RequestedAt, &g.ExpiresAt, &g.Data)
+		&g.RotatedAt, &g.RequestedAt, &g.ExpiresAt, &g.Data, &g.PairedSignature)
 	if err != nil {
 		return nil, fmt.Errorf("get %s grant: %w", kind, mapErr(err))
 	}
@@ -362,25 +363,26 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind, signature string) err
 // concurrent rotation blocks on it, then re-checks "active" against the
 // committed row and matches nothing. Only that losing path pays a second
 // query, to tell a lost race from an unknown signature.
-func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time.Time) error {
+func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time.Time) (string, error) {
 	db := s.db(ctx)
-	tag, err := db.Exec(ctx, `UPDATE auth.grants SET active = false, rotated_at = $3
-		WHERE kind = $1 AND signature = $2 AND active`, kind, signature, ts(at))
-	if err != nil {
-		return fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
+	var paired string
+	err := db.QueryRow(ctx, `UPDATE auth.grants SET active = false, rotated_at = $3
+		WHERE kind = $1 AND signature = $2 AND active RETURNING paired_signature`, kind, signature, ts(at)).Scan(&paired)
+	if err == nil {
+		return paired, nil
 	}
-	if tag.RowsAffected() == 1 {
-		return nil
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
 	}
 	var exists bool
 	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.grants
 		WHERE kind = $1 AND signature = $2)`, kind, signature).Scan(&exists); err != nil {
-		return fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
+		return "", fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
 	}
 	if !exists {
-		return fmt.Errorf("rotate %s grant: %w", kind, provider.ErrNotFound)
+		return "", fmt.Errorf("rotate %s grant: %w", kind, provider.ErrNotFound)
 	}
-	return fmt.Errorf("rotate %s grant: no longer active: %w", kind, provider.ErrConflict)
+	return "", fmt.Errorf("rotate %s grant: no longer active: %w", kind, provider.ErrConflict)
 }
 
 // The revocations delete the grace entries of every matched grant, including
@@ -388,6 +390,15 @@ func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time
 // its grace entry is exactly what must stop working.
 
 func (s *Store) RevokeRequest(ctx context.Context, kind, requestID string) error {
+	if kind != provider.KindRefreshToken {
+		// Only refresh tokens have grace entries; skipping the lookup keeps
+		// rotation cheap however long the family is.
+		if _, err := s.db(ctx).Exec(ctx, `UPDATE auth.grants SET active = false
+			WHERE kind = $1 AND request_id = $2 AND active`, kind, requestID); err != nil {
+			return fmt.Errorf("revoke %s grants of request: %w", kind, mapErr(err))
+		}
+		return nil
+	}
 	_, err := s.db(ctx).Exec(ctx, `
 		WITH gr AS (DELETE FROM auth.grant_grace WHERE signature IN
 			(SELECT signature FROM auth.grants WHERE kind = $1 AND request_id = $2))

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -300,10 +301,10 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 
 func (s *Store) CreateGrant(ctx context.Context, g *provider.Grant) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO grants (kind, signature, request_id, client_id,
-		subject, session_id, active, rotated_at, requested_at, expires_at, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		subject, session_id, active, rotated_at, requested_at, expires_at, data, paired_signature)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.Kind, g.Signature, g.RequestID, g.ClientID, g.Subject, g.SessionID, g.Active,
-		msPtr(g.RotatedAt), ms(g.RequestedAt), ms(g.ExpiresAt), blob(g.Data))
+		msPtr(g.RotatedAt), ms(g.RequestedAt), ms(g.ExpiresAt), blob(g.Data), g.PairedSignature)
 	if err != nil {
 		return fmt.Errorf("create %s grant: %w", g.Kind, mapErr(err))
 	}
@@ -314,10 +315,10 @@ func (s *Store) GetGrant(ctx context.Context, kind, signature string) (*provider
 	g := provider.Grant{Kind: kind, Signature: signature}
 	var rotated sql.NullInt64
 	err := s.reader(ctx).QueryRowContext(ctx, `SELECT request_id, client_id, subject, session_id, active,
-		rotated_at, requested_at, expires_at, data
+		rotated_at, requested_at, expires_at, data, paired_signature
 		FROM grants WHERE kind = ? AND signature = ?`, kind, signature).Scan(
 		&g.RequestID, &g.ClientID, &g.Subject, &g.SessionID, &g.Active, &rotated,
-		timeScanner{&g.RequestedAt}, timeScanner{&g.ExpiresAt}, &g.Data)
+		timeScanner{&g.RequestedAt}, timeScanner{&g.ExpiresAt}, &g.Data, &g.PairedSignature)
 	if err != nil {
 		return nil, fmt.Errorf("get %s grant: %w", kind, mapErr(err))
 	}
@@ -340,36 +341,39 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind, signature string) err
 // RotateGrant is one conditional UPDATE; writers are serialised, so of two
 // concurrent rotations the second matches no active row. Only that losing
 // path pays a second query, to tell a lost race from an unknown signature.
-func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time.Time) error {
-	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE grants SET active = 0, rotated_at = ?
-		WHERE kind = ? AND signature = ? AND active`, ms(at), kind, signature)
-	if err != nil {
-		return fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
+func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time.Time) (string, error) {
+	var paired string
+	err := s.writer(ctx).QueryRowContext(ctx, `UPDATE grants SET active = 0, rotated_at = ?
+		WHERE kind = ? AND signature = ? AND active RETURNING paired_signature`, ms(at), kind, signature).Scan(&paired)
+	if err == nil {
+		return paired, nil
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return mapErr(err)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
 	}
 	var exists bool
 	if err := s.reader(ctx).QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM grants
 		WHERE kind = ? AND signature = ?)`, kind, signature).Scan(&exists); err != nil {
-		return fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
+		return "", fmt.Errorf("rotate %s grant: %w", kind, mapErr(err))
 	}
 	if !exists {
-		return fmt.Errorf("rotate %s grant: %w", kind, provider.ErrNotFound)
+		return "", fmt.Errorf("rotate %s grant: %w", kind, provider.ErrNotFound)
 	}
-	return fmt.Errorf("rotate %s grant: no longer active: %w", kind, provider.ErrConflict)
+	return "", fmt.Errorf("rotate %s grant: no longer active: %w", kind, provider.ErrConflict)
 }
 
 // revoke deletes the grace entries of every grant matching where (including
 // grants already inactive: a rotated refresh token is inactive and its grace
 // entry is exactly what must stop working), then deactivates the active ones.
-func (s *Store) revoke(ctx context.Context, where string, args ...any) (int, error) {
+func (s *Store) revoke(ctx context.Context, withGrace bool, where string, args ...any) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(q querier) error {
-		if _, err := q.ExecContext(ctx,
-			`DELETE FROM grant_grace WHERE signature IN (SELECT signature FROM grants WHERE `+where+`)`,
-			args...); err != nil {
-			return mapErr(err)
+		if withGrace {
+			if _, err := q.ExecContext(ctx,
+				`DELETE FROM grant_grace WHERE signature IN (SELECT signature FROM grants WHERE `+where+`)`,
+				args...); err != nil {
+				return mapErr(err)
+			}
 		}
 		res, err := q.ExecContext(ctx, `UPDATE grants SET active = 0 WHERE active AND `+where, args...)
 		if err != nil {
@@ -382,7 +386,9 @@ func (s *Store) revoke(ctx context.Context, where string, args ...any) (int, err
 }
 
 func (s *Store) RevokeRequest(ctx context.Context, kind, requestID string) error {
-	if _, err := s.revoke(ctx, `kind = ? AND request_id = ?`, kind, requestID); err != nil {
+	// Only refresh tokens have grace entries; skipping the lookup for other
+	// kinds keeps rotation cheap however long the family is.
+	if _, err := s.revoke(ctx, kind == provider.KindRefreshToken, `kind = ? AND request_id = ?`, kind, requestID); err != nil {
 		return fmt.Errorf("revoke %s grants of request: %w", kind, err)
 	}
 	return nil
@@ -394,7 +400,7 @@ func (s *Store) RevokeSession(ctx context.Context, sessionID string) (int, error
 	if sessionID == "" {
 		return 0, nil
 	}
-	n, err := s.revoke(ctx, `session_id = ?`, sessionID)
+	n, err := s.revoke(ctx, true, `session_id = ?`, sessionID)
 	if err != nil {
 		return 0, fmt.Errorf("revoke grants of session: %w", err)
 	}
@@ -406,7 +412,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string) (int, error) 
 	if subject == "" {
 		return 0, nil
 	}
-	n, err := s.revoke(ctx, `subject = ?`, subject)
+	n, err := s.revoke(ctx, true, `subject = ?`, subject)
 	if err != nil {
 		return 0, fmt.Errorf("revoke grants of user %q: %w", subject, err)
 	}
