@@ -97,8 +97,8 @@ type GrantStore interface {
 	// GetGrace returns ErrNotFound when absent or expired (ExpiresAt <= now).
 	GetGrace(ctx context.Context, signature string, now time.Time) (*GraceEntry, error)
 	// DeleteExpired removes grants whose ExpiresAt is before `before`, and
-	// grace entries and browser sessions expired by then; it returns how
-	// many grants it removed.
+	// grace entries, browser sessions and one-time tokens expired by then
+	// (ExpiresAt <= before); it returns how many grants it removed.
 	DeleteExpired(ctx context.Context, before time.Time) (int, error)
 }
 
@@ -121,6 +121,7 @@ type Store interface {
 	KeyStore
 	ConsentStore
 	GrantStore
+	AccountStore
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error

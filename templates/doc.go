@@ -1,5 +1,7 @@
 // Package templates renders the server-side HTML pages of Mana Core Auth:
-// login, consent, logout confirmation, signed-out and error pages.
+// login, two-factor step, registration and email confirmation, forgotten
+// and reset password, consent, logout confirmation, signed-out, error and
+// account pages.
 //
 // Every page has one view-model struct (LoginView, ConsentView, …) and is
 // rendered inside the shared layout Page. The pages work without JavaScript

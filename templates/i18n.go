@@ -12,7 +12,8 @@ const (
 )
 
 // Translation keys for messages that handlers pass to the pages (LoginView.Error,
-// ErrorView.Title and ErrorView.Message). Use them with T.
+// ErrorView.Title, ErrorView.Message, RegisterView.Errors, the Error fields
+// of the other views and AccountView.Notice/Error). Use them with T.
 const (
 	KeyLoginInvalid         = "login.invalid"
 	KeyLoginRequired        = "login.required"
@@ -24,6 +25,23 @@ const (
 	KeyErrorInvalidRedirect = "error.invalid_redirect"
 	KeyErrorInternal        = "error.internal"
 	KeyErrorCSRF            = "error.csrf"
+
+	KeyLoginUnverified        = "login.unverified"
+	KeyRateLimit              = "ratelimit"
+	KeyRegisterEmailTaken     = "register.email_taken"
+	KeyRegisterInvalidEmail   = "register.invalid_email"
+	KeyRegisterPasswordLength = "register.password_length"
+	KeyRegisterNameLength     = "register.name_length"
+	KeyResetInvalidToken      = "reset.invalid_token"
+	KeyResetMismatch          = "reset.mismatch"
+	Key2FAInvalidCode         = "2fa.invalid_code"
+	KeyPasswordWrongCurrent   = "password.wrong_current"
+	KeyAccountSaved           = "account.saved"
+	KeyAccountPasswordChanged = "account.password_changed"
+	KeyAccount2FAEnabled      = "account.2fa_enabled"
+	KeyAccount2FADisabled     = "account.2fa_disabled"
+	KeyAccountSessionRevoked  = "account.session_revoked"
+	KeyAccountSessionsRevoked = "account.sessions_revoked"
 )
 
 // PickLang returns the best supported language ("de" or "en") for an
@@ -113,6 +131,155 @@ var messages = map[string]message{
 	KeyLoginInvalid:           {"Invalid email or password", "E-Mail oder Passwort ist falsch"},
 	KeyLoginRequired:          {"Please enter your email and password.", "Bitte gib deine E-Mail-Adresse und dein Passwort ein."},
 	KeyLoginLocked:            {"Too many attempts. Please try again later.", "Zu viele Versuche. Bitte versuche es später erneut."},
+	KeyLoginUnverified: {
+		"Please confirm your email address first — we sent you a link.",
+		"Bitte bestätige zuerst deine E-Mail-Adresse – wir haben dir einen Link geschickt.",
+	},
+	KeyRateLimit: {
+		"Too many attempts. Please wait a moment and try again.",
+		"Zu viele Versuche. Bitte warte einen Moment und versuche es dann erneut.",
+	},
+
+	// Register.
+	"register.title":        {"Create your account", "Konto erstellen"},
+	"register.subtitle":     {"One account for all Mana apps", "Ein Konto für alle Mana-Apps"},
+	"register.name":         {"Name", "Name"},
+	"register.submit":       {"Create account", "Konto erstellen"},
+	"register.have_account": {"Already have an account?", "Du hast schon ein Konto?"},
+	"password.hint":         {"At least 8 characters", "Mindestens 8 Zeichen"},
+	KeyRegisterEmailTaken: {
+		"An account with this email address already exists. Sign in or reset your password.",
+		"Mit dieser E-Mail-Adresse gibt es schon ein Konto. Melde dich an oder setze dein Passwort zurück.",
+	},
+	KeyRegisterInvalidEmail:   {"Please enter a valid email address.", "Bitte gib eine gültige E-Mail-Adresse ein."},
+	KeyRegisterPasswordLength: {"Your password must be 8 to 128 characters long.", "Dein Passwort muss 8 bis 128 Zeichen lang sein."},
+	KeyRegisterNameLength:     {"Please enter your name (at most 255 characters).", "Bitte gib deinen Namen ein (höchstens 255 Zeichen)."},
+
+	// Registered / email confirmation.
+	"registered.title":        {"Check your inbox", "Schau in dein Postfach"},
+	"registered.sent_to":      {"We sent a confirmation link to", "Wir haben einen Bestätigungslink an"},
+	"registered.sent_to_end":  {".", " geschickt."},
+	"registered.sent":         {"We sent you a confirmation link.", "Wir haben dir einen Bestätigungslink geschickt."},
+	"registered.explain":      {"Open it to activate your account. The link is valid for 24 hours.", "Öffne ihn, um dein Konto zu aktivieren. Der Link ist 24 Stunden gültig."},
+	"registered.not_received": {"No email? Check your spam folder or request a new link.", "Keine E-Mail bekommen? Schau in deinen Spam-Ordner oder fordere einen neuen Link an."},
+	"verify.resend":           {"Send new link", "Neuen Link senden"},
+	"verify.ok_title":         {"Email address confirmed", "E-Mail-Adresse bestätigt"},
+	"verify.ok_text":          {"Your account is ready. You can sign in now.", "Dein Konto ist bereit. Du kannst dich jetzt anmelden."},
+	"verify.signin":           {"Continue to sign-in", "Weiter zur Anmeldung"},
+	"verify.failed_title":     {"This link is no longer valid", "Dieser Link ist nicht mehr gültig"},
+	"verify.failed_text": {
+		"The confirmation link is invalid, expired or has already been used. Request a new one below.",
+		"Der Bestätigungslink ist ungültig, abgelaufen oder wurde schon benutzt. Fordere unten einen neuen an.",
+	},
+
+	// Forgot / reset password.
+	"forgot.title":           {"Reset your password", "Passwort zurücksetzen"},
+	"forgot.subtitle":        {"Enter your email address and we'll send you a link to choose a new password.", "Gib deine E-Mail-Adresse ein. Wir schicken dir einen Link, mit dem du ein neues Passwort wählen kannst."},
+	"forgot.submit":          {"Send reset link", "Link senden"},
+	"forgot.sent_to":         {"If an account exists for", "Falls es ein Konto für"},
+	"forgot.sent_to_end":     {", we sent it a link to reset the password.", " gibt, haben wir einen Link zum Zurücksetzen des Passworts geschickt."},
+	"forgot.sent":            {"If an account exists for this address, we sent it a link to reset the password.", "Falls es ein Konto für diese Adresse gibt, haben wir einen Link zum Zurücksetzen des Passworts geschickt."},
+	"forgot.sent_hint":       {"The link is valid for 1 hour. No email? Check your spam folder.", "Der Link ist 1 Stunde gültig. Keine E-Mail bekommen? Schau in deinen Spam-Ordner."},
+	"reset.title":            {"Choose a new password", "Neues Passwort wählen"},
+	"reset.subtitle":         {"Pick a password you don't use anywhere else.", "Wähle ein Passwort, das du nirgendwo sonst verwendest."},
+	"reset.new_password":     {"New password", "Neues Passwort"},
+	"reset.confirm_password": {"Repeat new password", "Neues Passwort wiederholen"},
+	"reset.submit":           {"Save password", "Passwort speichern"},
+	"reset.done_title":       {"Password changed", "Passwort geändert"},
+	"reset.done_text":        {"You can now sign in with your new password.", "Du kannst dich jetzt mit deinem neuen Passwort anmelden."},
+	KeyResetInvalidToken: {
+		"This reset link is invalid or expired. Please request a new one.",
+		"Dieser Link ist ungültig oder abgelaufen. Bitte fordere einen neuen an.",
+	},
+	KeyResetMismatch:        {"The passwords do not match.", "Die Passwörter stimmen nicht überein."},
+	KeyPasswordWrongCurrent: {"Your current password is not correct.", "Dein aktuelles Passwort ist nicht korrekt."},
+
+	// Two-factor login step.
+	"2fa.title":         {"Two-factor authentication", "Zwei-Faktor-Authentifizierung"},
+	"2fa.subtitle":      {"Enter the 6-digit code from your authenticator app.", "Gib den 6-stelligen Code aus deiner Authenticator-App ein."},
+	"2fa.code":          {"Code", "Code"},
+	"2fa.recovery_hint": {"No access to your app? Enter one of your recovery codes instead.", "Kein Zugriff auf deine App? Gib stattdessen einen deiner Wiederherstellungscodes ein."},
+	"2fa.submit":        {"Verify", "Bestätigen"},
+	"2fa.cancel":        {"Cancel and go back", "Abbrechen und zurück"},
+	Key2FAInvalidCode:   {"The code is not valid. Please try again.", "Der Code ist ungültig. Bitte versuche es erneut."},
+
+	// Account.
+	"account.title":            {"Your account", "Dein Konto"},
+	"account.email_verified":   {"Verified", "Bestätigt"},
+	"account.email_unverified": {"Not verified", "Nicht bestätigt"},
+	"account.save":             {"Save", "Speichern"},
+	"account.profile.title":    {"Profile", "Profil"},
+	"account.password.title":   {"Password", "Passwort"},
+	"account.password.intro":   {"Enter your current password to choose a new one.", "Gib dein aktuelles Passwort ein, um ein neues zu wählen."},
+	"account.password.current": {"Current password", "Aktuelles Passwort"},
+	"account.password.submit":  {"Change password", "Passwort ändern"},
+	"account.2fa.title":        {"Two-factor authentication", "Zwei-Faktor-Authentifizierung"},
+	"account.2fa.on":           {"On", "An"},
+	"account.2fa.off":          {"Off", "Aus"},
+	"account.2fa.disabled_text": {
+		"Protect your account with a second step: after your password, enter a code from an authenticator app on your phone.",
+		"Schütze dein Konto mit einem zweiten Schritt: Nach deinem Passwort gibst du einen Code aus einer Authenticator-App auf deinem Handy ein.",
+	},
+	"account.2fa.enroll": {"Set up two-factor authentication", "Zwei-Faktor-Authentifizierung einrichten"},
+	"account.2fa.enabled_text": {
+		"When you sign in, you enter a code from your authenticator app after your password.",
+		"Bei der Anmeldung gibst du nach deinem Passwort einen Code aus deiner Authenticator-App ein.",
+	},
+	"account.2fa.disable_hint": {"To turn it off, confirm with a current code from your app.", "Zum Ausschalten bestätige mit einem aktuellen Code aus deiner App."},
+	"account.2fa.disable":      {"Turn off", "Ausschalten"},
+	"account.2fa.step_scan":    {"Scan the QR code with your authenticator app.", "Scanne den QR-Code mit deiner Authenticator-App."},
+	"account.2fa.qr_alt":       {"QR code for your authenticator app", "QR-Code für deine Authenticator-App"},
+	"account.2fa.manual":       {"Can't scan it? Enter this key instead:", "Scannen klappt nicht? Gib stattdessen diesen Schlüssel ein:"},
+	"account.2fa.step_code":    {"Enter the 6-digit code the app shows.", "Gib den 6-stelligen Code ein, den die App anzeigt."},
+	"account.2fa.verify":       {"Turn on", "Einschalten"},
+	"account.2fa.codes_title":  {"Save your recovery codes", "Speichere deine Wiederherstellungscodes"},
+	"account.2fa.codes_text": {
+		"If you lose your phone, each code lets you sign in once. Keep them somewhere safe — they are shown only now.",
+		"Wenn du dein Handy verlierst, kannst du dich mit jedem Code einmal anmelden. Bewahre sie sicher auf – sie werden nur jetzt angezeigt.",
+	},
+	"account.sessions.title":         {"Sessions and devices", "Sitzungen und Geräte"},
+	"account.sessions.intro":         {"Where you are signed in. Sign out anything you don't recognise.", "Hier bist du angemeldet. Melde alles ab, was du nicht kennst."},
+	"account.sessions.none":          {"No active sessions.", "Keine aktiven Sitzungen."},
+	"account.sessions.this_device":   {"This device", "Dieses Gerät"},
+	"account.sessions.last_active":   {"Last active", "Zuletzt aktiv"},
+	"account.sessions.signed_in":     {"Signed in", "Angemeldet am"},
+	"account.sessions.revoke":        {"Sign out", "Abmelden"},
+	"account.sessions.revoke_others": {"Sign out everywhere else", "Überall sonst abmelden"},
+	"account.sessions.revoke_others_hint": {
+		"Signs you out on every other device. This device stays signed in.",
+		"Meldet dich auf allen anderen Geräten ab. Auf diesem Gerät bleibst du angemeldet.",
+	},
+	"account.sessions.on":             {"on", "auf"},
+	"account.sessions.unknown_device": {"Unknown device", "Unbekanntes Gerät"},
+	"account.events.title":            {"Recent security activity", "Letzte Sicherheitsaktivitäten"},
+	"account.events.intro":            {"Sign-ins and changes to your account.", "Anmeldungen und Änderungen an deinem Konto."},
+	"account.events.none":             {"No activity yet.", "Noch keine Aktivitäten."},
+	"account.events.event":            {"Event", "Ereignis"},
+	"account.events.time":             {"When", "Wann"},
+	"account.events.ip":               {"IP address", "IP-Adresse"},
+	"account.events.device":           {"Device", "Gerät"},
+	KeyAccountSaved:                   {"Your profile was saved.", "Dein Profil wurde gespeichert."},
+	KeyAccountPasswordChanged:         {"Your password was changed.", "Dein Passwort wurde geändert."},
+	KeyAccount2FAEnabled:              {"Two-factor authentication is now on.", "Die Zwei-Faktor-Authentifizierung ist jetzt eingeschaltet."},
+	KeyAccount2FADisabled:             {"Two-factor authentication is now off.", "Die Zwei-Faktor-Authentifizierung ist jetzt ausgeschaltet."},
+	KeyAccountSessionRevoked:          {"The session was signed out.", "Die Sitzung wurde abgemeldet."},
+	KeyAccountSessionsRevoked:         {"You were signed out on all other devices.", "Du wurdest auf allen anderen Geräten abgemeldet."},
+
+	// Security event types (see eventKeys).
+	"event.registered":          {"Account created", "Konto erstellt"},
+	"event.login_success":       {"Signed in", "Angemeldet"},
+	"event.login_failure":       {"Failed sign-in attempt", "Fehlgeschlagener Anmeldeversuch"},
+	"event.logout":              {"Signed out", "Abgemeldet"},
+	"event.refresh_token_reuse": {"Suspicious token reuse blocked", "Verdächtige Token-Wiederverwendung blockiert"},
+	"event.password_changed":    {"Password changed", "Passwort geändert"},
+	"event.password_reset":      {"Password reset", "Passwort zurückgesetzt"},
+	"event.email_verified":      {"Email address confirmed", "E-Mail-Adresse bestätigt"},
+	"event.2fa_enabled":         {"Two-factor authentication turned on", "Zwei-Faktor-Authentifizierung eingeschaltet"},
+	"event.2fa_disabled":        {"Two-factor authentication turned off", "Zwei-Faktor-Authentifizierung ausgeschaltet"},
+	"event.2fa_used":            {"Signed in with two-factor code", "Mit Zwei-Faktor-Code angemeldet"},
+	"event.recovery_code_used":  {"Recovery code used", "Wiederherstellungscode verwendet"},
+	"event.session_revoked":     {"Session signed out", "Sitzung abgemeldet"},
+	"event.account_locked":      {"Account temporarily locked", "Konto vorübergehend gesperrt"},
 
 	// Consent.
 	"consent.title":        {"Allow access", "Zugriff erlauben"},

@@ -3,6 +3,7 @@ package templates
 import (
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/a-h/templ"
@@ -45,6 +46,92 @@ type ErrorView struct {
 	Title     string // already translated; "" uses T(lang, "error.title")
 	Message   string // already translated / safe text
 	RequestID string // optional, shown small for support
+}
+
+// RegisterView is the view model of RegisterPage.
+type RegisterView struct {
+	Lang     string
+	Name     string // keeps the user's input
+	Email    string // keeps the user's input
+	ReturnTo string // hidden field "return_to"
+	// Errors maps a field ("name", "email", "password") to its translated
+	// message, shown under the field; the "" key is a general message shown
+	// above the form.
+	Errors map[string]string
+}
+
+// RegisteredView is the view model of RegisteredPage.
+type RegisteredView struct {
+	Lang  string
+	Email string // where the confirmation link was sent
+}
+
+// VerifyResultView is the view model of VerifyResultPage.
+type VerifyResultView struct {
+	Lang  string
+	OK    bool   // true: the address was confirmed; false: the link is invalid or expired
+	Email string // prefills the resend form when known
+}
+
+// ForgotView is the view model of ForgotPasswordPage.
+type ForgotView struct {
+	Lang  string
+	Email string // keeps the user's input
+	Error string // already translated; "" for none
+	Sent  bool   // show the (enumeration-safe) confirmation instead of the form
+}
+
+// ResetView is the view model of ResetPasswordPage.
+type ResetView struct {
+	Lang  string
+	Token string // hidden field "token"
+	Error string // already translated; "" for none
+	Done  bool   // the password was changed: show the success message
+}
+
+// TwoFactorView is the view model of TwoFactorPage (login step 2).
+type TwoFactorView struct {
+	Lang      string
+	Challenge string // hidden field "challenge"
+	Error     string // already translated; "" for none
+}
+
+// AccountSession is one signed-in browser or device on the account page.
+type AccountSession struct {
+	ID         string // hidden field "session_id" of the revoke form
+	DeviceName string // may be ""; then a summary of UserAgent is shown
+	UserAgent  string
+	IP         string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	Current    bool // the session of this request: badge, no revoke button
+}
+
+// AccountEvent is one entry of the recent security activity.
+type AccountEvent struct {
+	Type      string // provider event type such as "login_success"; known types are translated
+	IP        string
+	UserAgent string
+	At        time.Time
+}
+
+// EnrollView is a two-factor enrolment in progress.
+type EnrollView struct {
+	QRDataURI string // "data:image/png;base64,…"; anything else is not shown
+	Secret    string // base32 secret for manual entry
+}
+
+// AccountView is the view model of AccountPage.
+type AccountView struct {
+	Lang             string
+	Name, Email      string
+	EmailVerified    bool
+	Notice, Error    string // translated flash message after a form post
+	TwoFactorEnabled bool
+	Enroll           *EnrollView // non-nil while a 2FA enrolment awaits its first code
+	RecoveryCodes    []string    // shown once, right after 2FA was enabled
+	Sessions         []AccountSession
+	Events           []AccountEvent
 }
 
 // safeImageURL returns the sanitised URL of a client logo and whether it may
@@ -107,4 +194,179 @@ func initial(name string) string {
 		}
 	}
 	return "?"
+}
+
+// qrDataPrefix is the only kind of data URI rendered as an image.
+const qrDataPrefix = "data:image/png;base64,"
+
+// safeQRURL returns the enrolment QR code as a URL for <img src> and whether
+// it may be rendered: only "data:image/png;base64," followed by non-empty
+// standard base64 is accepted.
+func safeQRURL(raw string) (templ.SafeURL, bool) {
+	data, ok := strings.CutPrefix(raw, qrDataPrefix)
+	if !ok || data == "" {
+		return "", false
+	}
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return "", false
+		}
+	}
+	return templ.SafeURL(raw), true
+}
+
+// groupSecret splits a base32 secret into groups of four characters so that
+// it is easier to type, e.g. "JBSW Y3DP EHPK 3PXP".
+func groupSecret(secret string) string {
+	secret = strings.ReplaceAll(strings.TrimSpace(secret), " ", "")
+	var b strings.Builder
+	for i, r := range []rune(secret) {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isoTime is the machine-readable datetime attribute of <time>.
+func isoTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}
+
+var monthsDE = [...]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."}
+
+// formatTime renders t (in UTC) for people, e.g. "27 Nov 2025, 07:12 UTC"
+// or "27. Nov. 2025, 07:12 UTC".
+func formatTime(lang string, t time.Time) string {
+	t = t.UTC()
+	if normLang(lang) == LangDE {
+		return t.Format("2. ") + monthsDE[t.Month()-1] + t.Format(" 2006, 15:04") + " UTC"
+	}
+	return t.Format("2 Jan 2006, 15:04") + " UTC"
+}
+
+// eventKeys lists the security event types with a translation.
+var eventKeys = map[string]string{
+	"registered":          "event.registered",
+	"login_success":       "event.login_success",
+	"login_failure":       "event.login_failure",
+	"logout":              "event.logout",
+	"refresh_token_reuse": "event.refresh_token_reuse",
+	"password_changed":    "event.password_changed",
+	"password_reset":      "event.password_reset",
+	"email_verified":      "event.email_verified",
+	"2fa_enabled":         "event.2fa_enabled",
+	"2fa_disabled":        "event.2fa_disabled",
+	"2fa_used":            "event.2fa_used",
+	"recovery_code_used":  "event.recovery_code_used",
+	"session_revoked":     "event.session_revoked",
+	"account_locked":      "event.account_locked",
+}
+
+// eventLabel returns the translated name of a security event type, or the
+// raw type for unknown ones.
+func eventLabel(lang, typ string) string {
+	if key, ok := eventKeys[typ]; ok {
+		return T(lang, key)
+	}
+	return typ
+}
+
+// eventWarning reports whether an event type deserves the user's attention.
+func eventWarning(typ string) bool {
+	switch typ {
+	case "login_failure", "refresh_token_reuse", "account_locked", "2fa_disabled", "recovery_code_used":
+		return true
+	}
+	return false
+}
+
+// sessionTitle is the headline of a session row: its device name, else a
+// summary of its user agent ("Firefox on Windows"), else "Unknown device".
+func sessionTitle(lang string, s AccountSession) string {
+	if name := strings.TrimSpace(s.DeviceName); name != "" {
+		return name
+	}
+	return uaSummary(lang, s.UserAgent)
+}
+
+// uaSummary turns a User-Agent header into "Browser on OS". It knows the
+// common browsers and systems; anything else gives "Unknown device" (or the
+// part it recognised).
+func uaSummary(lang, ua string) string {
+	browser, system := uaBrowser(ua), uaOS(ua)
+	switch {
+	case browser != "" && system != "":
+		return browser + " " + T(lang, "account.sessions.on") + " " + system
+	case browser != "":
+		return browser
+	case system != "":
+		return system
+	}
+	return T(lang, "account.sessions.unknown_device")
+}
+
+func uaBrowser(ua string) string {
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"EdgA/", "Edge"}, {"EdgiOS/", "Edge"},
+		{"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"},
+		{"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+		{"CriOS/", "Chrome"}, {"Chromium/", "Chromium"}, {"Chrome/", "Chrome"},
+		{"Safari/", "Safari"}, {"curl/", "curl"},
+	} {
+		if strings.Contains(ua, b.token) {
+			return b.name
+		}
+	}
+	return ""
+}
+
+func uaOS(ua string) string {
+	for _, o := range []struct{ token, name string }{
+		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"},
+		{"CrOS", "ChromeOS"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"},
+		{"Macintosh", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			return o.name
+		}
+	}
+	return ""
+}
+
+// hasOtherSessions reports whether any session but the current one exists.
+func hasOtherSessions(sessions []AccountSession) bool {
+	for _, s := range sessions {
+		if !s.Current {
+			return true
+		}
+	}
+	return false
+}
+
+// registerFocus returns the register field that gets autofocus: the first
+// one with an error, else the first empty one.
+func registerFocus(v RegisterView) string {
+	for _, f := range []string{"name", "email", "password"} {
+		if v.Errors[f] != "" {
+			return f
+		}
+	}
+	switch {
+	case v.Name == "":
+		return "name"
+	case v.Email == "":
+		return "email"
+	}
+	return "password"
+}
+
+// dash returns s, or an em dash when s is empty.
+func dash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "—"
+	}
+	return s
 }

@@ -30,6 +30,14 @@ type config struct {
 	LogLevel     slog.Level
 	Dev          bool
 	dataDir      string
+
+	SMTPHost, SMTPUser, SMTPPassword, SMTPFrom string
+	SMTPPort                                   int
+	CORSOrigins                                []string
+	TrustedProxies                             string
+	CookieParent                               string // parent domain whose subdomains may be redirected to
+	RedisURL                                   string
+	RateLimits                                 string
 }
 
 // loadConfig reads the environment. Every problem is reported, one line
@@ -89,6 +97,36 @@ func loadConfig(getenv func(string) string, dev bool) (*config, []string) {
 		} else {
 			c.RotationWait = d
 		}
+	}
+	c.SMTPHost, c.SMTPUser, c.SMTPPassword = getenv("SMTP_HOST"), getenv("SMTP_USER"), getenv("SMTP_PASSWORD")
+	c.SMTPFrom = getenv("SMTP_FROM")
+	if c.SMTPFrom == "" {
+		c.SMTPFrom = "Mana <noreply@mana.how>"
+	}
+	c.SMTPPort = 587
+	if p := getenv("SMTP_PORT"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
+			problems = append(problems, fmt.Sprintf("SMTP_PORT %q is not a port number", p))
+		} else {
+			c.SMTPPort = n
+		}
+	}
+	if c.SMTPHost == "" && !dev {
+		// Without mail, nobody could verify an address or reset a password.
+		problems = append(problems, "SMTP_HOST is required outside --dev (verification and password-reset emails)")
+	}
+	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	c.TrustedProxies = getenv("TRUSTED_PROXIES")
+	c.RedisURL = getenv("REDIS_URL")
+	c.RateLimits = getenv("RATE_LIMITS")
+	c.CookieParent = strings.TrimPrefix(strings.Split(c.CookieDomain, ",")[0], ".")
+	if c.CookieParent == "" {
+		c.CookieParent = "mana.how"
 	}
 	switch strings.ToLower(getenv("LOG_LEVEL")) {
 	case "", "info":

@@ -134,7 +134,7 @@ func TestServeRefusesUnsafeProductionConfig(t *testing.T) {
 			t.Errorf("error does not mention %q: %s", want, msg)
 		}
 	}
-	_, _, err = runCmd(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "m.db"), "BASE_URL": "https://auth.example.com"}, "serve")
+	_, _, err = runCmd(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "m.db"), "BASE_URL": "https://auth.example.com", "SMTP_HOST": "127.0.0.1"}, "serve")
 	if err == nil || !strings.Contains(err.Error(), "SECRET_KEY is required") {
 		t.Fatalf("missing SECRET_KEY: got %v", err)
 	}
@@ -225,7 +225,8 @@ func TestSameBinaryBothBackends(t *testing.T) {
 	}
 	for name, dsn := range backends {
 		t.Run(name, func(t *testing.T) {
-			env := map[string]string{"DATABASE_URL": dsn(t), "SECRET_KEY": strings.Repeat("s", 48), "PORT": "0", "LOG_LEVEL": "warn"}
+			env := map[string]string{"DATABASE_URL": dsn(t), "SECRET_KEY": strings.Repeat("s", 48), "PORT": "0", "LOG_LEVEL": "warn",
+				"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "2525"}
 			out, _, err := runCmd(t, env, "clients", "create", "--id", "svc", "--grant-types", "client_credentials", "--scopes", "read write")
 			if err != nil {
 				t.Fatalf("clients create: %v", err)

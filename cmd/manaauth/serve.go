@@ -10,15 +10,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
+	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store"
 	"github.com/manacore/mana-core-auth/provider/websession"
@@ -104,6 +110,61 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
+	if err := oidc.EnsureFirstPartyClient(ctx, a.store); err != nil {
+		return err
+	}
+	var mailer mail.Sender
+	if cfg.SMTPHost != "" {
+		m, err := mail.NewSMTP(mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, User: cfg.SMTPUser, Password: cfg.SMTPPassword, From: cfg.SMTPFrom})
+		if err != nil {
+			return fmt.Errorf("SMTP configuration: %w", err)
+		}
+		mailer = m
+	} else {
+		// Development: mails land in ./data/mail and the log, so a
+		// developer can click the link.
+		mailer = mail.NewDevSender(filepath.Join(cfg.dataDir, "mail"), a.log.With("component", "mail"))
+	}
+	trusted, err := httpx.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	cors, err := httpx.NewCORS(cfg.CORSOrigins)
+	if err != nil {
+		return fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	accounts, err := account.NewService(account.Config{
+		BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Logger: a.log.With("component", "account"),
+		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed},
+	}, a.store, a.hasher, mailer)
+	if err != nil {
+		return err
+	}
+
+	limits, err := server.ParseLimits(cfg.RateLimits)
+	if err != nil {
+		return fmt.Errorf("RATE_LIMITS: %w", err)
+	}
+	var limiter ratelimit.Limiter
+	var backoffStore ratelimit.BackoffStore
+	if cfg.RedisURL != "" {
+		// Shared counters: every replica sees the same limits.
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.MaxRetries = time.Second, 500*time.Millisecond, 500*time.Millisecond, 1
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		limiter = ratelimit.NewRedis(rdb, "manaauth:rl:")
+		backoffStore = ratelimit.NewRedisBackoffStore(rdb, "manaauth:bo:")
+	} else {
+		limiter = ratelimit.NewMemory(nil)
+		backoffStore = ratelimit.NewMemoryBackoffStore(nil)
+	}
+	// Five free failures per account, then 1 s doubling up to 5 min.
+	backoff := ratelimit.NewBackoff(backoffStore, 5, time.Second, 5*time.Minute)
+
 	op, err := oidc.New(oidc.Config{
 		Issuer:       cfg.BaseURL,
 		SecretKey:    cfg.SecretKey,
@@ -120,12 +181,16 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	handler, err := server.New(server.Deps{
 		Logger:   a.log,
-		Config:   server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey},
+		Config:   server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], TrustedProxies: trusted, Limits: limits},
 		Store:    a.store,
 		OP:       op,
 		JWKS:     a.ring.JWKS,
 		Sessions: sessions,
 		Hasher:   a.hasher,
+		Accounts: accounts,
+		CORS:     cors,
+		Limiter:  limiter,
+		Backoff:  backoff,
 	})
 	if err != nil {
 		return err

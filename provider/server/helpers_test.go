@@ -23,7 +23,9 @@ import (
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/keys"
+	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 	"github.com/manacore/mana-core-auth/provider/websession"
@@ -62,11 +64,23 @@ type env struct {
 	hasher *account.Hasher
 	ts     *httptest.Server
 	user   *provider.User
+	// mail receives what the account service sends (see mailer).
+	mail     mail.Sender
+	accounts *account.Service
 }
 
 type setupOpts struct {
-	grace time.Duration
+	grace   time.Duration
+	mailer  mail.Sender
+	limiter ratelimit.Limiter
+	backoff *ratelimit.Backoff
+	limits  map[string]server.Limit
 }
+
+// discardMail drops messages; flows that read mail pass a real SMTP sender.
+type discardMail struct{}
+
+func (discardMail) Send(context.Context, mail.Message) error { return nil }
 
 // setup starts a provider on a fresh store of backend b, seeded with the
 // fixture user and clients.
@@ -100,6 +114,17 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		t.Fatalf("websession.New: %v", err)
 	}
 	hasher := account.NewHasher(account.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 4)
+	if o.mailer == nil {
+		o.mailer = discardMail{}
+	}
+	accounts, err := account.NewService(account.Config{BaseURL: issuer, SecretKey: secret,
+		Redirects: &account.RedirectPolicy{Domain: "mana.test"}}, store, hasher, o.mailer)
+	if err != nil {
+		t.Fatalf("account.NewService: %v", err)
+	}
+	if err := oidc.EnsureFirstPartyClient(ctx, store); err != nil {
+		t.Fatalf("first-party client: %v", err)
+	}
 	logLevel := slog.LevelError + 1 // quiet unless asked
 	if os.Getenv("E2E_LOG") != "" {
 		logLevel = slog.LevelDebug
@@ -107,12 +132,15 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	h, err := server.New(server.Deps{
 		Logger:   logger,
-		Config:   server.Config{Issuer: issuer, SecretKey: secret},
+		Config:   server.Config{Issuer: issuer, SecretKey: secret, Audience: "manacore", Limits: o.limits},
 		Store:    store,
 		OP:       op,
 		JWKS:     ring.JWKS,
 		Sessions: sessions,
 		Hasher:   hasher,
+		Accounts: accounts,
+		Limiter:  o.limiter,
+		Backoff:  o.backoff,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -121,7 +149,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts}
+	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts}
 	hash, err := hasher.Hash(ctx, userPassword)
 	if err != nil {
 		t.Fatal(err)

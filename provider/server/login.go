@@ -2,23 +2,18 @@ package server
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
-	"github.com/manacore/mana-core-auth/provider/websession"
 	"github.com/manacore/mana-core-auth/templates"
 )
-
-// maxPasswordBytes bounds what we feed to argon2: longer input is no
-// stronger and only costs time.
-const maxPasswordBytes = 1024
 
 // safeReturnTo accepts only same-origin paths, so the login form cannot be
 // turned into an open redirector.
@@ -84,67 +79,55 @@ func (s *server) handleLoginSubmit() http.Handler {
 		email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
 		password := r.PostForm.Get("password")
 		returnTo := safeReturnTo(r.PostForm.Get("return_to"))
+		remember := r.PostForm.Get("remember") == "1"
 		if email == "" || password == "" {
 			s.renderLogin(w, r, http.StatusBadRequest, email, returnTo, "login.required")
 			return
 		}
-		if len(password) > maxPasswordBytes || len(email) > 320 {
-			s.renderLogin(w, r, http.StatusUnauthorized, email, returnTo, "login.invalid")
+		if wait := s.accountWait(r, email); wait > 0 {
+			s.tooMany(w, r, true, wait)
 			return
 		}
-		user, err := s.Store.GetUserByEmail(ctx, email)
-		hash := ""
+		u, err := s.Accounts.Authenticate(ctx, email, password)
+		s.accountResult(r, email, !errors.Is(err, account.ErrInvalidCredentials))
 		switch {
-		case err == nil:
-			hash = user.PasswordHash
-		case !errors.Is(err, provider.ErrNotFound):
-			s.Logger.ErrorContext(ctx, "login: load user", "error", err)
-			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
-			return
-		}
-		// An unknown email is checked against a dummy hash so it costs the
-		// same time as a wrong password.
-		if err := s.Hasher.Verify(ctx, hash, password); err != nil {
-			if !errors.Is(err, account.ErrMismatch) {
-				s.Logger.ErrorContext(ctx, "login: verify password", "error", err)
-			}
-			s.Logger.InfoContext(ctx, "login failed", "ip", clientIP(r))
+		case errors.Is(err, account.ErrInvalidCredentials):
+			s.Accounts.Event(ctx, &provider.SecurityEvent{Type: provider.EventLoginFailure, IP: s.clientIP(r), UserAgent: r.UserAgent(), Detail: map[string]string{"via": "page"}})
 			s.renderLogin(w, r, http.StatusUnauthorized, email, returnTo, "login.invalid")
 			return
-		}
-		sess, replaced, err := s.Sessions.Login(ctx, w, r, websession.LoginInfo{
-			UserID:     user.ID,
-			Methods:    []string{"pwd"},
-			RememberMe: r.PostForm.Get("remember") == "1",
-			IP:         clientIP(r),
-			UserAgent:  r.UserAgent(),
-		})
-		if err != nil {
-			s.Logger.ErrorContext(ctx, "login: create session", "error", err)
+		case errors.Is(err, account.ErrEmailNotVerified):
+			s.renderLogin(w, r, http.StatusForbidden, email, returnTo, "login.unverified")
+			return
+		case err != nil:
+			s.Logger.ErrorContext(ctx, "login", "error", err)
 			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
 			return
 		}
-		if replaced != "" {
-			// The browser was signed in as someone else: that session ends,
-			// and so do the tokens issued from it.
-			if _, err := s.Store.RevokeSession(ctx, replaced); err != nil {
-				s.Logger.ErrorContext(ctx, "login: revoke replaced session", "error", err)
-			}
+		enabled, err := s.Accounts.TOTPEnabled(ctx, u.ID)
+		if err != nil {
+			s.Logger.ErrorContext(ctx, "login: totp state", "error", err)
+			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+			return
 		}
-		s.Logger.InfoContext(ctx, "login", "user_id", user.ID)
-		if isAuthorizePath(returnTo) {
-			sep := "?"
-			if strings.Contains(returnTo, "?") {
-				sep = "&"
+		if enabled {
+			challenge, err := s.tickets.seal("page-2fa", pageTwoFactor{UserID: u.ID, Remember: remember, ReturnTo: returnTo}, 5*time.Minute)
+			if err != nil {
+				s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+				return
 			}
-			returnTo += sep + loginTicketParam + "=" + url.QueryEscape(s.newLoginTicket(sess))
+			s.render(ctx, w, http.StatusOK, templates.TwoFactorPage(templates.TwoFactorView{Lang: lang(r), Challenge: challenge}))
+			return
 		}
-		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+		s.completeLogin(w, r, u, []string{"pwd"}, remember, returnTo)
 	})
 }
 
 func (s *server) handleHome() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sess, _ := s.currentUser(r.Context(), r); sess != nil {
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		}
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
 }
@@ -235,14 +218,4 @@ func (s *server) handleConsentSubmit() http.Handler {
 		}
 		s.finishAuthorize(w, r, ar, sess, user, client, s.verifyLoginTicket(q.Get(loginTicketParam), sess))
 	})
-}
-
-// clientIP is the peer address. Proxy headers are not trusted here;
-// TRUSTED_PROXIES support belongs with the accounts work.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -42,11 +42,54 @@ func (s *server) routes() http.Handler {
 
 	// Pages.
 	mux.Handle("GET /login", s.handleLoginPage())
-	mux.Handle("POST /login", ui(s.handleLoginSubmit()))
+	mux.Handle("POST /login", ui(s.limited("login", true, s.handleLoginSubmit())))
 	mux.Handle("GET /consent", s.handleConsentPage())
 	mux.Handle("POST /consent", ui(s.handleConsentSubmit()))
+	mux.Handle("POST /login/2fa", ui(s.limited("login", true, s.handleLogin2FASubmit())))
+	mux.Handle("GET /register", s.handleRegisterPage())
+	mux.Handle("POST /register", ui(s.limited("register", true, s.handleRegisterSubmit())))
+	mux.Handle("POST /verify-email/resend", ui(s.limited("resend-verification", true, s.handleResendPage())))
+	mux.Handle("GET /forgot-password", s.handleForgotPage())
+	mux.Handle("POST /forgot-password", ui(s.limited("forgot-password", true, s.handleForgotSubmit())))
+	mux.Handle("GET /reset-password", s.handleResetPage())
+	mux.Handle("POST /reset-password", ui(s.limited("reset-password", true, s.handleResetSubmit())))
+	mux.Handle("GET /account", s.handleAccountPage())
+	mux.Handle("POST /account/profile", ui(s.handleAccountAction("profile")))
+	mux.Handle("POST /account/password", ui(s.handleAccountAction("password")))
+	mux.Handle("POST /account/2fa/enroll", ui(s.handleAccountAction("2fa-enroll")))
+	mux.Handle("POST /account/2fa/verify", ui(s.handleAccountAction("2fa-verify")))
+	mux.Handle("POST /account/2fa/disable", ui(s.handleAccountAction("2fa-disable")))
+	mux.Handle("POST /account/sessions/revoke", ui(s.handleAccountAction("revoke")))
+	mux.Handle("POST /account/sessions/revoke-others", ui(s.handleAccountAction("revoke-others")))
 	mux.Handle("GET /{$}", s.handleHome())
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static.FS)))
+
+	// First-party JSON API (old paths and shapes), open to the origins in
+	// CORS_ORIGINS with credentials.
+	cors := func(h http.Handler) http.Handler { return h }
+	if s.CORS != nil {
+		cors = s.CORS.Handler
+	}
+	api := func(rule string, h http.Handler) http.Handler { return cors(s.limited(rule, false, h)) }
+	mux.Handle("OPTIONS /api/", cors(s.handleNotFound()))
+	mux.Handle("POST /api/v1/auth/register", api("register", s.handleAPIRegister()))
+	mux.Handle("POST /api/v1/auth/login", api("login", s.handleAPILogin()))
+	mux.Handle("POST /api/v1/auth/login/2fa", api("login", s.handleAPILogin2FA()))
+	mux.Handle("POST /api/v1/auth/refresh", api("auth", s.handleAPIRefresh()))
+	mux.Handle("POST /api/v1/auth/logout", api("auth", s.handleAPILogout()))
+	mux.Handle("GET /api/v1/auth/session", api("auth", s.handleAPISession()))
+	mux.Handle("POST /api/v1/auth/validate", api("auth", s.handleAPIValidate()))
+	mux.Handle("POST /api/v1/auth/forgot-password", api("forgot-password", s.handleAPIForgotPassword()))
+	mux.Handle("POST /api/v1/auth/reset-password", api("reset-password", s.handleAPIResetPassword()))
+	mux.Handle("POST /api/v1/auth/resend-verification", api("resend-verification", s.handleAPIResendVerification()))
+	mux.Handle("GET /api/auth/verify-email", s.limited("auth", true, s.handleVerifyEmail()))
+	mux.Handle("GET /api/v1/auth/sessions", api("auth", s.handleAPISessions()))
+	mux.Handle("DELETE /api/v1/auth/sessions/{id}", api("auth", s.handleAPIRevokeSession()))
+	mux.Handle("POST /api/v1/auth/sessions/revoke-all", api("auth", s.handleAPIRevokeAll()))
+	mux.Handle("POST /api/v1/auth/password", api("auth", s.handleAPIChangePassword()))
+	mux.Handle("POST /api/v1/auth/2fa/enroll", api("auth", s.handleAPI2FAEnroll()))
+	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FACode(true)))
+	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FACode(false)))
 
 	// Operations.
 	mux.Handle("GET /health", s.handleHealth())

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/provider/websession"
 )
 
@@ -22,7 +25,13 @@ type Config struct {
 	// MaxBodyBytes bounds every request body; 64 KiB is far more than any
 	// form or token request needs.
 	MaxBodyBytes int64
-	Now          func() time.Time
+	// Audience is the JWT_AUDIENCE the first-party API checks in /validate.
+	Audience string
+	// Limits are the per-IP rate limits by rule name (DefaultLimits).
+	Limits map[string]Limit
+	// TrustedProxies may set X-Forwarded-For (TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
 }
 
 // Deps are the collaborators of the HTTP layer.
@@ -34,6 +43,13 @@ type Deps struct {
 	JWKS     func() []byte
 	Sessions *websession.Manager
 	Hasher   *account.Hasher
+	Accounts *account.Service
+	// CORS admits the first-party web apps to the JSON API; nil admits none.
+	CORS *httpx.CORS
+	// Limiter enforces Config.Limits; nil disables rate limiting.
+	Limiter ratelimit.Limiter
+	// Backoff slows repeated failed logins per account; nil disables it.
+	Backoff *ratelimit.Backoff
 }
 
 // server carries what every handler shares.
@@ -52,6 +68,9 @@ func New(d Deps) (http.Handler, error) {
 	if d.Config.Now == nil {
 		d.Config.Now = time.Now
 	}
+	if d.Config.Limits == nil {
+		d.Config.Limits = DefaultLimits()
+	}
 	if d.Config.MaxBodyBytes == 0 {
 		d.Config.MaxBodyBytes = 64 << 10
 	}
@@ -69,4 +88,10 @@ func New(d Deps) (http.Handler, error) {
 		started: d.Config.Now(),
 	}
 	return s.routes(), nil
+}
+
+// clientIP is the caller's address: the peer, or the forwarding chain's
+// client when the peer is a trusted proxy.
+func (s *server) clientIP(r *http.Request) string {
+	return httpx.ClientIP(r, s.Config.TrustedProxies)
 }

@@ -46,63 +46,72 @@ func (w *authChallengeWriter) WriteHeader(code int) {
 
 func (s *server) handleToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
 		w = &authChallengeWriter{ResponseWriter: w, challenge: `Basic realm="manaauth"`}
 		if err := singleValued(r); err != nil {
 			s.accessError(w, r, nil, err)
 			return
 		}
-		ar, err := s.OP.NewAccessRequest(ctx, r, oidc.NewSession())
+		body, ar, err := s.exchange(r)
 		if err != nil {
-			if oidc.IsRotatedInGrace(err) {
-				if s.replayGrace(w, r, ar) {
-					return
-				}
-				err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
-			}
 			s.accessError(w, r, ar, err)
 			return
-		}
-		if ar.GetGrantTypes().ExactOne("client_credentials") {
-			// fosite checked the scopes and audiences against the client;
-			// granting is left to us.
-			for _, sc := range ar.GetRequestedScopes() {
-				ar.GrantScope(sc)
-			}
-			for _, a := range ar.GetRequestedAudience() {
-				ar.GrantAudience(a)
-			}
-		}
-		resp, err := s.OP.NewAccessResponse(ctx, ar)
-		if err != nil {
-			// A concurrent request with the same refresh token rotated it
-			// between our read and our rotation (fosite reports that as a
-			// serialization failure): answer with the winner's successor.
-			if ar.GetGrantTypes().ExactOne("refresh_token") &&
-				(oidc.IsRotatedInGrace(err) || errors.Is(err, fosite.ErrSerializationFailure)) {
-				if s.replayGrace(w, r, ar) {
-					return
-				}
-				err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
-			}
-			s.accessError(w, r, ar, err)
-			return
-		}
-		body, err := json.Marshal(resp.ToMap())
-		if err != nil {
-			s.accessError(w, r, ar, fosite.ErrServerError.WithWrap(err))
-			return
-		}
-		if ar.GetGrantTypes().ExactOne("refresh_token") {
-			cached, _ := json.Marshal(graceResponse{ClientID: ar.GetClient().GetID(), Body: body})
-			if err := s.OP.SaveGrace(ctx, r.PostForm.Get("refresh_token"), ar.GetID(), cached); err != nil {
-				// Without the cache a retry is treated as reuse; the
-				// response itself is still valid.
-				s.Logger.ErrorContext(ctx, "save refresh grace entry", "error", err)
-			}
 		}
 		writeTokenJSON(w, body)
 	})
+}
+
+// exchange runs one token request through fosite and returns the JSON
+// response body. It is shared by the token endpoint and the first-party
+// JSON API, so both get the same rotation, grace window and reuse detection.
+func (s *server) exchange(r *http.Request) ([]byte, fosite.AccessRequester, error) {
+	ctx := r.Context()
+	ar, err := s.OP.NewAccessRequest(ctx, r, oidc.NewSession())
+	if err != nil {
+		if oidc.IsRotatedInGrace(err) {
+			if body, ok := s.replayGrace(r, ar); ok {
+				return body, ar, nil
+			}
+			err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+		}
+		return nil, ar, err
+	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		// fosite checked the scopes and audiences against the client;
+		// granting is left to us.
+		for _, sc := range ar.GetRequestedScopes() {
+			ar.GrantScope(sc)
+		}
+		for _, a := range ar.GetRequestedAudience() {
+			ar.GrantAudience(a)
+		}
+	}
+	resp, err := s.OP.NewAccessResponse(ctx, ar)
+	if err != nil {
+		// A concurrent request with the same refresh token rotated it
+		// between our read and our rotation (fosite reports that as a
+		// serialization failure): answer with the winner's successor.
+		if ar.GetGrantTypes().ExactOne("refresh_token") &&
+			(oidc.IsRotatedInGrace(err) || errors.Is(err, fosite.ErrSerializationFailure)) {
+			if body, ok := s.replayGrace(r, ar); ok {
+				return body, ar, nil
+			}
+			err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+		}
+		return nil, ar, err
+	}
+	body, err := json.Marshal(resp.ToMap())
+	if err != nil {
+		return nil, ar, fosite.ErrServerError.WithWrap(err)
+	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		cached, _ := json.Marshal(graceResponse{ClientID: ar.GetClient().GetID(), Body: body})
+		if err := s.OP.SaveGrace(ctx, r.PostForm.Get("refresh_token"), ar.GetID(), cached); err != nil {
+			// Without the cache a retry is treated as reuse; the
+			// response itself is still valid.
+			s.Logger.ErrorContext(ctx, "save refresh grace entry", "error", err)
+		}
+	}
+	return body, ar, nil
 }
 
 // singleValued parses the request form and refuses a parameter given more
@@ -126,23 +135,22 @@ func firstRepeated(form url.Values) error {
 // replayGrace answers a retried refresh within the grace window with the
 // successor the first request got. The first request may still be
 // committing, so wait briefly for its cache entry.
-func (s *server) replayGrace(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester) bool {
+func (s *server) replayGrace(r *http.Request, ar fosite.AccessRequester) ([]byte, bool) {
 	token := r.PostForm.Get("refresh_token")
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		if b, ok := s.OP.LookupGrace(r.Context(), token); ok {
 			var g graceResponse
 			if json.Unmarshal(b, &g) != nil {
-				return false
+				return nil, false
 			}
 			if ar == nil || ar.GetClient() == nil || ar.GetClient().GetID() != g.ClientID {
-				return false
+				return nil, false
 			}
-			writeTokenJSON(w, g.Body)
-			return true
+			return g.Body, true
 		}
 		if time.Now().After(deadline) || r.Context().Err() != nil {
-			return false
+			return nil, false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -193,6 +193,26 @@ func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	return s, replaced, m.writeCookie(w, r, s)
 }
 
+// Create records a session without a cookie: the first-party JSON API
+// signs apps in with tokens, but the session is still listed, revocable and
+// bound to the tokens like a browser's.
+func (m *Manager) Create(ctx context.Context, info LoginInfo) (*provider.Session, error) {
+	now := m.cfg.Now().UTC()
+	exp := now.Add(m.cfg.IdleTimeout)
+	if info.RememberMe {
+		exp = now.Add(m.cfg.RememberTimeout)
+	}
+	s := &provider.Session{
+		ID: newID(), UserID: info.UserID, CreatedAt: now, LastSeenAt: now, ExpiresAt: exp, AuthTime: now,
+		IP: info.IP, UserAgent: truncate(info.UserAgent, 512), DeviceID: truncate(info.DeviceID, 128),
+		DeviceName: truncate(info.DeviceName, 128), AuthMethods: info.Methods, RememberMe: info.RememberMe,
+	}
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	return s, nil
+}
+
 func (m *Manager) writeCookie(w http.ResponseWriter, r *http.Request, s *provider.Session) error {
 	gs := sessions.NewSession(m.cookie, m.name)
 	gs.Values["sid"] = s.ID
@@ -241,7 +261,9 @@ func newID() string {
 }
 
 func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "")
+	// PostgreSQL refuses NUL and invalid UTF-8 in text columns; header
+	// values are attacker-chosen.
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
 	if len(s) <= n {
 		return s
 	}

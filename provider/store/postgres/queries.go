@@ -467,7 +467,8 @@ func (s *Store) GetGrace(ctx context.Context, signature string, now time.Time) (
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
 	tag, err := s.db(ctx).Exec(ctx, `
 		WITH gr AS (DELETE FROM auth.grant_grace WHERE expires_at <= $1),
-		     se AS (DELETE FROM auth.sessions WHERE expires_at <= $1)
+		     se AS (DELETE FROM auth.sessions WHERE expires_at <= $1),
+		     ot AS (DELETE FROM auth.one_time_tokens WHERE expires_at <= $1)
 		DELETE FROM auth.grants WHERE expires_at < $1`, ts(before))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired grants: %w", mapErr(err))

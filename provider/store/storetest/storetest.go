@@ -50,6 +50,20 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"MillisecondPrecision", testMillisecondPrecision},
 		{"EmptyLists", testEmptyLists},
 		{"SQLMetacharacters", testSQLMetacharacters},
+		{"TokenCRUD", testTokenCRUD},
+		{"DeleteUserTokens", testDeleteUserTokens},
+		{"Events", testEvents},
+		{"TOTPCRUD", testTOTP},
+		{"AdvanceTOTPStep", testAdvanceTOTPStep},
+		{"UseRecoveryCode", testUseRecoveryCode},
+		{"DeleteUserSessions", testDeleteUserSessions},
+		{"AccountTxRollback", testAccountTxRollback},
+		{"AccountTxContinuesAfterError", testAccountTxContinuesAfterError},
+		{"ConcurrentConsumeToken", testConcurrentConsumeToken},
+		{"ConcurrentRecoveryCode", testConcurrentRecoveryCode},
+		{"ConcurrentAdvanceTOTP", testConcurrentAdvanceTOTP},
+		{"AccountTimezones", testAccountTimezones},
+		{"AccountSQLMetacharacters", testAccountSQLMetacharacters},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
@@ -650,11 +664,22 @@ func testDeleteExpired(t *testing.T, s provider.Store) {
 	liveSess.ExpiresAt = cutoff.Add(time.Second)
 	must(t, s.CreateSession(ctx, liveSess))
 
+	for hash, exp := range map[string]time.Time{"token-gone": cutoff, "token-live": cutoff.Add(time.Millisecond)} {
+		x := newToken(hash, provider.PurposeResetPassword, "u")
+		x.ExpiresAt = exp
+		must(t, s.CreateToken(ctx, x))
+	}
+
 	n, err := s.DeleteExpired(ctx, cutoff)
 	must(t, err)
 	if n != 2 {
-		t.Fatalf("DeleteExpired = %d, want 2", n)
+		t.Fatalf("DeleteExpired = %d, want 2 (grants only)", n)
 	}
+	// Consume with an early "now" so only deletion can hide a token.
+	_, err = s.ConsumeToken(ctx, provider.PurposeResetPassword, "token-gone", at(0))
+	wantErr(t, "ConsumeToken(expired and swept)", err, provider.ErrNotFound)
+	_, err = s.ConsumeToken(ctx, provider.PurposeResetPassword, "token-live", at(0))
+	must(t, err)
 	// Query with an early "now" so only deletion can hide a session.
 	wantErr(t, "DeleteSession(expired and swept)", s.DeleteSession(ctx, "sess-gone"), provider.ErrNotFound)
 	if _, err := s.GetSession(ctx, "sess-live", at(-3*time.Hour)); err != nil {
@@ -1188,6 +1213,6 @@ func testSQLMetacharacters(t *testing.T, s provider.Store) {
 	}
 }
 
-// second drops the paired signature RotateGrant returns where a test only
-// cares about the error.
-func second(_ string, err error) error { return err }
+// second drops the value a call returns (RotateGrant's paired signature, a
+// consumed token) where a test only cares about the error.
+func second[T any](_ T, err error) error { return err }

@@ -1,0 +1,494 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/manacore/mana-core-auth/provider"
+	pmail "github.com/manacore/mana-core-auth/provider/mail"
+)
+
+// Store is what the account service persists through.
+type Store interface {
+	provider.UserStore
+	provider.SessionStore
+	provider.AccountStore
+	// RevokeSession and RevokeSubject end the tokens of ended sessions.
+	RevokeSession(ctx context.Context, sessionID string) (int, error)
+	RevokeSubject(ctx context.Context, subject string) (int, error)
+}
+
+// Errors the service returns; handlers map them to statuses and messages.
+var (
+	ErrInvalidCredentials = errors.New("invalid email or password")
+	ErrEmailNotVerified   = errors.New("email not verified")
+	ErrEmailTaken         = errors.New("a user with this email already exists")
+	ErrInvalidToken       = errors.New("invalid or expired token")
+	ErrInvalidCode        = errors.New("invalid code")
+	ErrTOTPNotEnrolled    = errors.New("two-factor authentication is not set up")
+	ErrTOTPAlreadyEnabled = errors.New("two-factor authentication is already enabled")
+)
+
+// ValidationError lists every invalid field with a machine-readable reason.
+type ValidationError struct {
+	Fields map[string]string // field -> code ("invalid_email", "length", ...)
+}
+
+func (e *ValidationError) Error() string {
+	var parts []string
+	for f, c := range e.Fields {
+		parts = append(parts, f+": "+c)
+	}
+	return "validation failed: " + strings.Join(parts, ", ")
+}
+
+// Config configures the service.
+type Config struct {
+	BaseURL   string // links in emails point here
+	SecretKey []byte // seals TOTP secrets
+	// VerifyTTL and ResetTTL: 24 h and 1 h, as the emails say.
+	VerifyTTL time.Duration
+	ResetTTL  time.Duration
+	// Redirects decides which origins a flow may return to.
+	Redirects *RedirectPolicy
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Service implements registration, verification, password reset and
+// change, and TOTP two-factor authentication.
+type Service struct {
+	cfg    Config
+	store  Store
+	hasher *Hasher
+	mailer pmail.Sender
+	sealer *sealer
+}
+
+// NewService returns the account service.
+func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*Service, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.VerifyTTL == 0 {
+		cfg.VerifyTTL = 24 * time.Hour
+	}
+	if cfg.ResetTTL == 0 {
+		cfg.ResetTTL = time.Hour
+	}
+	if cfg.Redirects == nil {
+		cfg.Redirects = &RedirectPolicy{}
+	}
+	s, err := newSealer(cfg.SecretKey, "manaauth/totp/v1")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, store: store, hasher: hasher, mailer: mailer, sealer: s}, nil
+}
+
+// Hasher exposes the password hasher (the login page verifies with it).
+func (s *Service) Hasher() *Hasher { return s.hasher }
+
+// NormalizeEmail lower-cases and trims an address.
+func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// ValidEmail accepts a bare address (no display name) of sane length.
+func ValidEmail(e string) bool {
+	if len(e) > 254 || e == "" {
+		return false
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e {
+		return false
+	}
+	domain := e[strings.LastIndexByte(e, '@')+1:]
+	return strings.Contains(domain, ".") || domain == "localhost"
+}
+
+// CheckPassword enforces the length rule (8-128 characters).
+func CheckPassword(p string) bool {
+	n := utf8.RuneCountInString(p)
+	return n >= 8 && n <= 128
+}
+
+// RegisterInput is a registration request.
+type RegisterInput struct {
+	Email, Password, Name string
+	SourceAppURL          string // where the verification link returns to (origin only, if allowed)
+	Lang, IP, UserAgent   string
+}
+
+// Register creates an unverified user and sends the verification email.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*provider.User, error) {
+	email := NormalizeEmail(in.Email)
+	fields := map[string]string{}
+	if !ValidEmail(email) {
+		fields["email"] = "invalid_email"
+	}
+	if !CheckPassword(in.Password) {
+		fields["password"] = "length"
+	}
+	name := strings.TrimSpace(in.Name)
+	if utf8.RuneCountInString(name) > 255 || strings.ContainsAny(name, "\x00\r\n") {
+		fields["name"] = "length"
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Fields: fields}
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	u := &provider.User{ID: NewID(), Email: email, Name: name, Role: provider.RoleUser, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, provider.ErrAlreadyExists) {
+			return nil, ErrEmailTaken
+		}
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventRegistered, IP: in.IP, UserAgent: in.UserAgent})
+	if err := s.sendVerification(ctx, u, s.cfg.Redirects.Origin(in.SourceAppURL), in.Lang); err != nil {
+		// The account exists; the user can ask for another email.
+		s.cfg.Logger.ErrorContext(ctx, "send verification email", "error", err, "user_id", u.ID)
+	}
+	return u, nil
+}
+
+func (s *Service) sendVerification(ctx context.Context, u *provider.User, redirect, lang string) error {
+	if err := s.store.DeleteUserTokens(ctx, u.ID, provider.PurposeVerifyEmail); err != nil {
+		return err
+	}
+	token, err := s.newToken(ctx, u.ID, provider.PurposeVerifyEmail, redirect, s.cfg.VerifyTTL)
+	if err != nil {
+		return err
+	}
+	link := s.cfg.BaseURL + "/api/auth/verify-email?token=" + token
+	if redirect != "" {
+		link += "&redirectTo=" + url.QueryEscape(redirect)
+	}
+	msg, err := pmail.Compose(lang, pmail.KindVerifyEmail, u.Email, pmail.Data{Name: u.Name, Link: link, ExpiresIn: expiresIn(lang, s.cfg.VerifyTTL)})
+	if err != nil {
+		return err
+	}
+	return s.mailer.Send(ctx, msg)
+}
+
+// ResendVerification sends a new verification link when the address
+// belongs to an unverified account. It answers the same either way, so it
+// cannot be used to find out which addresses have accounts.
+func (s *Service) ResendVerification(ctx context.Context, email, sourceAppURL, lang string) error {
+	u, err := s.store.GetUserByEmail(ctx, NormalizeEmail(email))
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if u.EmailVerified {
+		return nil
+	}
+	if err := s.sendVerification(ctx, u, s.cfg.Redirects.Origin(sourceAppURL), lang); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "resend verification email", "error", err, "user_id", u.ID)
+	}
+	return nil
+}
+
+// VerifyEmail consumes a verification token and marks the address
+// verified. It returns the user and the origin to send them back to.
+func (s *Service) VerifyEmail(ctx context.Context, token string) (*provider.User, string, error) {
+	t, err := s.store.ConsumeToken(ctx, provider.PurposeVerifyEmail, hashToken(token), s.cfg.Now())
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil, "", ErrInvalidToken
+		}
+		return nil, "", err
+	}
+	u, err := s.store.GetUser(ctx, t.UserID)
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil, "", ErrInvalidToken
+		}
+		return nil, "", err
+	}
+	if !u.EmailVerified {
+		u.EmailVerified, u.UpdatedAt = true, s.cfg.Now().UTC()
+		if err := s.store.UpdateUser(ctx, u); err != nil {
+			return nil, "", fmt.Errorf("mark email verified: %w", err)
+		}
+		s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventEmailVerified})
+	}
+	return u, t.RedirectTo, nil
+}
+
+// ForgotPassword sends a reset link when the address has an account, and
+// answers the same either way.
+func (s *Service) ForgotPassword(ctx context.Context, email, redirectTo, lang string) error {
+	u, err := s.store.GetUserByEmail(ctx, NormalizeEmail(email))
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	// A new link makes the older ones useless.
+	if err := s.store.DeleteUserTokens(ctx, u.ID, provider.PurposeResetPassword); err != nil {
+		return err
+	}
+	redirect := s.cfg.Redirects.Origin(redirectTo)
+	token, err := s.newToken(ctx, u.ID, provider.PurposeResetPassword, redirect, s.cfg.ResetTTL)
+	if err != nil {
+		return err
+	}
+	link := s.cfg.BaseURL + "/reset-password?token=" + token
+	msg, err := pmail.Compose(lang, pmail.KindResetPassword, u.Email, pmail.Data{Name: u.Name, Link: link, ExpiresIn: expiresIn(lang, s.cfg.ResetTTL)})
+	if err != nil {
+		return err
+	}
+	if err := s.mailer.Send(ctx, msg); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "send reset email", "error", err, "user_id", u.ID)
+	}
+	return nil
+}
+
+// ResetPassword consumes a reset token, sets the new password and ends
+// every session of the user (and the tokens issued from them): whoever
+// knew the old password is signed out.
+func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua string) (*provider.User, error) {
+	if !CheckPassword(newPassword) {
+		return nil, &ValidationError{Fields: map[string]string{"newPassword": "length"}}
+	}
+	t, err := s.store.ConsumeToken(ctx, provider.PurposeResetPassword, hashToken(token), s.cfg.Now())
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil, ErrInvalidToken
+		}
+		return nil, err
+	}
+	u, err := s.store.GetUser(ctx, t.UserID)
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil, ErrInvalidToken
+		}
+		return nil, err
+	}
+	if err := s.setPassword(ctx, u, newPassword); err != nil {
+		return nil, err
+	}
+	// Following the emailed link proves the address as well.
+	if !u.EmailVerified {
+		u.EmailVerified = true
+		if err := s.store.UpdateUser(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.EndAllSessions(ctx, u.ID, ""); err != nil {
+		return nil, err
+	}
+	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventPasswordReset, IP: ip, UserAgent: ua})
+	return u, nil
+}
+
+// ChangePassword checks the current password and sets a new one. Other
+// sessions stay signed in (the user is changing it, not recovering).
+func (s *Service) ChangePassword(ctx context.Context, userID, current, next, ip, ua string) error {
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := s.hasher.Verify(ctx, u.PasswordHash, current); err != nil {
+		if errors.Is(err, ErrMismatch) {
+			return ErrInvalidCredentials
+		}
+		return err
+	}
+	if !CheckPassword(next) {
+		return &ValidationError{Fields: map[string]string{"newPassword": "length"}}
+	}
+	if err := s.setPassword(ctx, u, next); err != nil {
+		return err
+	}
+	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventPasswordChanged, IP: ip, UserAgent: ua})
+	return nil
+}
+
+func (s *Service) setPassword(ctx context.Context, u *provider.User, password string) error {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash, u.UpdatedAt = hash, s.cfg.Now().UTC()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("update password: %w", err)
+	}
+	return nil
+}
+
+// Authenticate checks email and password. Unknown emails cost the same
+// time as wrong passwords. An unverified address is reported after the
+// password matched, so it reveals nothing to someone without the password.
+func (s *Service) Authenticate(ctx context.Context, email, password string) (*provider.User, error) {
+	email = NormalizeEmail(email)
+	if len(password) > 1024 || len(email) > 320 {
+		return nil, ErrInvalidCredentials
+	}
+	u, err := s.store.GetUserByEmail(ctx, email)
+	hash := ""
+	switch {
+	case err == nil:
+		hash = u.PasswordHash
+	case !errors.Is(err, provider.ErrNotFound):
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	if err := s.hasher.Verify(ctx, hash, password); err != nil {
+		if errors.Is(err, ErrMismatch) {
+			return nil, ErrInvalidCredentials
+		}
+		return nil, err
+	}
+	if !u.EmailVerified {
+		return u, ErrEmailNotVerified
+	}
+	return u, nil
+}
+
+// EndSession deletes one session of the user and revokes its tokens.
+func (s *Service) EndSession(ctx context.Context, userID, sessionID string) error {
+	sess, err := s.store.GetSession(ctx, sessionID, s.cfg.Now())
+	if err != nil || sess.UserID != userID {
+		return provider.ErrNotFound
+	}
+	if err := s.store.DeleteSession(ctx, sessionID); err != nil {
+		return err
+	}
+	if _, err := s.store.RevokeSession(ctx, sessionID); err != nil {
+		return err
+	}
+	s.Event(ctx, &provider.SecurityEvent{UserID: userID, Type: provider.EventSessionRevoked})
+	return nil
+}
+
+// EndAllSessions deletes every session of the user but keep ("" keeps
+// none) and revokes their tokens; it returns the ended session ids.
+func (s *Service) EndAllSessions(ctx context.Context, userID, keep string) ([]string, error) {
+	ids, err := s.store.DeleteUserSessions(ctx, userID, keep)
+	if err != nil {
+		return nil, fmt.Errorf("delete sessions: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := s.store.RevokeSession(ctx, id); err != nil {
+			return nil, fmt.Errorf("revoke session tokens: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// Event writes an audit event. Failing to audit must not fail the user's
+// request, so errors are logged.
+func (s *Service) Event(ctx context.Context, e *provider.SecurityEvent) {
+	if e.ID == "" {
+		e.ID = NewID()
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = s.cfg.Now().UTC()
+	}
+	// Header values are attacker-chosen: PostgreSQL refuses invalid UTF-8
+	// and NUL in text columns, and a failed insert would abort a caller's
+	// transaction.
+	e.UserAgent = cleanText(e.UserAgent, 512)
+	e.IP = cleanText(e.IP, 64)
+	if err := s.store.AddEvent(ctx, e); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "write security event", "error", err, "type", e.Type)
+	}
+}
+
+// newToken stores the hash of a fresh 256-bit token and returns the token.
+func (s *Service) newToken(ctx context.Context, userID, purpose, redirect string, ttl time.Duration) (string, error) {
+	token := randomToken()
+	now := s.cfg.Now().UTC()
+	if err := s.store.CreateToken(ctx, &provider.OneTimeToken{
+		Hash: hashToken(token), Purpose: purpose, UserID: userID, RedirectTo: redirect,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}); err != nil {
+		return "", fmt.Errorf("store %s token: %w", purpose, err)
+	}
+	return token, nil
+}
+
+// NewToken stores a one-time token for another package's flow (the 2FA
+// login challenge) and returns it.
+func (s *Service) NewToken(ctx context.Context, userID, purpose string, ttl time.Duration) (string, error) {
+	return s.newToken(ctx, userID, purpose, "", ttl)
+}
+
+// ConsumeToken redeems a one-time token created with NewToken.
+func (s *Service) ConsumeToken(ctx context.Context, purpose, token string) (*provider.OneTimeToken, error) {
+	t, err := s.store.ConsumeToken(ctx, purpose, hashToken(token), s.cfg.Now())
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil, ErrInvalidToken
+	}
+	return t, err
+}
+
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return strings.TrimRight(base32.StdEncoding.EncodeToString(b[:]), "=")
+}
+
+// NewID returns a random UUID v4, the id format the apps already store.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func expiresIn(lang string, d time.Duration) string {
+	h := int(d.Hours())
+	if lang == "de" {
+		if h == 1 {
+			return "1 Stunde"
+		}
+		return fmt.Sprintf("%d Stunden", h)
+	}
+	if h == 1 {
+		return "1 hour"
+	}
+	return fmt.Sprintf("%d hours", h)
+}
+
+// cleanText makes s valid UTF-8 without NUL bytes and at most n bytes long,
+// cut at a character boundary.
+func cleanText(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,172 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/manacore/mana-core-auth/provider"
+)
+
+// FirstPartyClientID is the built-in client behind the first-party JSON API
+// (/api/v1/auth/login): the Mana apps sign users in with email and password
+// and get the same tokens the OIDC endpoints issue, bound to this client.
+const FirstPartyClientID = "mana-first-party"
+
+// FirstPartyScopes are granted to every first-party login.
+var FirstPartyScopes = []string{"openid", "profile", "email", "offline_access", "credits:read", "credits:write"}
+
+// EnsureFirstPartyClient registers the built-in client when it is missing.
+// It is public: the refresh token is the credential, as for a native app.
+func EnsureFirstPartyClient(ctx context.Context, store provider.ClientStore) error {
+	_, err := store.GetClient(ctx, FirstPartyClientID)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, provider.ErrNotFound) {
+		return fmt.Errorf("load first-party client: %w", err)
+	}
+	err = store.CreateClient(ctx, &provider.Client{
+		ID: FirstPartyClientID, Name: "Mana", Public: true, Trusted: true,
+		GrantTypes: []string{"refresh_token"}, ResponseTypes: []string{"code"},
+		Scopes: FirstPartyScopes, IDTokenAlg: provider.AlgEdDSA, CreatedAt: time.Now().UTC(),
+	})
+	if err != nil && !errors.Is(err, provider.ErrAlreadyExists) {
+		return fmt.Errorf("create first-party client: %w", err)
+	}
+	return nil
+}
+
+// TokenPair is what a first-party login returns.
+type TokenPair struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    int // seconds
+}
+
+// IssueFirstParty issues an access token and a refresh token for a user who
+// signed in through the first-party API, as one grant family bound to the
+// browser-less session sess. The grants are the same rows the token
+// endpoint writes, so refresh, rotation, reuse detection, introspection and
+// revocation treat them alike.
+func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, sess *provider.Session) (*TokenPair, error) {
+	client, err := p.Client(ctx, FirstPartyClientID)
+	if err != nil {
+		return nil, fmt.Errorf("first-party client: %w", err)
+	}
+	now := p.Config.Now().UTC()
+	osess := NewSession()
+	osess.Subject, osess.ClientID, osess.SessionID = user.ID, FirstPartyClientID, sess.ID
+	osess.Email, osess.Role, osess.RememberMe = user.Email, user.Role, sess.RememberMe
+	osess.SetExpiresAt(fosite.AccessToken, now.Add(p.Config.AccessTokenTTL).Round(time.Second))
+	osess.SetExpiresAt(fosite.RefreshToken, now.Add(p.Config.RefreshTokenTTL).Round(time.Second))
+	claims := osess.IDTokenClaims()
+	claims.Subject, claims.Issuer = user.ID, p.Config.Issuer
+	claims.AuthTime, claims.RequestedAt = sess.AuthTime.UTC().Truncate(time.Second), now
+	claims.AuthenticationMethodsReferences = sess.AuthMethods
+	claims.Extra = map[string]interface{}{"sid": sess.ID}
+
+	req := fosite.NewAccessRequest(osess)
+	req.ID = randomID()
+	req.RequestedAt = now
+	req.Client = client
+	req.Form = url.Values{}
+	req.GrantTypes = fosite.Arguments{"password"}
+	for _, sc := range FirstPartyScopes {
+		req.AppendRequestedScope(sc)
+		req.GrantScope(sc)
+	}
+
+	access, accessSig, err := p.strategy.GenerateAccessToken(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("generate access token: %w", err)
+	}
+	refresh, refreshSig, err := p.strategy.GenerateRefreshToken(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("generate refresh token: %w", err)
+	}
+	txCtx, err := p.Store.BeginTx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if err := p.storage.CreateAccessTokenSession(txCtx, accessSig, req); err != nil {
+		_ = p.Store.Rollback(txCtx)
+		return nil, fmt.Errorf("store access token: %w", err)
+	}
+	if err := p.storage.CreateRefreshTokenSession(txCtx, refreshSig, accessSig, req); err != nil {
+		_ = p.Store.Rollback(txCtx)
+		return nil, fmt.Errorf("store refresh token: %w", err)
+	}
+	if err := p.Store.Commit(txCtx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return &TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(p.Config.AccessTokenTTL.Seconds())}, nil
+}
+
+// VerifyAccessToken checks an access token the way a resource server that
+// cares about revocation must: signature, issuer, expiry, audience (when
+// audience is not empty), and that its grant is still active in the store.
+func (p *Provider) VerifyAccessToken(ctx context.Context, token, audience string) (*AccessClaims, error) {
+	claims, err := p.ParseAccessToken(token, audience)
+	if err != nil {
+		return nil, err
+	}
+	g, err := p.Store.GetGrant(ctx, provider.KindAccessToken, p.strategy.AccessTokenSignature(ctx, token))
+	if err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil, ErrTokenRevoked
+		}
+		return nil, fmt.Errorf("load access token grant: %w", err)
+	}
+	if !g.Active {
+		return nil, ErrTokenRevoked
+	}
+	return claims, nil
+}
+
+// Reasons an access token is refused.
+var (
+	ErrTokenInvalid = errors.New("invalid token")
+	ErrTokenExpired = errors.New("token expired")
+	ErrTokenRevoked = errors.New("token revoked")
+)
+
+// ParseAccessToken verifies signature, type, issuer, expiry and (when
+// audience is not empty) audience, without the store.
+func (p *Provider) ParseAccessToken(token, audience string) (*AccessClaims, error) {
+	h, payload, err := p.Ring.Verify(token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+	}
+	if h.Typ != "at+jwt" {
+		return nil, fmt.Errorf("%w: not an access token", ErrTokenInvalid)
+	}
+	var c AccessClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+	}
+	if c.Issuer != p.Config.Issuer {
+		return nil, fmt.Errorf("%w: wrong issuer", ErrTokenInvalid)
+	}
+	if audience != "" && !contains(c.Audience, audience) {
+		return nil, fmt.Errorf("%w: wrong audience", ErrTokenInvalid)
+	}
+	if p.Config.Now().Unix() >= c.ExpiresAt {
+		return nil, ErrTokenExpired
+	}
+	return &c, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/templates"
+)
+
+// Limit is one rate-limit rule: Count requests per Window per client IP.
+type Limit struct {
+	Count  int
+	Window time.Duration
+}
+
+// DefaultLimits are the old service's limits (per client IP and minute).
+// Every rule can be overridden with RATE_LIMITS.
+func DefaultLimits() map[string]Limit {
+	m := time.Minute
+	return map[string]Limit{
+		"register":            {5, m},
+		"login":               {10, m},
+		"forgot-password":     {3, m},
+		"reset-password":      {5, m},
+		"resend-verification": {3, m},
+		"auth":                {100, m},
+	}
+}
+
+// ParseLimits reads "login=10/1m,register=5/1m" on top of the defaults.
+func ParseLimits(s string) (map[string]Limit, error) {
+	limits := DefaultLimits()
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, spec, ok := strings.Cut(part, "=")
+		count, window, ok2 := strings.Cut(spec, "/")
+		if _, known := limits[name]; !ok || !ok2 || !known {
+			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth", part)
+		}
+		n, err := strconv.Atoi(count)
+		d, err2 := time.ParseDuration(window)
+		if err != nil || err2 != nil || n < 1 || d <= 0 {
+			return nil, fmt.Errorf("rate limit %q: COUNT must be a positive integer and DURATION like 1m", part)
+		}
+		limits[name] = Limit{n, d}
+	}
+	return limits, nil
+}
+
+func retryAfter(w http.ResponseWriter, d time.Duration) {
+	secs := int(math.Ceil(d.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+}
+
+// limited applies the named per-IP rule. Without a limiter (tests, or
+// limits switched off) it is a no-op. A limiter error lets the request
+// through: an outage of Redis must not lock every user out.
+func (s *server) limited(rule string, page bool, next http.Handler) http.Handler {
+	lim, ok := s.Config.Limits[rule]
+	if s.Limiter == nil || !ok {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := s.Limiter.Allow(r.Context(), rule+":ip:"+s.clientIP(r), lim.Count, lim.Window)
+		if err != nil {
+			s.Logger.ErrorContext(r.Context(), "rate limiter", "error", err, "rule", rule)
+		}
+		if err == nil && !d.Allowed {
+			s.tooMany(w, r, page, d.RetryAfter)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) tooMany(w http.ResponseWriter, r *http.Request, page bool, wait time.Duration) {
+	retryAfter(w, wait)
+	if page {
+		s.errorPage(w, r, http.StatusTooManyRequests, templates.KeyRateLimit)
+		return
+	}
+	writeAPIError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests, please try again later")
+}
+
+// accountWait reports how long logins to this account must still wait
+// after repeated failures. It is keyed by the address whether or not an
+// account exists, so a 429 reveals nothing, and it slows guessing without
+// a lockout an attacker could impose on the owner.
+func (s *server) accountWait(r *http.Request, email string) time.Duration {
+	if s.Backoff == nil {
+		return 0
+	}
+	d, err := s.Backoff.Wait(r.Context(), "login:acct:"+account.NormalizeEmail(email))
+	if err != nil {
+		s.Logger.ErrorContext(r.Context(), "login backoff", "error", err)
+		return 0
+	}
+	return d
+}
+
+func (s *server) accountResult(r *http.Request, email string, ok bool) {
+	if s.Backoff == nil {
+		return
+	}
+	key := "login:acct:" + account.NormalizeEmail(email)
+	var err error
+	if ok {
+		err = s.Backoff.Reset(r.Context(), key)
+	} else {
+		err = s.Backoff.Fail(r.Context(), key)
+	}
+	if err != nil {
+		s.Logger.ErrorContext(r.Context(), "login backoff", "error", err)
+	}
+}
