@@ -123,7 +123,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else {
 		// Development: mails land in ./data/mail and the log, so a
 		// developer can click the link.
-		mailer = mail.NewDevSender(filepath.Join(cfg.dataDir, "mail"), a.log.With("component", "mail"))
+		mailer = mail.NewDevSender(filepath.Join(cfg.dataDir, "mail"), a.log)
 	}
 	trusted, err := httpx.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
