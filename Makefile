@@ -1,7 +1,8 @@
 # Mana Core Auth. `make run` and `make test` are all a newcomer needs.
 GO ?= go
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-export TEST_DATABASE_URL
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+export TEST_DATABASE_URL TEST_REDIS_URL
 
 .PHONY: run build test generate check-generated lint bench
 
@@ -33,7 +34,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## test: the whole suite, both storage backends (PostgreSQL at TEST_DATABASE_URL)
+## test: the whole suite, both storage backends (PostgreSQL at TEST_DATABASE_URL, Redis at TEST_REDIS_URL)
 test: check-generated lint
 	$(GO) test -count=1 -timeout 20m ./...
 
