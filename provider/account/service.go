@@ -108,7 +108,7 @@ func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(
 
 // ValidEmail accepts a bare address (no display name) of sane length.
 func ValidEmail(e string) bool {
-	if len(e) > 254 || e == "" {
+	if len(e) > 254 || e == "" || !CleanText(e) {
 		return false
 	}
 	a, err := mail.ParseAddress(e)
@@ -117,6 +117,17 @@ func ValidEmail(e string) bool {
 	}
 	domain := e[strings.LastIndexByte(e, '@')+1:]
 	return strings.Contains(domain, ".") || domain == "localhost"
+}
+
+// CleanText reports whether s can be stored in a text column as is:
+// valid UTF-8 without NUL (PostgreSQL refuses both).
+func CleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// ValidName accepts a display name of at most 255 characters on one line.
+func ValidName(name string) bool {
+	return CleanText(name) && utf8.RuneCountInString(name) <= 255 && !strings.ContainsAny(name, "\r\n")
 }
 
 // CheckPassword enforces the length rule (8-128 characters).
@@ -143,7 +154,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*provider.Use
 		fields["password"] = "length"
 	}
 	name := strings.TrimSpace(in.Name)
-	if utf8.RuneCountInString(name) > 255 || strings.ContainsAny(name, "\x00\r\n") {
+	if !ValidName(name) {
 		fields["name"] = "length"
 	}
 	if len(fields) > 0 {
@@ -346,7 +357,13 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 	if len(password) > 1024 || len(email) > 320 {
 		return nil, ErrInvalidCredentials
 	}
-	u, err := s.store.GetUserByEmail(ctx, email)
+	var u *provider.User
+	err := provider.ErrNotFound
+	// An address no account can have (NUL, invalid UTF-8, which the
+	// database would refuse) is an unknown one, at the same cost.
+	if CleanText(email) {
+		u, err = s.store.GetUserByEmail(ctx, email)
+	}
 	hash := ""
 	switch {
 	case err == nil:
@@ -364,6 +381,19 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 		return u, ErrEmailNotVerified
 	}
 	return u, nil
+}
+
+// LoginFailed audits a failed password check. The event belongs to the
+// account when the address has one, so its owner sees the attempt;
+// failures for unknown addresses are kept without a user.
+func (s *Service) LoginFailed(ctx context.Context, email, ip, ua, via string) {
+	e := &provider.SecurityEvent{Type: provider.EventLoginFailure, IP: ip, UserAgent: ua, Detail: map[string]string{"via": via}}
+	if email = NormalizeEmail(email); ValidEmail(email) {
+		if u, err := s.store.GetUserByEmail(ctx, email); err == nil {
+			e.UserID = u.ID
+		}
+	}
+	s.Event(ctx, e)
 }
 
 // EndSession deletes one session of the user and revokes its tokens.

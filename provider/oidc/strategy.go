@@ -84,7 +84,12 @@ func (s *strategy) GenerateAccessToken(_ context.Context, r fosite.Requester) (s
 		// client_credentials: the client acts on its own behalf (RFC 9068 §2.2).
 		sub = r.GetClient().GetID()
 	}
-	aud := appendUnique(append([]string(nil), s.defaultAudience...), r.GetGrantedAudience()...)
+	aud := appendUnique(append([]string(nil), s.audienceFor(r.GetClient())...), r.GetGrantedAudience()...)
+	if len(aud) == 0 {
+		// RFC 9068 requires aud; without a granted API the only resource
+		// the token is good for is our own userinfo endpoint.
+		aud = []string{s.issuer}
+	}
 	claims := AccessClaims{
 		Issuer:    s.issuer,
 		Subject:   sub,
@@ -148,4 +153,15 @@ func randomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// audienceFor returns the audience every token of the client carries. Only
+// first-party (trusted) clients get JWT_AUDIENCE: the Mana APIs accept any
+// token for it, so a third-party app the user merely consented to must not
+// hold one. Other clients get only the audiences they were granted.
+func (s *strategy) audienceFor(c fosite.Client) []string {
+	if cl, ok := c.(*Client); ok && cl.Model != nil && cl.Model.Trusted {
+		return s.defaultAudience
+	}
+	return nil
 }

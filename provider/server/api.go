@@ -196,7 +196,7 @@ func (s *server) handleAPILogin() http.Handler {
 		s.accountResult(r, in.Email, !errors.Is(err, account.ErrInvalidCredentials))
 		switch {
 		case errors.Is(err, account.ErrInvalidCredentials):
-			s.Accounts.Event(ctx, &provider.SecurityEvent{Type: provider.EventLoginFailure, IP: s.clientIP(r), UserAgent: r.UserAgent(), Detail: map[string]string{"via": "api"}})
+			s.Accounts.LoginFailed(ctx, in.Email, s.clientIP(r), r.UserAgent(), "api")
 			writeAPIError(w, http.StatusUnauthorized, "invalid_credentials", "Invalid email or password")
 			return
 		case errors.Is(err, account.ErrEmailNotVerified):
@@ -244,7 +244,12 @@ func (s *server) handleAPILogin2FA() http.Handler {
 			writeAPIError(w, http.StatusUnauthorized, "invalid_challenge", "Invalid or expired challenge")
 			return
 		}
+		if wait := s.backoffWait(r, secondFactorKey(u.ID)); wait > 0 {
+			s.tooMany(w, r, false, wait)
+			return
+		}
 		method, err := s.Accounts.VerifySecondFactor(ctx, u.ID, in.Code, s.clientIP(r), r.UserAgent())
+		s.backoffResult(r, secondFactorKey(u.ID), !errors.Is(err, account.ErrInvalidCode))
 		if err != nil {
 			if errors.Is(err, account.ErrInvalidCode) || errors.Is(err, account.ErrTOTPNotEnrolled) {
 				writeAPIError(w, http.StatusUnauthorized, "invalid_code", "Invalid two-factor code")
@@ -316,7 +321,6 @@ func (s *server) handleAPIRefresh() http.Handler {
 		var tok struct {
 			AccessToken  string `json:"access_token"`
 			RefreshToken string `json:"refresh_token"`
-			ExpiresIn    int    `json:"expires_in"`
 		}
 		if err := json.Unmarshal(body, &tok); err != nil {
 			s.internalError(w, r, "refresh: decode", err)
@@ -348,7 +352,9 @@ func (s *server) handleAPIRefresh() http.Handler {
 			_ = s.Store.TouchSession(ctx, sess.SessionID, now, now.Add(7*24*time.Hour))
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, loginResponse(u, tok.AccessToken, tok.RefreshToken, tok.ExpiresIn))
+		// fosite counts expires_in down from the grant's creation, which can
+		// give 899; the token lives the configured lifetime from now.
+		writeJSON(w, http.StatusOK, loginResponse(u, tok.AccessToken, tok.RefreshToken, int(s.OP.Config.AccessTokenTTL.Seconds())))
 	})
 }
 

@@ -61,7 +61,17 @@ func TestBadInput(t *testing.T) {
 			{name: "introspect oversized", path: "/oauth2/introspect", ctype: formCT, body: huge, id: trustedID, secret: clientSecret},
 			{name: "revoke without auth", path: "/oauth2/revoke", ctype: formCT, body: form("token", sqlMeta)},
 			{name: "revoke sql client", path: "/oauth2/revoke", ctype: formCT, body: form("token", sqlMeta), id: sqlMeta, secret: sqlMeta},
+			{name: "nul refresh_token", path: "/oauth2/token", ctype: formCT, body: form("grant_type", "refresh_token", "refresh_token", "a.b\x00c"), id: trustedID, secret: clientSecret},
+			{name: "invalid utf8 code", path: "/oauth2/token", ctype: formCT, body: form("grant_type", "authorization_code", "code", "a.\xff\xfe", "redirect_uri", rpRedirect), id: trustedID, secret: clientSecret},
+			{name: "nul client_id post", path: "/oauth2/token", ctype: formCT, body: form("grant_type", "client_credentials", "client_id", "a\x00", "client_secret", "x")},
+			{name: "nul client_id basic", path: "/oauth2/token", ctype: formCT, body: form("grant_type", "client_credentials"), id: "a\x00", secret: "x\xff"},
+			{name: "introspect nul client", path: "/oauth2/introspect", ctype: formCT, body: form("token", "a.b"), id: "a\x00", secret: "x"},
+			{name: "revoke nul token", path: "/oauth2/revoke", ctype: formCT, body: form("token", "a.b\x00"), id: "a\x00", secret: clientSecret},
 			{name: "revoke json", path: "/oauth2/revoke", ctype: "application/json", body: `{"token":1}`, id: trustedID, secret: clientSecret},
+		}
+		// An unreadable token is simply not active (RFC 7662).
+		if e.active(t, "a.b\x00\xff") {
+			t.Error("a NUL token is active")
 		}
 		for _, c := range cases {
 			r := e.postRaw(t, c.path, c.id, c.secret, c.ctype, c.body)

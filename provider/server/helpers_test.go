@@ -75,6 +75,10 @@ type setupOpts struct {
 	limiter ratelimit.Limiter
 	backoff *ratelimit.Backoff
 	limits  map[string]server.Limit
+	// now, when set, is the clock of every component (token expiry, TOTP).
+	now func() time.Time
+	// wrapStore, when set, wraps the store every component uses.
+	wrapStore func(provider.Store) provider.Store
 }
 
 // discardMail drops messages; flows that read mail pass a real SMTP sender.
@@ -92,6 +96,9 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	}
 	ctx := context.Background()
 	store := b.Open(t)
+	if o.wrapStore != nil {
+		store = o.wrapStore(store)
+	}
 	secret := []byte("0123456789abcdef0123456789abcdef-test-secret")
 
 	ring, err := keys.New(store, secret, keys.Options{})
@@ -105,11 +112,11 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
 
-	op, err := oidc.New(oidc.Config{Issuer: issuer, SecretKey: secret, Audience: []string{"manacore"}, RefreshGrace: o.grace}, store, ring)
+	op, err := oidc.New(oidc.Config{Issuer: issuer, SecretKey: secret, Audience: []string{"manacore"}, RefreshGrace: o.grace, Now: o.now}, store, ring)
 	if err != nil {
 		t.Fatalf("oidc.New: %v", err)
 	}
-	sessions, err := websession.New(websession.Config{SecretKey: secret}, store)
+	sessions, err := websession.New(websession.Config{SecretKey: secret, Now: o.now}, store)
 	if err != nil {
 		t.Fatalf("websession.New: %v", err)
 	}
@@ -118,7 +125,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		o.mailer = discardMail{}
 	}
 	accounts, err := account.NewService(account.Config{BaseURL: issuer, SecretKey: secret,
-		Redirects: &account.RedirectPolicy{Domain: "mana.test"}}, store, hasher, o.mailer)
+		Redirects: &account.RedirectPolicy{Domain: "mana.test"}, Now: o.now}, store, hasher, o.mailer)
 	if err != nil {
 		t.Fatalf("account.NewService: %v", err)
 	}
@@ -132,7 +139,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	h, err := server.New(server.Deps{
 		Logger:   logger,
-		Config:   server.Config{Issuer: issuer, SecretKey: secret, Audience: "manacore", Limits: o.limits},
+		Config:   server.Config{Issuer: issuer, SecretKey: secret, Audience: "manacore", Limits: o.limits, Now: o.now},
 		Store:    store,
 		OP:       op,
 		JWKS:     ring.JWKS,

@@ -98,10 +98,18 @@ func (s *server) tooMany(w http.ResponseWriter, r *http.Request, page bool, wait
 // account exists, so a 429 reveals nothing, and it slows guessing without
 // a lockout an attacker could impose on the owner.
 func (s *server) accountWait(r *http.Request, email string) time.Duration {
+	return s.backoffWait(r, "login:acct:"+account.NormalizeEmail(email))
+}
+
+// secondFactorKey is the backoff key of a user's second-factor attempts:
+// without it a password holder could try codes at the per-IP rate.
+func secondFactorKey(userID string) string { return "login:2fa:" + userID }
+
+func (s *server) backoffWait(r *http.Request, key string) time.Duration {
 	if s.Backoff == nil {
 		return 0
 	}
-	d, err := s.Backoff.Wait(r.Context(), "login:acct:"+account.NormalizeEmail(email))
+	d, err := s.Backoff.Wait(r.Context(), key)
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "login backoff", "error", err)
 		return 0
@@ -110,10 +118,13 @@ func (s *server) accountWait(r *http.Request, email string) time.Duration {
 }
 
 func (s *server) accountResult(r *http.Request, email string, ok bool) {
+	s.backoffResult(r, "login:acct:"+account.NormalizeEmail(email), ok)
+}
+
+func (s *server) backoffResult(r *http.Request, key string, ok bool) {
 	if s.Backoff == nil {
 		return
 	}
-	key := "login:acct:" + account.NormalizeEmail(email)
 	var err error
 	if ok {
 		err = s.Backoff.Reset(r.Context(), key)

@@ -92,7 +92,7 @@ func (s *server) handleLoginSubmit() http.Handler {
 		s.accountResult(r, email, !errors.Is(err, account.ErrInvalidCredentials))
 		switch {
 		case errors.Is(err, account.ErrInvalidCredentials):
-			s.Accounts.Event(ctx, &provider.SecurityEvent{Type: provider.EventLoginFailure, IP: s.clientIP(r), UserAgent: r.UserAgent(), Detail: map[string]string{"via": "page"}})
+			s.Accounts.LoginFailed(ctx, email, s.clientIP(r), r.UserAgent(), "page")
 			s.renderLogin(w, r, http.StatusUnauthorized, email, returnTo, "login.invalid")
 			return
 		case errors.Is(err, account.ErrEmailNotVerified):

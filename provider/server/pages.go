@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
@@ -173,7 +172,12 @@ func (s *server) handleLogin2FASubmit() http.Handler {
 			s.renderLogin(w, r, http.StatusBadRequest, "", "/", "login.required")
 			return
 		}
+		if wait := s.backoffWait(r, secondFactorKey(c.UserID)); wait > 0 {
+			s.tooMany(w, r, true, wait)
+			return
+		}
 		method, err := s.Accounts.VerifySecondFactor(ctx, c.UserID, r.PostForm.Get("code"), s.clientIP(r), r.UserAgent())
+		s.backoffResult(r, secondFactorKey(c.UserID), !errors.Is(err, account.ErrInvalidCode))
 		if err != nil {
 			if errors.Is(err, account.ErrInvalidCode) || errors.Is(err, account.ErrTOTPNotEnrolled) {
 				s.render(ctx, w, http.StatusUnauthorized, templates.TwoFactorPage(templates.TwoFactorView{Lang: l, Challenge: challenge, Error: templates.T(l, "2fa.invalid_code")}))
@@ -299,11 +303,11 @@ func (s *server) handleAccountAction(action string) http.Handler {
 		switch action {
 		case "profile":
 			name := strings.TrimSpace(f.Get("name"))
-			if len([]rune(name)) > 255 || strings.ContainsAny(name, "\x00\r\n") {
+			if !account.ValidName(name) {
 				fail(http.StatusBadRequest, "register.name_length")
 				return
 			}
-			u.Name, u.UpdatedAt = name, time.Now().UTC()
+			u.Name, u.UpdatedAt = name, s.Config.Now().UTC()
 			if err := s.Store.UpdateUser(ctx, u); err != nil {
 				s.Logger.ErrorContext(ctx, "account: profile", "error", err)
 				fail(http.StatusInternalServerError, "error.internal")

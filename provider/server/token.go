@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 )
 
@@ -65,6 +66,9 @@ func (s *server) handleToken() http.Handler {
 // JSON API, so both get the same rotation, grace window and reuse detection.
 func (s *server) exchange(r *http.Request) ([]byte, fosite.AccessRequester, error) {
 	ctx := r.Context()
+	if err := cleanTokenRequest(r); err != nil {
+		return nil, nil, err
+	}
 	ar, err := s.OP.NewAccessRequest(ctx, r, oidc.NewSession())
 	if err != nil {
 		if oidc.IsRotatedInGrace(err) {
@@ -112,6 +116,35 @@ func (s *server) exchange(r *http.Request) ([]byte, fosite.AccessRequester, erro
 		}
 	}
 	return body, ar, nil
+}
+
+// cleanTokenRequest refuses a token request whose parameters or Basic
+// credentials are not clean text (NUL, invalid UTF-8): no client, code or
+// token can contain them, and PostgreSQL would refuse to look them up,
+// which would surface as a server error.
+func cleanTokenRequest(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("Unable to parse the request body.").WithWrap(err)
+	}
+	for k, vs := range r.Form {
+		if !account.CleanText(k) {
+			return fosite.ErrInvalidRequest.WithHint("The request contains invalid characters.")
+		}
+		for _, v := range vs {
+			if !account.CleanText(v) {
+				return fosite.ErrInvalidRequest.WithHint("The request contains invalid characters.")
+			}
+		}
+	}
+	if id, secret, ok := r.BasicAuth(); ok {
+		uid, err1 := url.QueryUnescape(id)
+		usecret, err2 := url.QueryUnescape(secret)
+		if !account.CleanText(id) || !account.CleanText(secret) || err1 != nil || err2 != nil ||
+			!account.CleanText(uid) || !account.CleanText(usecret) {
+			return fosite.ErrInvalidClient.WithHint("The client credentials contain invalid characters.")
+		}
+	}
+	return nil
 }
 
 // singleValued parses the request form and refuses a parameter given more
