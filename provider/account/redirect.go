@@ -15,6 +15,12 @@ type RedirectPolicy struct {
 	Domain string
 	// Extra reports whether an origin is allowed by configuration (CORS_ORIGINS).
 	Extra func(origin string) bool
+	// AllowLoopback admits localhost origins (development only: in
+	// production any local listener could receive the redirect).
+	AllowLoopback bool
+	// Self is our own origin (the issuer's), always allowed: flows started
+	// on our pages return to them.
+	Self string
 }
 
 // Origin returns the origin of raw when it may be redirected to, else "".
@@ -30,7 +36,9 @@ func (p *RedirectPolicy) Origin(raw string) string {
 	origin := u.Scheme + "://" + strings.ToLower(u.Host)
 	host := strings.ToLower(u.Hostname())
 	switch {
-	case host == "localhost" || host == "127.0.0.1" || host == "::1":
+	case p.Self != "" && origin == p.Self:
+		return origin
+	case p.AllowLoopback && (host == "localhost" || host == "127.0.0.1" || host == "::1"):
 		return origin
 	case p.Domain != "" && u.Scheme == "https" && (host == p.Domain || strings.HasSuffix(host, "."+p.Domain)):
 		return origin

@@ -74,6 +74,8 @@ type Service struct {
 	hasher *Hasher
 	mailer pmail.Sender
 	sealer *sealer
+	// mailSlots bounds the deliveries in flight.
+	mailSlots chan struct{}
 }
 
 // NewService returns the account service.
@@ -93,11 +95,16 @@ func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*
 	if cfg.Redirects == nil {
 		cfg.Redirects = &RedirectPolicy{}
 	}
+	if cfg.Redirects.Self == "" {
+		if u, err := url.Parse(cfg.BaseURL); err == nil && u.Host != "" {
+			cfg.Redirects.Self = u.Scheme + "://" + strings.ToLower(u.Host)
+		}
+	}
 	s, err := newSealer(cfg.SecretKey, "manaauth/totp/v1")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, store: store, hasher: hasher, mailer: mailer, sealer: s}, nil
+	return &Service{cfg: cfg, store: store, hasher: hasher, mailer: mailer, sealer: s, mailSlots: make(chan struct{}, 16)}, nil
 }
 
 // Hasher exposes the password hasher (the login page verifies with it).
@@ -196,7 +203,8 @@ func (s *Service) sendVerification(ctx context.Context, u *provider.User, redire
 	if err != nil {
 		return err
 	}
-	return s.mailer.Send(ctx, msg)
+	s.deliver(ctx, msg, u.ID)
+	return nil
 }
 
 // ResendVerification sends a new verification link when the address
@@ -270,9 +278,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email, redirectTo, lang st
 	if err != nil {
 		return err
 	}
-	if err := s.mailer.Send(ctx, msg); err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "send reset email", "error", err, "user_id", u.ID)
-	}
+	s.deliver(ctx, msg, u.ID)
 	return nil
 }
 
@@ -521,4 +527,26 @@ func cleanText(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// deliver sends a mail in the background. Answering before the SMTP
+// conversation ends keeps forgot-password and resend-verification equally
+// fast for addresses with and without an account, so their timing reveals
+// nothing. A failure is logged; the user can ask again.
+func (s *Service) deliver(ctx context.Context, msg pmail.Message, userID string) {
+	ctx = context.WithoutCancel(ctx)
+	select {
+	case s.mailSlots <- struct{}{}:
+	default:
+		s.cfg.Logger.ErrorContext(ctx, "mail queue full; message dropped", "user_id", userID)
+		return
+	}
+	go func() {
+		defer func() { <-s.mailSlots }()
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := s.mailer.Send(ctx, msg); err != nil {
+			s.cfg.Logger.ErrorContext(ctx, "send mail", "error", err, "user_id", userID)
+		}
+	}()
 }

@@ -170,6 +170,11 @@ func (p *Provider) DecodeIDToken(ctx context.Context, token string) (jwt.MapClai
 	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired) && t != nil) {
 		return nil, err
 	}
+	if typ, _ := t.Header["typ"].(string); typ != "JWT" {
+		// An access token (at+jwt) is signed by the same keys but is no
+		// ID token.
+		return nil, errors.New("not an id token")
+	}
 	if iss, _ := t.Claims["iss"].(string); iss != p.Config.Issuer {
 		return nil, errors.New("id token from another issuer")
 	}

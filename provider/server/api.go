@@ -193,7 +193,7 @@ func (s *server) handleAPILogin() http.Handler {
 			return
 		}
 		u, err := s.Accounts.Authenticate(ctx, in.Email, in.Password)
-		s.accountResult(r, in.Email, !errors.Is(err, account.ErrInvalidCredentials))
+		s.accountResult(r, in.Email, err)
 		switch {
 		case errors.Is(err, account.ErrInvalidCredentials):
 			s.Accounts.LoginFailed(ctx, in.Email, s.clientIP(r), r.UserAgent(), "api")
@@ -374,6 +374,14 @@ func (s *server) bearerClaims(w http.ResponseWriter, r *http.Request) (*oidc.Acc
 			return nil, false
 		}
 		writeAPIError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
+		return nil, false
+	}
+	// The account API manages the user's sessions, password and second
+	// factor: only tokens of first-party (trusted) clients bound to a login
+	// session may call it, never a third-party app the user consented to.
+	cl, err := s.OP.Client(r.Context(), c.ClientID)
+	if c.SessionID == "" || err != nil || cl.Model == nil || !cl.Model.Trusted {
+		writeAPIError(w, http.StatusForbidden, "insufficient_scope", "This token may not use the account API")
 		return nil, false
 	}
 	return c, true

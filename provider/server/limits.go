@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +74,7 @@ func (s *server) limited(rule string, page bool, next http.Handler) http.Handler
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, err := s.Limiter.Allow(r.Context(), rule+":ip:"+s.clientIP(r), lim.Count, lim.Window)
+		d, err := s.Limiter.Allow(r.Context(), rule+":ip:"+ipKey(s.clientIP(r)), lim.Count, lim.Window)
 		if err != nil {
 			s.Logger.ErrorContext(r.Context(), "rate limiter", "error", err, "rule", rule)
 		}
@@ -117,8 +119,18 @@ func (s *server) backoffWait(r *http.Request, key string) time.Duration {
 	return d
 }
 
-func (s *server) accountResult(r *http.Request, email string, ok bool) {
-	s.backoffResult(r, "login:acct:"+account.NormalizeEmail(email), ok)
+// accountResult books the outcome of a password check. Only a wrong
+// password counts as a failure and only a right one clears the state: a
+// database error or a cancelled request must not reset an attacker's
+// backoff.
+func (s *server) accountResult(r *http.Request, email string, err error) {
+	key := "login:acct:" + account.NormalizeEmail(email)
+	switch {
+	case errors.Is(err, account.ErrInvalidCredentials):
+		s.backoffResult(r, key, false)
+	case err == nil || errors.Is(err, account.ErrEmailNotVerified):
+		s.backoffResult(r, key, true)
+	}
 }
 
 func (s *server) backoffResult(r *http.Request, key string, ok bool) {
@@ -134,4 +146,19 @@ func (s *server) backoffResult(r *http.Request, key string, ok bool) {
 	if err != nil {
 		s.Logger.ErrorContext(r.Context(), "login backoff", "error", err)
 	}
+}
+
+// ipKey is the rate-limit identity of an address: one IPv6 client usually
+// holds a whole /64, so counting single addresses would let it walk around
+// every limit.
+func ipKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

@@ -89,7 +89,7 @@ func (s *server) handleLoginSubmit() http.Handler {
 			return
 		}
 		u, err := s.Accounts.Authenticate(ctx, email, password)
-		s.accountResult(r, email, !errors.Is(err, account.ErrInvalidCredentials))
+		s.accountResult(r, email, err)
 		switch {
 		case errors.Is(err, account.ErrInvalidCredentials):
 			s.Accounts.LoginFailed(ctx, email, s.clientIP(r), r.UserAgent(), "page")

@@ -32,7 +32,7 @@ func (s *server) handleLogout() http.Handler {
 			return
 		}
 
-		var hintSub, hintClient string
+		var hintSub, hintClient, hintSID string
 		if hint := form.Get("id_token_hint"); hint != "" {
 			claims, err := s.OP.DecodeIDToken(ctx, hint)
 			if err != nil {
@@ -40,6 +40,7 @@ func (s *server) handleLogout() http.Handler {
 				return
 			}
 			hintSub, _ = claims["sub"].(string)
+			hintSID, _ = claims["sid"].(string)
 			switch aud := claims["aud"].(type) {
 			case string:
 				hintClient = aud
@@ -73,7 +74,10 @@ func (s *server) handleLogout() http.Handler {
 			s.afterLogout(w, r, redirect, state)
 			return
 		}
-		if hintSub != "" && hintSub == sess.UserID {
+		// Sign out without asking only when the hint names this very
+		// session; a hint from another session of the user (or an older
+		// one) still gets the confirmation page.
+		if hintSub != "" && hintSub == sess.UserID && hintSID == sess.ID {
 			s.endSession(w, r)
 			s.afterLogout(w, r, redirect, state)
 			return

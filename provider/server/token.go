@@ -255,7 +255,14 @@ func (s *server) writeIntrospection(w http.ResponseWriter, ir fosite.Introspecti
 	aud := []string(ar.GetGrantedAudience())
 	if use == fosite.AccessToken {
 		resp["token_type"] = "Bearer"
-		aud = append(append([]string(nil), s.OP.Config.Audience...), aud...)
+		// Mirror the JWT: JWT_AUDIENCE only for trusted clients, and the
+		// issuer when nothing else was granted.
+		if c, ok := ar.GetClient().(*oidc.Client); ok && c.Model != nil && c.Model.Trusted {
+			aud = append(append([]string(nil), s.OP.Config.Audience...), aud...)
+		}
+		if len(aud) == 0 {
+			aud = []string{s.Config.Issuer}
+		}
 	}
 	if aud = slices.Compact(slices.Sorted(slices.Values(aud))); len(aud) > 0 {
 		resp["aud"] = aud

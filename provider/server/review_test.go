@@ -1,0 +1,98 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/store/storetest"
+)
+
+// bearerGet calls an API route with a Bearer token and returns the status.
+func bearerGet(t *testing.T, e *env, path, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func validate(t *testing.T, e *env, token string) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"token": token})
+	resp, err := http.Post(e.issuer+"/api/v1/auth/validate", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestThirdPartyTokensStayThirdParty: a token of an app the user merely
+// consented to carries no Mana API audience and cannot use the account API
+// (sessions, password, 2FA), while a first-party token can.
+func TestThirdPartyTokensStayThirdParty(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := setup(t, b)
+			br := e.browser(t)
+			first := e.codeFlow(t, br, e.rp(t, trustedID))
+			if err := e.store.SaveConsent(context.Background(), &provider.Consent{UserID: e.user.ID, ClientID: thirdPartyID,
+				Scopes: strings.Fields(allScopes), GrantedAt: time.Now().UTC()}); err != nil {
+				t.Fatal(err)
+			}
+			third := e.codeFlow(t, br, e.rp(t, thirdPartyID))
+
+			_, claims := e.verifyJWT(t, third.tok.AccessToken, jose.EdDSA)
+			auds, _ := claims["aud"].([]any)
+			for _, a := range auds {
+				if a == "manacore" {
+					t.Errorf("third-party access token carries the Mana API audience: %v", auds)
+				}
+			}
+			if len(auds) == 0 {
+				t.Error("access token without aud (RFC 9068 requires one)")
+			}
+			if v := validate(t, e, third.tok.AccessToken); v["valid"] != false {
+				t.Errorf("third-party token validated for the Mana APIs: %v", v)
+			}
+			if v := validate(t, e, first.tok.AccessToken); v["valid"] != true {
+				t.Errorf("first-party token refused: %v", v)
+			}
+			if got := bearerGet(t, e, "/api/v1/auth/sessions", third.tok.AccessToken); got != http.StatusForbidden {
+				t.Errorf("third-party token on the account API: %d, want 403", got)
+			}
+			if got := bearerGet(t, e, "/api/v1/auth/sessions", first.tok.AccessToken); got != http.StatusOK {
+				t.Errorf("first-party token on the account API: %d, want 200", got)
+			}
+			if ir := e.introspect(t, third.tok.AccessToken); strings.Contains(ir.body, "manacore") {
+				t.Errorf("introspection of a third-party token names the Mana audience: %s", ir.body)
+			}
+
+			// An access token is signed by the same keys but is no ID
+			// token: as id_token_hint it must not sign anyone out.
+			p := br.get(t, "/oauth2/logout?"+url.Values{"id_token_hint": {first.tok.AccessToken}}.Encode())
+			if p.status == http.StatusSeeOther || strings.Contains(p.body, `data-testid="loggedout`) {
+				t.Errorf("access token accepted as id_token_hint: %d", p.status)
+			}
+			if !e.active(t, first.tok.RefreshToken) {
+				t.Error("session ended by an access token used as id_token_hint")
+			}
+		})
+	}
+}
