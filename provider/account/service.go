@@ -393,7 +393,18 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 // account when the address has one, so its owner sees the attempt;
 // failures for unknown addresses are kept without a user.
 func (s *Service) LoginFailed(ctx context.Context, email, ip, ua, via string) {
-	e := &provider.SecurityEvent{Type: provider.EventLoginFailure, IP: ip, UserAgent: ua, Detail: map[string]string{"via": via}}
+	s.loginEvent(ctx, provider.EventLoginFailure, email, ip, ua, via)
+}
+
+// LoginThrottled records a login refused because the account is being
+// slowed down after repeated failures (the "account locked" event; the
+// lock is temporary and lifts by itself).
+func (s *Service) LoginThrottled(ctx context.Context, email, ip, ua, via string) {
+	s.loginEvent(ctx, provider.EventAccountLocked, email, ip, ua, via)
+}
+
+func (s *Service) loginEvent(ctx context.Context, typ, email, ip, ua, via string) {
+	e := &provider.SecurityEvent{Type: typ, IP: ip, UserAgent: ua, Detail: map[string]string{"via": via}}
 	if email = NormalizeEmail(email); ValidEmail(email) {
 		if u, err := s.store.GetUserByEmail(ctx, email); err == nil {
 			e.UserID = u.ID

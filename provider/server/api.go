@@ -189,6 +189,7 @@ func (s *server) handleAPILogin() http.Handler {
 			return
 		}
 		if wait := s.accountWait(r, in.Email); wait > 0 {
+			s.Accounts.LoginThrottled(ctx, in.Email, s.clientIP(r), r.UserAgent(), "api")
 			s.tooMany(w, r, false, wait)
 			return
 		}
@@ -306,6 +307,11 @@ func (s *server) handleAPIRefresh() http.Handler {
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		body, ar, err := s.exchange(req)
+		var rl *rateLimited
+		if errors.As(err, &rl) {
+			s.tooMany(w, r, false, rl.wait)
+			return
+		}
 		if err != nil {
 			rfc := fosite.ErrorToRFC6749Error(err)
 			if rfc.CodeField >= 500 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
@@ -118,6 +119,10 @@ func testRateLimits(t *testing.T, b storetest.Backend, lim ratelimit.Limiter, bo
 	// ... so that even the right password must wait (no lockout: only a delay).
 	want429(t, "login of a slowed account", e.post(t, "/api/v1/auth/login", map[string]string{"email": userEmail, "password": userPassword}))
 	want429(t, "login of a slowed account, other case", e.post(t, "/api/v1/auth/login", map[string]string{"email": strings.ToUpper(userEmail), "password": userPassword}))
+	// The owner sees the throttling in the audit log.
+	if evs, err := e.store.ListEvents(context.Background(), e.user.ID, 50); err != nil || !hasEvent(evs, provider.EventAccountLocked) {
+		t.Errorf("no account_locked event after the slowed logins (err %v)", err)
+	}
 	// Another account is unaffected.
 	e.apiLogin(t, other.Email, "password123")
 	// 9 logins so far; the 10th passes, the 11th is over the per-IP limit.
@@ -159,4 +164,13 @@ func testSecondFactorBackoff(t *testing.T, b storetest.Backend) {
 	if p := br.post(t, "/login/2fa", url.Values{"challenge": {ch}, "code": {code(t, secret, c)}}); p.status != http.StatusTooManyRequests {
 		t.Errorf("browser 2fa step of a slowed account: %d", p.status)
 	}
+}
+
+func hasEvent(evs []*provider.SecurityEvent, typ string) bool {
+	for _, e := range evs {
+		if e.Type == typ {
+			return true
+		}
+	}
+	return false
 }

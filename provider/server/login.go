@@ -85,6 +85,7 @@ func (s *server) handleLoginSubmit() http.Handler {
 			return
 		}
 		if wait := s.accountWait(r, email); wait > 0 {
+			s.Accounts.LoginThrottled(ctx, email, s.clientIP(r), r.UserAgent(), "page")
 			s.tooMany(w, r, true, wait)
 			return
 		}

@@ -12,6 +12,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/ratelimit"
+	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
@@ -92,6 +94,46 @@ func TestThirdPartyTokensStayThirdParty(t *testing.T) {
 			}
 			if !e.active(t, first.tok.RefreshToken) {
 				t.Error("session ended by an access token used as id_token_hint")
+			}
+		})
+	}
+}
+
+// TestClientLimits: token and introspection requests are limited per
+// authenticated client (429 with Retry-After), and another client keeps
+// its own allowance.
+func TestClientLimits(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			limits := server.DefaultLimits()
+			limits["token"] = server.Limit{Count: 3, Window: time.Minute}
+			limits["introspect"] = server.Limit{Count: 2, Window: time.Minute}
+			e := setup(t, b, func(o *setupOpts) { o.limiter = ratelimit.NewMemory(nil); o.limits = limits })
+			form := url.Values{"grant_type": {"client_credentials"}}
+			var tok string
+			for i := 0; i < 3; i++ {
+				r := e.postForm(t, "/oauth2/token", serviceID, clientSecret, form)
+				if r.status != http.StatusOK {
+					t.Fatalf("token #%d: %d %s", i+1, r.status, r.body)
+				}
+				tok = r.str("access_token")
+			}
+			r := e.postForm(t, "/oauth2/token", serviceID, clientSecret, form)
+			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.str("error") != "rate_limited" {
+				t.Fatalf("4th token: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+			}
+			// A wrong secret does not use up the client's allowance of others:
+			// it fails authentication before anything is counted.
+			if r := e.postForm(t, "/oauth2/token", trustedID, "wrong", form); r.status != http.StatusUnauthorized {
+				t.Errorf("wrong secret: %d", r.status)
+			}
+			for i := 0; i < 2; i++ {
+				if !e.active(t, tok) {
+					t.Fatalf("introspection #%d: token inactive", i+1)
+				}
+			}
+			if ir := e.postForm(t, "/oauth2/introspect", trustedID, clientSecret, url.Values{"token": {tok}}); ir.status != http.StatusTooManyRequests || ir.header.Get("Retry-After") == "" {
+				t.Fatalf("3rd introspection: %d %s", ir.status, ir.body)
 			}
 		})
 	}

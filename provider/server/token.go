@@ -54,6 +54,12 @@ func (s *server) handleToken() http.Handler {
 		}
 		body, ar, err := s.exchange(r)
 		if err != nil {
+			var rl *rateLimited
+			if errors.As(err, &rl) {
+				retryAfter(w, rl.wait)
+				s.OP.WriteAccessError(r.Context(), w, ar, rl.rfc())
+				return
+			}
 			s.accessError(w, r, ar, err)
 			return
 		}
@@ -78,6 +84,9 @@ func (s *server) exchange(r *http.Request) ([]byte, fosite.AccessRequester, erro
 			err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 		}
 		return nil, ar, err
+	}
+	if ok, wait := s.clientLimited(r, "token", ar.GetClient().GetID()); !ok {
+		return nil, ar, &rateLimited{wait: wait}
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		// fosite checked the scopes and audiences against the client;
@@ -218,8 +227,28 @@ func (s *server) handleIntrospect() http.Handler {
 			s.OP.WriteIntrospectionError(ctx, w, err)
 			return
 		}
+		// The caller authenticated (fosite requires it); count its calls.
+		caller, _, ok := r.BasicAuth()
+		if !ok {
+			caller = r.PostForm.Get("client_id")
+		}
+		if ok, wait := s.clientLimited(r, "introspect", caller); !ok {
+			retryAfter(w, wait)
+			rfc := (&rateLimited{wait: wait}).rfc()
+			writeJSON(w, rfc.CodeField, map[string]string{"error": rfc.ErrorField, "error_description": rfc.DescriptionField})
+			return
+		}
 		s.writeIntrospection(w, ir)
 	})
+}
+
+// rateLimited is a token or introspection request over its client's limit.
+type rateLimited struct{ wait time.Duration }
+
+func (e *rateLimited) Error() string { return "client rate limit exceeded" }
+
+func (e *rateLimited) rfc() *fosite.RFC6749Error {
+	return &fosite.RFC6749Error{ErrorField: "rate_limited", DescriptionField: "Too many requests for this client; retry later.", CodeField: http.StatusTooManyRequests}
 }
 
 // writeIntrospection writes the RFC 7662 response. fosite's own writer
