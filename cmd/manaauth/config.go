@@ -37,6 +37,7 @@ type config struct {
 	TrustedProxies                             string
 	CookieParent                               string // parent domain whose subdomains may be redirected to
 	RedisURL                                   string
+	RedirectLocalhost                          bool
 	RateLimits                                 string
 }
 
@@ -123,6 +124,17 @@ func loadConfig(getenv func(string) string, dev bool) (*config, []string) {
 	}
 	c.TrustedProxies = getenv("TRUSTED_PROXIES")
 	c.RedisURL = getenv("REDIS_URL")
+	// Apps under development on localhost may receive verification and
+	// reset redirects (the contract); REDIRECT_LOCALHOST=false
+	// closes that in production, where any local listener could get them.
+	c.RedirectLocalhost = true
+	if v := getenv("REDIRECT_LOCALHOST"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("REDIRECT_LOCALHOST %q must be true or false", v))
+		}
+		c.RedirectLocalhost = b
+	}
 	c.RateLimits = getenv("RATE_LIMITS")
 	c.CookieParent = strings.TrimPrefix(strings.Split(c.CookieDomain, ",")[0], ".")
 	if c.CookieParent == "" {

@@ -135,7 +135,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	accounts, err := account.NewService(account.Config{
 		BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Logger: a.log.With("component", "account"),
-		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.Dev},
+		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost},
 	}, a.store, a.hasher, mailer)
 	if err != nil {
 		return err

@@ -138,3 +138,13 @@ func TestClientLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyEmailPage: /verify-email (the page path) answers like the API
+// link and shows the failure page for a bad token.
+func TestVerifyEmailPage(t *testing.T) {
+	e := setup(t, storetest.Backends()[0])
+	p := e.browser(t).get(t, "/verify-email?token=not-a-token")
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `data-testid="verify-failed"`) {
+		t.Fatalf("bad token: %d %.300s", p.status, p.body)
+	}
+}

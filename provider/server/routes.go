@@ -83,6 +83,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/v1/auth/reset-password", api("reset-password", s.handleAPIResetPassword()))
 	mux.Handle("POST /api/v1/auth/resend-verification", api("resend-verification", s.handleAPIResendVerification()))
 	mux.Handle("GET /api/auth/verify-email", s.limited("auth", true, s.handleVerifyEmail()))
+	mux.Handle("GET /verify-email", s.limited("auth", true, s.handleVerifyEmail()))
 	mux.Handle("GET /api/v1/auth/sessions", api("auth", s.handleAPISessions()))
 	mux.Handle("DELETE /api/v1/auth/sessions/{id}", api("auth", s.handleAPIRevokeSession()))
 	mux.Handle("POST /api/v1/auth/sessions/revoke-all", api("auth", s.handleAPIRevokeAll()))
