@@ -22,6 +22,7 @@ import (
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
@@ -75,6 +76,7 @@ type setupOpts struct {
 	limiter ratelimit.Limiter
 	backoff *ratelimit.Backoff
 	limits  map[string]server.Limit
+	cors    *httpx.CORS
 	// now, when set, is the clock of every component (token expiry, TOTP).
 	now func() time.Time
 	// wrapStore, when set, wraps the store every component uses.
@@ -147,6 +149,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		Hasher:   hasher,
 		Accounts: accounts,
 		Limiter:  o.limiter,
+		CORS:     o.cors,
 		Backoff:  o.backoff,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
@@ -146,5 +147,52 @@ func TestVerifyEmailPage(t *testing.T) {
 	p := e.browser(t).get(t, "/verify-email?token=not-a-token")
 	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `data-testid="verify-failed"`) {
 		t.Fatalf("bad token: %d %.300s", p.status, p.body)
+	}
+}
+
+// TestAPICORS: the JSON API admits listed origins (wildcards included)
+// with credentials and answers their preflights; other origins get no CORS
+// headers and a refused preflight.
+func TestAPICORS(t *testing.T) {
+	cors, err := httpx.NewCORS([]string{"https://*.mana.test", "http://localhost:5173"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := setup(t, storetest.Backends()[0], func(o *setupOpts) { o.cors = cors })
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, e.issuer+"/api/v1/auth/login", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, origin := range []string{"https://chat.mana.test", "http://localhost:5173"} {
+		resp := preflight(origin)
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
+			resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("preflight from %s: %d %v", origin, resp.StatusCode, resp.Header)
+		}
+	}
+	for _, origin := range []string{"https://evil.example", "https://mana.test.evil.example", "http://localhost:9999"} {
+		resp := preflight(origin)
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight from %s: %d %v", origin, resp.StatusCode, resp.Header)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/api/v1/auth/login", strings.NewReader(`{"email":"a@b.example","password":"wrong-password"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://todo.mana.test")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Access-Control-Allow-Origin") != "https://todo.mana.test" {
+		t.Errorf("cross-origin login: %d, ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
