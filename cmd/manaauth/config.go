@@ -38,6 +38,7 @@ type config struct {
 	CookieParent                               string // parent domain whose subdomains may be redirected to
 	RedisURL                                   string
 	RedirectLocalhost                          bool
+	SessionIdle, SessionRemember, SessionMax   time.Duration
 	RateLimits                                 string
 }
 
@@ -124,6 +125,25 @@ func loadConfig(getenv func(string) string, dev bool) (*config, []string) {
 	}
 	c.TrustedProxies = getenv("TRUSTED_PROXIES")
 	c.RedisURL = getenv("REDIS_URL")
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"SESSION_IDLE_TIMEOUT", &c.SessionIdle, 7 * 24 * time.Hour},
+		{"SESSION_REMEMBER_TIMEOUT", &c.SessionRemember, 30 * 24 * time.Hour},
+		{"SESSION_MAX_LIFETIME", &c.SessionMax, 30 * 24 * time.Hour},
+	} {
+		*d.dst = d.def
+		if v := getenv(d.name); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x <= 0 {
+				problems = append(problems, fmt.Sprintf("%s %q is not a positive duration like 168h", d.name, v))
+				continue
+			}
+			*d.dst = x
+		}
+	}
 	// Apps under development on localhost may receive verification and
 	// reset redirects (the contract); REDIRECT_LOCALHOST=false
 	// closes that in production, where any local listener could get them.

@@ -175,7 +175,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	secure := strings.HasPrefix(cfg.BaseURL, "https://")
-	sessions, err := websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: secure, Domain: cfg.CookieDomain}, a.store)
+	sessions, err := websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: secure, Domain: cfg.CookieDomain,
+		IdleTimeout: cfg.SessionIdle, RememberTimeout: cfg.SessionRemember, MaxLifetime: cfg.SessionMax}, a.store)
 	if err != nil {
 		return err
 	}

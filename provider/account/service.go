@@ -64,6 +64,10 @@ type Config struct {
 	Redirects *RedirectPolicy
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// SessionEnded is told about every session the service ends (device
+	// sign-out, sign-out everywhere, password reset) so the apps holding
+	// its tokens hear of it (back-channel logout). Optional.
+	SessionEnded func(ctx context.Context, sessionID, userID string)
 }
 
 // Service implements registration, verification, password reset and
@@ -425,6 +429,7 @@ func (s *Service) EndSession(ctx context.Context, userID, sessionID string) erro
 	if _, err := s.store.RevokeSession(ctx, sessionID); err != nil {
 		return err
 	}
+	s.ended(ctx, sessionID, userID)
 	s.Event(ctx, &provider.SecurityEvent{UserID: userID, Type: provider.EventSessionRevoked})
 	return nil
 }
@@ -440,6 +445,7 @@ func (s *Service) EndAllSessions(ctx context.Context, userID, keep string) ([]st
 		if _, err := s.store.RevokeSession(ctx, id); err != nil {
 			return nil, fmt.Errorf("revoke session tokens: %w", err)
 		}
+		s.ended(ctx, id, userID)
 	}
 	return ids, nil
 }
@@ -560,4 +566,10 @@ func (s *Service) deliver(ctx context.Context, msg pmail.Message, userID string)
 			s.cfg.Logger.ErrorContext(ctx, "send mail", "error", err, "user_id", userID)
 		}
 	}()
+}
+
+func (s *Service) ended(ctx context.Context, sessionID, userID string) {
+	if s.cfg.SessionEnded != nil {
+		s.cfg.SessionEnded(ctx, sessionID, userID)
+	}
 }

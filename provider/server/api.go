@@ -409,6 +409,7 @@ func (s *server) handleAPILogout() http.Handler {
 				s.internalError(w, r, "logout: tokens", err)
 				return
 			}
+			s.sessionEnded(ctx, c.SessionID, c.Subject)
 		}
 		s.Accounts.Event(ctx, &provider.SecurityEvent{UserID: c.Subject, Type: provider.EventLogout, IP: s.clientIP(r), UserAgent: r.UserAgent()})
 		writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Signed out successfully"})
@@ -734,4 +735,58 @@ func (s *server) internalError(w http.ResponseWriter, r *http.Request, what stri
 	}
 	s.Logger.ErrorContext(r.Context(), what, "error", err)
 	writeAPIError(w, http.StatusInternalServerError, "internal_error", "Internal server error")
+}
+
+// handleSessionToToken turns the shared browser session cookie into the
+// token pair /login returns, bound to that session, for first-party SPAs on
+// other subdomains. The cookie is SameSite=Lax, so only same-site pages
+// send it; the Origin must also be ours or an allowed CORS origin, so a
+// sibling subdomain outside CORS_ORIGINS cannot mint tokens with it.
+func (s *server) handleSessionToToken() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && origin != s.ownOrigin() && (s.CORS == nil || !s.CORS.Allowed(origin)) {
+			writeAPIError(w, http.StatusForbidden, "origin_not_allowed", "Origin not allowed")
+			return
+		}
+		if _, err := r.Cookie(s.Sessions.Name()); err != nil {
+			writeAPIError(w, http.StatusUnauthorized, "no_session", "No session cookie found")
+			return
+		}
+		sess, u := s.currentUser(r.Context(), r)
+		if sess == nil {
+			writeAPIError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
+			return
+		}
+		pair, err := s.OP.IssueFirstParty(r.Context(), u, sess)
+		if err != nil {
+			s.internalError(w, r, "session to token", err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, loginResponse(u, pair.AccessToken, pair.RefreshToken, pair.ExpiresIn))
+	})
+}
+
+// handleGetSession answers {user, session} for the browser's live session
+// or null, as the old service's /api/auth/get-session did; the session row
+// is checked on every call, so a revocation takes effect at once.
+func (s *server) handleGetSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		sess, u := s.currentUser(r.Context(), r)
+		if sess == nil {
+			writeJSON(w, http.StatusOK, nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"user": toAPIUser(u, true), "session": toAPISession(sess, sess.ID)})
+	})
+}
+
+// ownOrigin is the issuer's origin.
+func (s *server) ownOrigin() string {
+	u, err := url.Parse(s.Config.Issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

@@ -70,7 +70,7 @@ func (s *server) handleLogout() http.Handler {
 
 		sess, _ := s.currentUser(ctx, r)
 		if sess == nil {
-			s.Sessions.ClearCookie(w)
+			s.Sessions.ClearCookie(w, r)
 			s.afterLogout(w, r, redirect, state)
 			return
 		}
@@ -136,6 +136,7 @@ func (s *server) endSession(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "logout: revoke tokens", "error", err)
 	}
+	s.sessionEnded(ctx, ended.ID, ended.UserID)
 	s.Logger.InfoContext(ctx, "logout", "user_id", ended.UserID, "revoked_grants", n)
 }
 

@@ -144,7 +144,7 @@ func (s *server) handleResetSubmit() http.Handler {
 			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
 		default:
 			// Every session ended with the reset, this browser's included.
-			s.Sessions.ClearCookie(w)
+			s.Sessions.ClearCookie(w, r)
 			s.render(r.Context(), w, http.StatusOK, templates.ResetPasswordPage(templates.ResetView{Lang: l, Done: true}))
 		}
 	})
@@ -214,6 +214,9 @@ func (s *server) completeLogin(w http.ResponseWriter, r *http.Request, u *provid
 		if _, err := s.Store.RevokeSession(ctx, replaced); err != nil {
 			s.Logger.ErrorContext(ctx, "login: revoke replaced session", "error", err)
 		}
+		// The replaced session belonged to another user, whose id the
+		// logout token may omit (sid alone identifies it).
+		s.sessionEnded(ctx, replaced, "")
 	}
 	s.Accounts.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventLoginSuccess, IP: sess.IP, UserAgent: sess.UserAgent,
 		Detail: map[string]string{"via": "page", "methods": strings.Join(methods, ",")}})

@@ -88,6 +88,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("DELETE /api/v1/auth/sessions/{id}", api("auth", s.handleAPIRevokeSession()))
 	mux.Handle("POST /api/v1/auth/sessions/revoke-all", api("auth", s.handleAPIRevokeAll()))
 	mux.Handle("POST /api/v1/auth/password", api("auth", s.handleAPIChangePassword()))
+	mux.Handle("POST /api/v1/auth/session-to-token", api("auth", s.handleSessionToToken()))
+	mux.Handle("GET /api/auth/get-session", api("auth", s.handleGetSession()))
 	mux.Handle("POST /api/v1/auth/2fa/enroll", api("auth", s.handleAPI2FAEnroll()))
 	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FACode(true)))
 	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FACode(false)))

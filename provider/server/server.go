@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -50,6 +51,26 @@ type Deps struct {
 	Limiter ratelimit.Limiter
 	// Backoff slows repeated failed logins per account; nil disables it.
 	Backoff *ratelimit.Backoff
+	// Logout hears of every browser session the HTTP layer ends, so the
+	// apps holding its tokens are signed out too (back-channel logout);
+	// nil when not configured.
+	Logout LogoutNotifier
+}
+
+// LogoutNotifier fans an ended session out to the relying parties.
+type LogoutNotifier interface {
+	SessionEnded(ctx context.Context, sessionID, subject string) error
+}
+
+// sessionEnded tells the notifier; a failure to enqueue is logged, the
+// sign-out itself has already happened.
+func (s *server) sessionEnded(ctx context.Context, sessionID, subject string) {
+	if s.Logout == nil || sessionID == "" {
+		return
+	}
+	if err := s.Logout.SessionEnded(ctx, sessionID, subject); err != nil {
+		s.Logger.ErrorContext(ctx, "enqueue back-channel logout", "error", err)
+	}
 }
 
 // server carries what every handler shares.

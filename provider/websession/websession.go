@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -23,12 +24,18 @@ type Config struct {
 	// Secure marks the cookie Secure and gives it the __Secure- prefix; set
 	// whenever the issuer is https.
 	Secure bool
-	// Domain is COOKIE_DOMAIN (".mana.how" shares the login with every app);
-	// empty means a host-only cookie.
+	// Domain is COOKIE_DOMAIN: ".mana.how" shares the login with every
+	// app below it; a comma-separated list (".mana.how,.mana.test") serves
+	// several parent domains, each request getting the one its host belongs
+	// to. Empty, or a host outside every listed domain, means a host-only
+	// cookie.
 	Domain          string
 	IdleTimeout     time.Duration // default 7 days
 	RememberTimeout time.Duration // default 30 days (remember me)
-	Now             func() time.Time
+	// MaxLifetime bounds a session from its creation however active it
+	// is (default 30 days): a stolen cookie cannot be kept alive forever.
+	MaxLifetime time.Duration
+	Now         func() time.Time
 }
 
 // CookieName is the base name of the session cookie.
@@ -36,10 +43,11 @@ const CookieName = "mana.session"
 
 // Manager reads and writes browser sessions.
 type Manager struct {
-	cfg    Config
-	store  provider.SessionStore
-	cookie *sessions.CookieStore
-	name   string
+	cfg     Config
+	store   provider.SessionStore
+	cookie  *sessions.CookieStore
+	name    string
+	domains []string
 }
 
 // New returns a session manager.
@@ -53,8 +61,17 @@ func New(cfg Config, store provider.SessionStore) (*Manager, error) {
 	if cfg.RememberTimeout == 0 {
 		cfg.RememberTimeout = 30 * 24 * time.Hour
 	}
+	if cfg.MaxLifetime == 0 {
+		cfg.MaxLifetime = 30 * 24 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	var domains []string
+	for _, d := range strings.Split(cfg.Domain, ",") {
+		if d = strings.ToLower(strings.Trim(strings.TrimSpace(d), ".")); d != "" {
+			domains = append(domains, d)
+		}
 	}
 	hashKey, err := hkdf.Key(sha256.New, cfg.SecretKey, nil, "manaauth/session-cookie-hmac/v1", 32)
 	if err != nil {
@@ -65,21 +82,51 @@ func New(cfg Config, store provider.SessionStore) (*Manager, error) {
 		return nil, err
 	}
 	cs := sessions.NewCookieStore(hashKey, blockKey)
-	cs.MaxAge(int(cfg.RememberTimeout.Seconds()))
+	// The sealed value expires with the longest a session may live.
+	cs.MaxAge(int(max(cfg.RememberTimeout, cfg.MaxLifetime).Seconds()))
 	name := CookieName
 	if cfg.Secure {
 		name = "__Secure-" + CookieName
 	}
-	return &Manager{cfg: cfg, store: store, cookie: cs, name: name}, nil
+	return &Manager{cfg: cfg, store: store, cookie: cs, name: name, domains: domains}, nil
+}
+
+// expiry is when a session seen at now expires: the idle timeout (longer
+// with remember-me) slides, but never past MaxLifetime after creation.
+func (m *Manager) expiry(created, now time.Time, remember bool) time.Time {
+	exp := now.Add(m.cfg.IdleTimeout)
+	if remember {
+		exp = now.Add(m.cfg.RememberTimeout)
+	}
+	if limit := created.Add(m.cfg.MaxLifetime); exp.After(limit) {
+		exp = limit
+	}
+	return exp
 }
 
 // Name is the cookie name in use.
 func (m *Manager) Name() string { return m.name }
 
-func (m *Manager) options(maxAge int) *sessions.Options {
+// domainFor picks the configured parent domain the request's host belongs
+// to; "" (a host-only cookie) when it belongs to none.
+func (m *Manager) domainFor(r *http.Request) string {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(host)
+	for _, d := range m.domains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return d
+		}
+	}
+	return ""
+}
+
+func (m *Manager) options(r *http.Request, maxAge int) *sessions.Options {
 	return &sessions.Options{
 		Path:     "/",
-		Domain:   m.cfg.Domain,
+		Domain:   m.domainFor(r),
 		MaxAge:   maxAge,
 		Secure:   m.cfg.Secure,
 		HttpOnly: true,
@@ -125,10 +172,7 @@ func (m *Manager) Current(ctx context.Context, r *http.Request) (*provider.Sessi
 		return nil, err
 	}
 	if now.Sub(s.LastSeenAt) > time.Minute {
-		exp := now.Add(m.cfg.IdleTimeout)
-		if s.RememberMe {
-			exp = now.Add(m.cfg.RememberTimeout)
-		}
+		exp := m.expiry(s.CreatedAt, now, s.RememberMe)
 		if err := m.store.TouchSession(ctx, id, now, exp); err == nil {
 			s.LastSeenAt, s.ExpiresAt = now, exp
 		}
@@ -169,10 +213,7 @@ func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			return nil, "", fmt.Errorf("delete replaced session: %w", err)
 		}
 	}
-	exp := now.Add(m.cfg.IdleTimeout)
-	if info.RememberMe {
-		exp = now.Add(m.cfg.RememberTimeout)
-	}
+	exp := m.expiry(now, now, info.RememberMe)
 	s := &provider.Session{
 		ID:          newID(),
 		UserID:      info.UserID,
@@ -198,10 +239,7 @@ func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Requ
 // bound to the tokens like a browser's.
 func (m *Manager) Create(ctx context.Context, info LoginInfo) (*provider.Session, error) {
 	now := m.cfg.Now().UTC()
-	exp := now.Add(m.cfg.IdleTimeout)
-	if info.RememberMe {
-		exp = now.Add(m.cfg.RememberTimeout)
-	}
+	exp := m.expiry(now, now, info.RememberMe)
 	s := &provider.Session{
 		ID: newID(), UserID: info.UserID, CreatedAt: now, LastSeenAt: now, ExpiresAt: exp, AuthTime: now,
 		IP: info.IP, UserAgent: truncate(info.UserAgent, 512), DeviceID: truncate(info.DeviceID, 128),
@@ -220,7 +258,7 @@ func (m *Manager) writeCookie(w http.ResponseWriter, r *http.Request, s *provide
 	if s.RememberMe {
 		maxAge = int(m.cfg.RememberTimeout.Seconds())
 	}
-	gs.Options = m.options(maxAge)
+	gs.Options = m.options(r, maxAge)
 	gs.IsNew = true
 	return m.cookie.Save(r, w, gs)
 }
@@ -228,7 +266,7 @@ func (m *Manager) writeCookie(w http.ResponseWriter, r *http.Request, s *provide
 // Logout deletes the request's session row and clears the cookie. It
 // returns the ended session (nil when there was none).
 func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request) (*provider.Session, error) {
-	m.ClearCookie(w)
+	m.ClearCookie(w, r)
 	id := m.sessionID(r)
 	if id == "" {
 		return nil, nil
@@ -247,9 +285,9 @@ func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // ClearCookie expires the session cookie.
-func (m *Manager) ClearCookie(w http.ResponseWriter) {
+func (m *Manager) ClearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name: m.name, Value: "", Path: "/", Domain: m.cfg.Domain, MaxAge: -1,
+		Name: m.name, Value: "", Path: "/", Domain: m.domainFor(r), MaxAge: -1,
 		Secure: m.cfg.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }

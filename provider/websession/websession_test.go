@@ -40,7 +40,7 @@ func TestLoginCurrentLogout(t *testing.T) {
 			}
 
 			rec := httptest.NewRecorder()
-			s1, replaced, err := m.Login(ctx, rec, httptest.NewRequest(http.MethodPost, "/login", nil),
+			s1, replaced, err := m.Login(ctx, rec, httptest.NewRequest(http.MethodPost, "https://auth.mana.how/login", nil),
 				websession.LoginInfo{UserID: "u1", Methods: []string{"pwd"}, IP: "203.0.113.9", UserAgent: "UA", DeviceName: "Laptop"})
 			if err != nil || replaced != "" {
 				t.Fatalf("login: %v, replaced %q", err, replaced)
@@ -129,5 +129,55 @@ func TestForgedOrForeignCookieIsNoSession(t *testing.T) {
 	}
 	if _, err := websession.New(websession.Config{SecretKey: []byte("short")}, st); err == nil {
 		t.Error("a short secret was accepted")
+	}
+}
+
+func TestCookieDomainPerHost(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	m, err := websession.New(websession.Config{SecretKey: secret, Domain: ".mana.how, .Mana.Test"}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"auth.mana.how":       "mana.how",
+		"auth.mana.test:3001": "mana.test",
+		"mana.test":           "mana.test",
+		"evilmana.how":        "",
+		"auth.example.com":    "",
+	} {
+		r := httptest.NewRequest(http.MethodPost, "http://"+host+"/login", nil)
+		rec := httptest.NewRecorder()
+		if _, _, err := m.Login(t.Context(), rec, r, websession.LoginInfo{UserID: "u-" + host}); err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.Result().Cookies()[0].Domain; got != want {
+			t.Errorf("host %s: cookie domain %q, want %q", host, got, want)
+		}
+	}
+}
+
+func TestMaxLifetimeBoundsSliding(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	m, err := websession.New(websession.Config{SecretKey: secret, IdleTimeout: 2 * time.Hour, MaxLifetime: 3 * time.Hour, Now: clock}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if _, _, err := m.Login(t.Context(), rec, httptest.NewRequest(http.MethodPost, "/", nil), websession.LoginInfo{UserID: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	// Active every 90 minutes: the idle timeout never strikes, the lifetime does.
+	for i, step := range []struct {
+		after time.Duration
+		alive bool
+	}{{90 * time.Minute, true}, {80 * time.Minute, true}, {20 * time.Minute, false}} {
+		now = now.Add(step.after)
+		alive := step.alive
+		_, err := m.Current(t.Context(), withCookies(rec))
+		if alive != (err == nil) {
+			t.Fatalf("step %d (%s): alive=%v, err=%v", i, now.Format(time.Kitchen), alive, err)
+		}
 	}
 }
