@@ -41,8 +41,10 @@ func (s *server) common(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		// Authorization codes travel in URLs; never leak them in a Referer.
-		h.Set("Referrer-Policy", "no-referrer")
+		// Authorization codes travel in URLs: no Referer leaves our origin.
+		// Not "no-referrer": it also makes browsers send "Origin: null" on
+		// our own form posts, which cross-origin protection must refuse.
+		h.Set("Referrer-Policy", "same-origin")
 		if s.secure {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
