@@ -122,6 +122,7 @@ type Store interface {
 	ConsentStore
 	GrantStore
 	AccountStore
+	LogoutQueue
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -22,6 +22,7 @@ import (
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
+	"github.com/manacore/mana-core-auth/provider/logout"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
@@ -133,7 +134,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("CORS_ORIGINS: %w", err)
 	}
+	// Back-channel logout: every ended session reaches the apps that hold
+	// its tokens, from a durable queue in the database.
+	notifier := logout.New(logout.Config{Issuer: cfg.BaseURL, Logger: a.log.With("component", "logout")}, a.store, a.ring)
 	accounts, err := account.NewService(account.Config{
+		SessionEnded: func(ctx context.Context, sid, uid string) {
+			if err := notifier.SessionEnded(ctx, sid, uid); err != nil {
+				a.log.ErrorContext(ctx, "enqueue back-channel logout", "error", err)
+			}
+		},
 		BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Logger: a.log.With("component", "account"),
 		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost},
 	}, a.store, a.hasher, mailer)
@@ -192,6 +201,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		CORS:     cors,
 		Limiter:  limiter,
 		Backoff:  backoff,
+		Logout:   notifier,
 	})
 	if err != nil {
 		return err
@@ -214,6 +224,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go a.ring.Run(bg, time.Minute)
+	go notifier.Run(bg)
 	if addr := getenv("PPROF_ADDR"); addr != "" {
 		// Profiling stays on its own listener (normally loopback) so it is
 		// never reachable through the public port.

@@ -35,7 +35,8 @@ func (s *server) handleDiscovery() http.Handler {
 		"ui_locales_supported":                           []string{"de", "en"},
 		"authorization_response_iss_parameter_supported": true,
 		"frontchannel_logout_supported":                  false,
-		"backchannel_logout_supported":                   false,
+		"backchannel_logout_supported":                   s.Logout != nil,
+		"backchannel_logout_session_supported":           s.Logout != nil,
 	}
 	// The document never changes while the process runs: encode once.
 	body, err := json.Marshal(doc)

@@ -24,6 +24,7 @@ import (
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
+	"github.com/manacore/mana-core-auth/provider/logout"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
@@ -68,6 +69,8 @@ type env struct {
 	// mail receives what the account service sends (see mailer).
 	mail     mail.Sender
 	accounts *account.Service
+	// notifier queues back-channel logouts; tests deliver with DeliverDue.
+	notifier *logout.Notifier
 }
 
 type setupOpts struct {
@@ -126,8 +129,10 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	if o.mailer == nil {
 		o.mailer = discardMail{}
 	}
+	notifier := logout.New(logout.Config{Issuer: issuer, Now: o.now}, store, ring)
 	accounts, err := account.NewService(account.Config{BaseURL: issuer, SecretKey: secret,
-		Redirects: &account.RedirectPolicy{Domain: "mana.test"}, Now: o.now}, store, hasher, o.mailer)
+		SessionEnded: func(ctx context.Context, sid, uid string) { _ = notifier.SessionEnded(ctx, sid, uid) },
+		Redirects:    &account.RedirectPolicy{Domain: "mana.test"}, Now: o.now}, store, hasher, o.mailer)
 	if err != nil {
 		t.Fatalf("account.NewService: %v", err)
 	}
@@ -150,6 +155,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		Accounts: accounts,
 		Limiter:  o.limiter,
 		CORS:     o.cors,
+		Logout:   notifier,
 		Backoff:  o.backoff,
 	})
 	if err != nil {
@@ -159,7 +165,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts}
+	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts, notifier: notifier}
 	hash, err := hasher.Hash(ctx, userPassword)
 	if err != nil {
 		t.Fatal(err)

@@ -64,6 +64,14 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"ConcurrentAdvanceTOTP", testConcurrentAdvanceTOTP},
 		{"AccountTimezones", testAccountTimezones},
 		{"AccountSQLMetacharacters", testAccountSQLMetacharacters},
+		{"LogoutEnqueueClaim", testLogoutEnqueueClaim},
+		{"LogoutLease", testLogoutLease},
+		{"LogoutCompleteRetry", testLogoutCompleteRetry},
+		{"LogoutEnqueueAtomic", testLogoutEnqueueAtomic},
+		{"LogoutTxRollback", testLogoutTxRollback},
+		{"SessionClients", testSessionClients},
+		{"ConcurrentClaimLogoutJobs", testConcurrentClaimLogoutJobs},
+		{"LogoutSQLMetacharacters", testLogoutSQLMetacharacters},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
