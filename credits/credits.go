@@ -1,0 +1,151 @@
+package credits
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors returned by the Service and the stores.
+var (
+	ErrInsufficientCredits = errors.New("insufficient credits")
+	ErrInvalidAmount       = errors.New("invalid amount")
+	ErrNotFound            = errors.New("not found")
+	ErrAlreadyExists       = errors.New("already exists")
+	// ErrConflict is a transient write conflict (lock timeout, deadlock,
+	// serialization failure, SQLITE_BUSY, a lost version check); the Service
+	// retries it, so callers see it only when retries ran out.
+	ErrConflict = errors.New("write conflict")
+)
+
+// Type is the kind of a Transaction.
+type Type string
+
+// Transaction types.
+const (
+	TypeSignupBonus Type = "signup_bonus"
+	TypeDailyFree   Type = "daily_free"
+	TypeUsage       Type = "usage"
+	TypePurchase    Type = "purchase"
+	TypeRefund      Type = "refund"
+	TypeAdjustment  Type = "adjustment"
+)
+
+// System accounts.
+const (
+	AccountSignup = "system:signup"
+	AccountDaily  = "system:daily"
+	AccountStripe = "stripe"
+	AccountAdmin  = "admin"
+)
+
+// FreeAccount is the ledger account of the user's free wallet.
+func FreeAccount(userID string) string { return "user:" + userID + ":free" }
+
+// PaidAccount is the ledger account of the user's paid wallet.
+func PaidAccount(userID string) string { return "user:" + userID + ":paid" }
+
+// UsageAccount is the ledger account that receives an app's usage.
+func UsageAccount(appID string) string { return "usage:" + appID }
+
+// Posting is one leg of a Transaction.
+type Posting struct {
+	Account string
+	Amount  int64
+}
+
+// Transaction is one movement in the ledger. Amount is its signed net
+// effect on the user's wallets (negative for usage). GrantDay is the
+// calendar day of a daily_free grant (empty otherwise); at most one
+// daily_free transaction exists per user and GrantDay.
+type Transaction struct {
+	ID             string
+	UserID         string
+	Type           Type
+	Amount         int64
+	AppID          string
+	Description    string
+	IdempotencyKey string
+	GrantDay       string
+	Metadata       json.RawMessage // nil when absent
+	CreatedAt      time.Time       // UTC, millisecond precision
+	Postings       []Posting       // sum to zero
+}
+
+// Balance is the cached state of a user's wallets.
+type Balance struct {
+	UserID         string
+	Paid           int64
+	Free           int64
+	TotalEarned    int64
+	TotalSpent     int64
+	LastDailyGrant string // calendar day (YYYY-MM-DD) in the configured time zone, "" if never
+	SignupGranted  bool
+	Version        int64
+}
+
+// Available is what the user can spend.
+func (b Balance) Available() int64 { return b.Paid + b.Free }
+
+// Booking is what a Decider asks the store to write: the transaction
+// (with postings) and the user's balance after it. UsageDay, when set,
+// adds -Tx.Amount to the usage statistics of (user, Tx.AppID, UsageDay).
+type Booking struct {
+	Tx       Transaction
+	Balance  Balance
+	UsageDay string
+}
+
+// Decider sees the user's current balance, locked against concurrent
+// writers, and returns what to book, nil to book nothing, or an error to
+// abort.
+type Decider func(current Balance) (*Booking, error)
+
+// UsageStat is the usage of one app by one user on one day.
+type UsageStat struct {
+	UserID      string
+	AppID       string
+	Day         string
+	CreditsUsed int64
+	Uses        int64
+}
+
+// Mismatch is a difference Verify found: a cached wallet (Field "paid" or
+// "free") differing from the sum of its postings, or a transaction whose
+// postings do not sum to zero (Field "postings", TransactionID set).
+type Mismatch struct {
+	UserID        string
+	TransactionID string
+	Field         string
+	Cached        int64
+	Ledger        int64
+}
+
+// Store is the storage the Service needs.
+type Store interface {
+	// Balance returns the cached balance, or ErrNotFound.
+	Balance(ctx context.Context, userID string) (Balance, error)
+
+	// Book runs one atomic read-decide-write on the user's balance. In one
+	// database transaction it creates the balance row if missing (all
+	// zero), locks it against concurrent Book calls for the same user, and,
+	// if idempotencyKey is not empty and the user already has a transaction
+	// with that key, returns that transaction, the current balance and
+	// replay=true without calling decide. Otherwise it calls decide; a nil
+	// Booking writes nothing and returns the current balance; a Booking is
+	// written (balance with version+1, transaction, postings, usage
+	// statistics) and returned. Errors from decide are returned unchanged.
+	Book(ctx context.Context, userID, idempotencyKey string, decide Decider) (tx Transaction, after Balance, replay bool, err error)
+
+	// Transactions lists the user's transactions with their postings,
+	// newest first.
+	Transactions(ctx context.Context, userID string, limit, offset int) ([]Transaction, error)
+
+	// Usage lists the user's usage statistics by day and app.
+	Usage(ctx context.Context, userID string) ([]UsageStat, error)
+
+	// Verify recomputes every cached balance from the postings and checks
+	// that each transaction's postings sum to zero.
+	Verify(ctx context.Context) ([]Mismatch, error)
+}

@@ -1,0 +1,303 @@
+package credits
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// Config configures a Service. Zero values take the defaults noted.
+type Config struct {
+	SignupBonus int64          // credits granted once per user; default 150 (negative: none)
+	DailyFree   int64          // free credits per calendar day; default 5 (negative: none)
+	Timezone    *time.Location // of the calendar day; default Europe/Berlin
+	FreeCap     int64          // cap on the free wallet for daily grants; 0 = none
+	Now         func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultSignupBonus = 150
+	DefaultDailyFree   = 5
+	DefaultLimit       = 50
+	MaxLimit           = 100
+	maxAttempts        = 10
+)
+
+// Service implements the credits rules on a Store.
+type Service struct {
+	store Store
+	cfg   Config
+}
+
+// NewService returns a Service on store.
+func NewService(store Store, cfg Config) (*Service, error) {
+	if cfg.SignupBonus == 0 {
+		cfg.SignupBonus = DefaultSignupBonus
+	}
+	if cfg.DailyFree == 0 {
+		cfg.DailyFree = DefaultDailyFree
+	}
+	cfg.SignupBonus = max(cfg.SignupBonus, 0)
+	cfg.DailyFree = max(cfg.DailyFree, 0)
+	if cfg.FreeCap < 0 {
+		return nil, fmt.Errorf("credits: negative free cap %d", cfg.FreeCap)
+	}
+	if cfg.Timezone == nil {
+		loc, err := time.LoadLocation("Europe/Berlin")
+		if err != nil {
+			return nil, fmt.Errorf("credits: load default time zone: %w", err)
+		}
+		cfg.Timezone = loc
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: store, cfg: cfg}, nil
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+func (s *Service) day(t time.Time) string { return t.In(s.cfg.Timezone).Format(time.DateOnly) }
+
+// retry runs fn until it returns something other than ErrConflict, at most
+// maxAttempts times, with a short jittered backoff.
+func retry[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	var (
+		v   T
+		err error
+	)
+	for attempt := range maxAttempts {
+		v, err = fn()
+		if !errors.Is(err, ErrConflict) {
+			return v, err
+		}
+		d := time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return v, errors.Join(err, ctx.Err())
+		case <-time.After(d):
+		}
+	}
+	return v, err
+}
+
+type booked struct {
+	tx     Transaction
+	after  Balance
+	replay bool
+}
+
+func (s *Service) book(ctx context.Context, userID, key string, decide Decider) (booked, error) {
+	return retry(ctx, func() (booked, error) {
+		tx, after, replay, err := s.store.Book(ctx, userID, key, decide)
+		return booked{tx, after, replay}, err
+	})
+}
+
+// Balance returns the user's balance, first granting the signup bonus
+// (once per user) and the daily free credits (once per calendar day) if
+// they are due. Both grants are lazy and race-free.
+func (s *Service) Balance(ctx context.Context, userID string) (Balance, error) {
+	if userID == "" {
+		return Balance{}, errors.New("credits: empty user id")
+	}
+	now := s.now()
+	today := s.day(now)
+	b, err := s.store.Balance(ctx, userID)
+	switch {
+	case err == nil && b.SignupGranted && b.LastDailyGrant == today:
+		return b, nil // the fast path: nothing due, no lock taken
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return Balance{}, err
+	}
+	if err != nil || !b.SignupGranted {
+		r, err := s.book(ctx, userID, "", func(cur Balance) (*Booking, error) {
+			if cur.SignupGranted {
+				return nil, nil
+			}
+			nb := cur
+			nb.SignupGranted = true
+			tx := s.newTx(userID, TypeSignupBonus, now)
+			tx.Description = "Signup bonus"
+			if n := s.cfg.SignupBonus; n > 0 {
+				nb.Free += n
+				nb.TotalEarned += n
+				tx.Amount = n
+				tx.Postings = []Posting{{AccountSignup, -n}, {FreeAccount(userID), n}}
+			}
+			return &Booking{Tx: tx, Balance: nb}, nil
+		})
+		if err != nil {
+			return Balance{}, err
+		}
+		b = r.after
+	}
+	if b.LastDailyGrant == today {
+		return b, nil
+	}
+	r, err := s.book(ctx, userID, "", func(cur Balance) (*Booking, error) {
+		if cur.LastDailyGrant == today {
+			return nil, nil
+		}
+		nb := cur
+		nb.LastDailyGrant = today
+		n := s.cfg.DailyFree
+		if s.cfg.FreeCap > 0 {
+			n = min(n, s.cfg.FreeCap-cur.Free)
+		}
+		tx := s.newTx(userID, TypeDailyFree, now)
+		tx.Description = "Daily free credits"
+		tx.GrantDay = today
+		if n > 0 {
+			nb.Free += n
+			nb.TotalEarned += n
+			tx.Amount = n
+			tx.Postings = []Posting{{AccountDaily, -n}, {FreeAccount(userID), n}}
+		}
+		return &Booking{Tx: tx, Balance: nb}, nil
+	})
+	if err != nil {
+		return Balance{}, err
+	}
+	return r.after, nil
+}
+
+// SpendInput is a request to spend credits.
+type SpendInput struct {
+	UserID         string
+	Amount         int64
+	AppID          string
+	Description    string
+	IdempotencyKey string
+	Metadata       json.RawMessage
+}
+
+// Spend takes in.Amount credits from the user, free credits first, and
+// records the usage statistics. It never overdraws: ErrInsufficientCredits
+// when the user has fewer credits available. With an idempotency key that
+// the same user already used, it returns the original transaction, the
+// current balance and replay=true; keys of other users are independent.
+func (s *Service) Spend(ctx context.Context, in SpendInput) (Transaction, Balance, bool, error) {
+	if in.Amount <= 0 {
+		return Transaction{}, Balance{}, false, ErrInvalidAmount
+	}
+	if len(in.Metadata) > 0 && !json.Valid(in.Metadata) {
+		return Transaction{}, Balance{}, false, errors.New("credits: metadata is not valid JSON")
+	}
+	in.AppID = strings.TrimSpace(in.AppID)
+	if _, err := s.Balance(ctx, in.UserID); err != nil { // grants due first
+		return Transaction{}, Balance{}, false, err
+	}
+	now := s.now()
+	r, err := s.book(ctx, in.UserID, in.IdempotencyKey, func(cur Balance) (*Booking, error) {
+		if cur.Available() < in.Amount {
+			return nil, ErrInsufficientCredits
+		}
+		fromFree := min(cur.Free, in.Amount)
+		fromPaid := in.Amount - fromFree
+		nb := cur
+		nb.Free -= fromFree
+		nb.Paid -= fromPaid
+		nb.TotalSpent += in.Amount
+		tx := s.newTx(in.UserID, TypeUsage, now)
+		tx.Amount = -in.Amount
+		tx.AppID = in.AppID
+		tx.Description = in.Description
+		tx.IdempotencyKey = in.IdempotencyKey
+		if len(in.Metadata) > 0 {
+			tx.Metadata = in.Metadata
+		}
+		if fromFree > 0 {
+			tx.Postings = append(tx.Postings, Posting{FreeAccount(in.UserID), -fromFree})
+		}
+		if fromPaid > 0 {
+			tx.Postings = append(tx.Postings, Posting{PaidAccount(in.UserID), -fromPaid})
+		}
+		tx.Postings = append(tx.Postings, Posting{UsageAccount(in.AppID), in.Amount})
+		return &Booking{Tx: tx, Balance: nb, UsageDay: s.day(now)}, nil
+	})
+	if err != nil {
+		return Transaction{}, Balance{}, false, err
+	}
+	return r.tx, r.after, r.replay, nil
+}
+
+// Grant books an admin adjustment of amount credits (negative to take
+// credits away) on the user's paid wallet. A negative adjustment never
+// takes the paid wallet below zero.
+func (s *Service) Grant(ctx context.Context, userID string, amount int64, reason string) (Transaction, Balance, error) {
+	if amount == 0 {
+		return Transaction{}, Balance{}, ErrInvalidAmount
+	}
+	if _, err := s.Balance(ctx, userID); err != nil {
+		return Transaction{}, Balance{}, err
+	}
+	now := s.now()
+	r, err := s.book(ctx, userID, "", func(cur Balance) (*Booking, error) {
+		if cur.Paid+amount < 0 {
+			return nil, ErrInsufficientCredits
+		}
+		nb := cur
+		nb.Paid += amount
+		if amount > 0 {
+			nb.TotalEarned += amount
+		}
+		tx := s.newTx(userID, TypeAdjustment, now)
+		tx.Amount = amount
+		tx.Description = reason
+		tx.Postings = []Posting{{AccountAdmin, -amount}, {PaidAccount(userID), amount}}
+		return &Booking{Tx: tx, Balance: nb}, nil
+	})
+	if err != nil {
+		return Transaction{}, Balance{}, err
+	}
+	return r.tx, r.after, nil
+}
+
+// Transactions lists the user's transactions, newest first. limit <= 0
+// means DefaultLimit; it is capped at MaxLimit.
+func (s *Service) Transactions(ctx context.Context, userID string, limit, offset int) ([]Transaction, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	offset = max(offset, 0)
+	return s.store.Transactions(ctx, userID, limit, offset)
+}
+
+// Usage lists the user's usage statistics.
+func (s *Service) Usage(ctx context.Context, userID string) ([]UsageStat, error) {
+	return s.store.Usage(ctx, userID)
+}
+
+// Verify recomputes every balance from the ledger and returns the
+// differences; none means the ledger and the cached balances agree.
+func (s *Service) Verify(ctx context.Context) ([]Mismatch, error) {
+	return s.store.Verify(ctx)
+}
+
+func (s *Service) newTx(userID string, typ Type, now time.Time) Transaction {
+	return Transaction{ID: NewID(), UserID: userID, Type: typ, CreatedAt: now}
+}
+
+// NewID returns a random UUID (version 4) string.
+func NewID() string {
+	var b [16]byte
+	_, _ = cryptoRead(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+var cryptoRead = crand.Read

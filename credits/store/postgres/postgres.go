@@ -1,0 +1,308 @@
+// Package postgres implements credits.Store on PostgreSQL (schema credits,
+// created by migrations/postgres/0004_credits.sql).
+//
+// Book locks the user's balance row with SELECT … FOR UPDATE, so concurrent
+// writers for one user queue on the row and never overdraw.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/manacore/mana-core-auth/credits"
+)
+
+// Store implements credits.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+	own  bool
+}
+
+var _ credits.Store = (*Store)(nil)
+
+// New returns a store on pool (migrated elsewhere); Close does not close it.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Open connects to dsn. It does not migrate: the provider store's Migrate
+// creates the credits schema.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("credits postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("credits postgres: connect: %w", err)
+	}
+	return &Store{pool: pool, own: true}, nil
+}
+
+// Close closes the pool if Open created it.
+func (s *Store) Close() error {
+	if s.own {
+		s.pool.Close()
+	}
+	return nil
+}
+
+const balanceCols = `user_id, paid, free, total_earned, total_spent, last_daily_grant, signup_granted, version`
+
+func scanBalance(row pgx.Row) (credits.Balance, error) {
+	var b credits.Balance
+	err := row.Scan(&b.UserID, &b.Paid, &b.Free, &b.TotalEarned, &b.TotalSpent, &b.LastDailyGrant, &b.SignupGranted, &b.Version)
+	return b, mapErr(err)
+}
+
+// Balance implements credits.Store.
+func (s *Store) Balance(ctx context.Context, userID string) (credits.Balance, error) {
+	return scanBalance(s.pool.QueryRow(ctx, `SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1`, userID))
+}
+
+// Book implements credits.Store.
+func (s *Store) Book(ctx context.Context, userID, key string, decide credits.Decider) (credits.Transaction, credits.Balance, bool, error) {
+	var (
+		out    credits.Transaction
+		after  credits.Balance
+		replay bool
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		now := ts(time.Now())
+		if _, err := tx.Exec(ctx, `INSERT INTO credits.balances (user_id, created_at, updated_at)
+			VALUES ($1, $2, $2) ON CONFLICT DO NOTHING`, userID, now); err != nil {
+			return mapErr(err)
+		}
+		cur, err := scanBalance(tx.QueryRow(ctx,
+			`SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1 FOR UPDATE`, userID))
+		if err != nil {
+			return err
+		}
+		after = cur
+		if key != "" {
+			txs, err := queryTxs(ctx, tx, `WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+			if err != nil {
+				return err
+			}
+			if len(txs) > 0 {
+				out, replay = txs[0], true
+				return nil
+			}
+		}
+		bk, err := decide(cur)
+		if err != nil || bk == nil {
+			return err
+		}
+		nb, t := bk.Balance, bk.Tx
+		tag, err := tx.Exec(ctx, `UPDATE credits.balances SET paid = $2, free = $3, total_earned = $4,
+			total_spent = $5, last_daily_grant = $6, signup_granted = $7, version = version + 1, updated_at = $8
+			WHERE user_id = $1 AND version = $9`,
+			userID, nb.Paid, nb.Free, nb.TotalEarned, nb.TotalSpent, nb.LastDailyGrant, nb.SignupGranted, now, cur.Version)
+		if err != nil {
+			return mapErr(err)
+		}
+		if tag.RowsAffected() != 1 {
+			return credits.ErrConflict
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO credits.transactions
+			(id, user_id, type, amount, app_id, description, idempotency_key, grant_day, metadata, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			t.ID, userID, string(t.Type), t.Amount, t.AppID, t.Description, t.IdempotencyKey, t.GrantDay,
+			string(t.Metadata), ts(t.CreatedAt)); err != nil {
+			return mapErr(err)
+		}
+		for i, p := range t.Postings {
+			if _, err := tx.Exec(ctx, `INSERT INTO credits.postings (transaction_id, seq, account, amount)
+				VALUES ($1, $2, $3, $4)`, t.ID, i, p.Account, p.Amount); err != nil {
+				return mapErr(err)
+			}
+		}
+		if bk.UsageDay != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO credits.usage_stats (user_id, app_id, day, credits_used, uses)
+				VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, app_id, day) DO UPDATE
+				SET credits_used = credits.usage_stats.credits_used + EXCLUDED.credits_used,
+				    uses = credits.usage_stats.uses + 1`,
+				userID, t.AppID, bk.UsageDay, -t.Amount); err != nil {
+				return mapErr(err)
+			}
+		}
+		t.UserID = userID
+		t.CreatedAt = ts(t.CreatedAt)
+		out = t
+		after = nb
+		after.Version = cur.Version + 1
+		return nil
+	})
+	if err != nil {
+		return credits.Transaction{}, credits.Balance{}, false, err
+	}
+	return out, after, replay, nil
+}
+
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// queryTxs loads transactions matching where (with args) and their postings.
+func queryTxs(ctx context.Context, q queryer, where string, args ...any) ([]credits.Transaction, error) {
+	rows, err := q.Query(ctx, `SELECT id, user_id, type, amount, app_id, description, idempotency_key,
+		grant_day, metadata, created_at FROM credits.transactions `+where, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var (
+		out []credits.Transaction
+		ids []string
+	)
+	for rows.Next() {
+		var (
+			t    credits.Transaction
+			typ  string
+			meta string
+		)
+		if err := rows.Scan(&t.ID, &t.UserID, &typ, &t.Amount, &t.AppID, &t.Description, &t.IdempotencyKey,
+			&t.GrantDay, &meta, &t.CreatedAt); err != nil {
+			rows.Close()
+			return nil, mapErr(err)
+		}
+		t.Type = credits.Type(typ)
+		if meta != "" {
+			t.Metadata = []byte(meta)
+		}
+		t.CreatedAt = t.CreatedAt.UTC()
+		out = append(out, t)
+		ids = append(ids, t.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	idx := make(map[string]int, len(ids))
+	for i, id := range ids {
+		idx[id] = i
+	}
+	prows, err := q.Query(ctx, `SELECT transaction_id, account, amount FROM credits.postings
+		WHERE transaction_id = ANY($1) ORDER BY transaction_id, seq`, ids)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer prows.Close()
+	for prows.Next() {
+		var (
+			id string
+			p  credits.Posting
+		)
+		if err := prows.Scan(&id, &p.Account, &p.Amount); err != nil {
+			return nil, mapErr(err)
+		}
+		i := idx[id]
+		out[i].Postings = append(out[i].Postings, p)
+	}
+	return out, mapErr(prows.Err())
+}
+
+// Transactions implements credits.Store.
+func (s *Store) Transactions(ctx context.Context, userID string, limit, offset int) ([]credits.Transaction, error) {
+	return queryTxs(ctx, s.pool, `WHERE user_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3`,
+		userID, limit, offset)
+}
+
+// Usage implements credits.Store.
+func (s *Store) Usage(ctx context.Context, userID string) ([]credits.UsageStat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT user_id, app_id, day, credits_used, uses FROM credits.usage_stats
+		WHERE user_id = $1 ORDER BY day DESC, app_id`, userID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []credits.UsageStat
+	for rows.Next() {
+		var u credits.UsageStat
+		if err := rows.Scan(&u.UserID, &u.AppID, &u.Day, &u.CreditsUsed, &u.Uses); err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, u)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// Verify implements credits.Store. It reads in one REPEATABLE READ
+// transaction so balances and postings are from the same snapshot.
+func (s *Store) Verify(ctx context.Context) ([]credits.Mismatch, error) {
+	var out []credits.Mismatch
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT b.user_id, b.paid, b.free,
+				COALESCE((SELECT sum(amount) FROM credits.postings WHERE account = 'user:' || b.user_id || ':paid'), 0)::bigint,
+				COALESCE((SELECT sum(amount) FROM credits.postings WHERE account = 'user:' || b.user_id || ':free'), 0)::bigint
+			FROM credits.balances b
+			WHERE b.paid <> COALESCE((SELECT sum(amount) FROM credits.postings WHERE account = 'user:' || b.user_id || ':paid'), 0)
+			   OR b.free <> COALESCE((SELECT sum(amount) FROM credits.postings WHERE account = 'user:' || b.user_id || ':free'), 0)
+			ORDER BY b.user_id`)
+		if err != nil {
+			return mapErr(err)
+		}
+		for rows.Next() {
+			var (
+				user                         string
+				paid, free, ledgerP, ledgerF int64
+			)
+			if err := rows.Scan(&user, &paid, &free, &ledgerP, &ledgerF); err != nil {
+				rows.Close()
+				return mapErr(err)
+			}
+			if paid != ledgerP {
+				out = append(out, credits.Mismatch{UserID: user, Field: "paid", Cached: paid, Ledger: ledgerP})
+			}
+			if free != ledgerF {
+				out = append(out, credits.Mismatch{UserID: user, Field: "free", Cached: free, Ledger: ledgerF})
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return mapErr(err)
+		}
+		rows, err = tx.Query(ctx, `SELECT t.user_id, p.transaction_id, sum(p.amount)::bigint
+			FROM credits.postings p JOIN credits.transactions t ON t.id = p.transaction_id
+			GROUP BY t.user_id, p.transaction_id HAVING sum(p.amount) <> 0 ORDER BY p.transaction_id`)
+		if err != nil {
+			return mapErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m := credits.Mismatch{Field: "postings"}
+			if err := rows.Scan(&m.UserID, &m.TransactionID, &m.Ledger); err != nil {
+				return mapErr(err)
+			}
+			out = append(out, m)
+		}
+		return mapErr(rows.Err())
+	})
+	return out, err
+}
+
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return credits.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return fmt.Errorf("%w: %w", credits.ErrAlreadyExists, err)
+		case "40001", "40P01", "55P03":
+			return fmt.Errorf("%w: %w", credits.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// ts: UTC, millisecond precision, as the provider stores write times.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
