@@ -149,3 +149,116 @@ type Store interface {
 	// that each transaction's postings sum to zero.
 	Verify(ctx context.Context) ([]Mismatch, error)
 }
+
+// Package is a credit package users can buy.
+type Package struct {
+	ID         string
+	Name       string
+	Credits    int64
+	PriceCents int64
+	Currency   string // ISO code, lower case ("eur")
+	Active     bool
+	SortOrder  int
+	CreatedAt  time.Time // UTC, millisecond precision
+}
+
+// PurchaseStatus is the Stripe state of a Purchase.
+type PurchaseStatus string
+
+// Purchase statuses.
+const (
+	PurchasePending   PurchaseStatus = "pending"
+	PurchaseSucceeded PurchaseStatus = "succeeded"
+	PurchaseFailed    PurchaseStatus = "failed"
+	PurchaseRefunded  PurchaseStatus = "refunded"
+)
+
+// Purchase is one Stripe payment for a Package. The credits are booked in
+// the ledger (type purchase, key "stripe:<PaymentIntentID>") when Stripe
+// reports the payment succeeded.
+type Purchase struct {
+	ID                      string
+	UserID                  string
+	PackageID               string
+	Credits                 int64
+	AmountCents             int64
+	Currency                string
+	Status                  PurchaseStatus
+	StripePaymentIntentID   string    // "" until known
+	StripeCheckoutSessionID string    // "" unless bought through Checkout
+	CreatedAt               time.Time // UTC, millisecond precision
+	CompletedAt             time.Time // zero while pending
+}
+
+// StripeEvent identifies a Stripe webhook event.
+type StripeEvent struct {
+	ID   string
+	Type string
+}
+
+// PurchaseRef finds a purchase by its PaymentIntent or, when that is
+// empty, by its Checkout Session.
+type PurchaseRef struct {
+	PaymentIntentID   string
+	CheckoutSessionID string
+}
+
+// PurchaseUpdate is what a PurchaseDecider asks the store to write in the
+// event's database transaction: the purchase's new status (empty: keep),
+// CompletedAt (zero: keep), PaymentIntentID (set when the purchase has
+// none yet) and, when Decide is set, a Book on the purchase's user with
+// idempotency key Key.
+type PurchaseUpdate struct {
+	Status          PurchaseStatus
+	CompletedAt     time.Time
+	PaymentIntentID string
+	Key             string
+	Decide          Decider
+}
+
+// PurchaseDecider sees the purchase, locked, and returns what to write
+// (nil: nothing beyond recording the event).
+type PurchaseDecider func(p Purchase) (*PurchaseUpdate, error)
+
+// EventResult is the outcome of BillingStore.ApplyStripeEvent.
+type EventResult struct {
+	Duplicate bool        // the event was recorded before; nothing was done
+	NotFound  bool        // no purchase matched; the event was recorded
+	Purchase  Purchase    // after the update
+	Tx        Transaction // the booked (or replayed) transaction, if any
+	Replay    bool        // the ledger already had the key
+	Balance   Balance     // after the booking, if any
+}
+
+// BillingStore is the storage of packages, purchases and processed Stripe
+// events. Both credits stores implement it.
+type BillingStore interface {
+	// Packages lists the packages by sort order (then id); activeOnly
+	// leaves out disabled ones.
+	Packages(ctx context.Context, activeOnly bool) ([]Package, error)
+	// Package returns one package, or ErrNotFound.
+	Package(ctx context.Context, id string) (Package, error)
+	// CreatePackage stores p (ErrAlreadyExists for a taken id).
+	CreatePackage(ctx context.Context, p Package) error
+	// DisablePackage marks a package inactive, or returns ErrNotFound.
+	DisablePackage(ctx context.Context, id string) error
+
+	// CreatePurchase stores p (ErrAlreadyExists for a taken id or Stripe id).
+	CreatePurchase(ctx context.Context, p Purchase) error
+	// Purchase, PurchaseByPaymentIntent and PurchaseByCheckoutSession
+	// return one purchase, or ErrNotFound.
+	Purchase(ctx context.Context, id string) (Purchase, error)
+	PurchaseByPaymentIntent(ctx context.Context, paymentIntentID string) (Purchase, error)
+	PurchaseByCheckoutSession(ctx context.Context, sessionID string) (Purchase, error)
+	// Purchases lists the user's purchases, newest first.
+	Purchases(ctx context.Context, userID string, limit, offset int) ([]Purchase, error)
+
+	// ApplyStripeEvent is the fulfilment primitive. In ONE database
+	// transaction it records ev.ID (if already recorded: Duplicate, nothing
+	// else happens), finds and locks the purchase by ref (none: NotFound,
+	// the event stays recorded), calls decide and writes its update: the
+	// purchase fields and, with Decide set, a Book on the purchase's user
+	// (same semantics as Store.Book, idempotency key scoped to the user).
+	// On any error nothing is written, not even the event.
+	ApplyStripeEvent(ctx context.Context, ev StripeEvent, ref PurchaseRef, decide PurchaseDecider) (EventResult, error)
+}

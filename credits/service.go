@@ -301,3 +301,53 @@ func NewID() string {
 }
 
 var cryptoRead = crand.Read
+
+// PurchaseDecider returns the ledger decision for a paid purchase: the
+// package's credits move from the stripe account into the user's paid
+// wallet. The caller books it under key (one booking per payment).
+func (s *Service) PurchaseDecider(p Purchase, key string) Decider {
+	now := s.now()
+	return func(cur Balance) (*Booking, error) {
+		nb := cur
+		nb.Paid += p.Credits
+		nb.TotalEarned += p.Credits
+		tx := s.newTx(p.UserID, TypePurchase, now)
+		tx.Amount = p.Credits
+		tx.Description = "Credit purchase"
+		tx.IdempotencyKey = key
+		meta, err := json.Marshal(map[string]string{"purchaseId": p.ID, "packageId": p.PackageID, "paymentIntent": p.StripePaymentIntentID})
+		if err != nil {
+			return nil, err
+		}
+		tx.Metadata = meta
+		tx.Postings = []Posting{{AccountStripe, -p.Credits}, {PaidAccount(p.UserID), p.Credits}}
+		return &Booking{Tx: tx, Balance: nb}, nil
+	}
+}
+
+// RefundDecider returns the ledger decision for a refund of n credits of a
+// purchase: they leave the paid wallet for the stripe account, but never
+// below zero; if the user already spent them, what is there is taken and
+// the shortfall recorded in the metadata (requested, booked, shortfall).
+// Like a negative adjustment it leaves TotalEarned as it is.
+func (s *Service) RefundDecider(p Purchase, n int64, key, stripeRef string) Decider {
+	now := s.now()
+	return func(cur Balance) (*Booking, error) {
+		booked := max(min(n, cur.Paid), 0)
+		nb := cur
+		nb.Paid -= booked
+		tx := s.newTx(p.UserID, TypeRefund, now)
+		tx.Amount = -booked
+		tx.Description = "Refund " + stripeRef
+		tx.IdempotencyKey = key
+		meta, err := json.Marshal(map[string]int64{"requested": n, "booked": booked, "shortfall": n - booked})
+		if err != nil {
+			return nil, err
+		}
+		tx.Metadata = meta
+		if booked > 0 {
+			tx.Postings = []Posting{{PaidAccount(p.UserID), -booked}, {AccountStripe, booked}}
+		}
+		return &Booking{Tx: tx, Balance: nb}, nil
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // CREDITS_TIMEZONE must load on images without zoneinfo
 )
 
 func main() {
@@ -30,6 +31,8 @@ commands:
   users create         create a user
   clients create|list|delete
   keys list|rotate
+  credits verify       recompute every balance from the ledger (exit 1 on a mismatch)
+  credits grant --user ID --amount N --reason R
 
 Configuration comes from the environment: DATABASE_URL, BASE_URL, PORT,
 SECRET_KEY, COOKIE_DOMAIN, JWT_AUDIENCE, LOG_LEVEL (see README).`
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdClients(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "credits":
+		return cmdCredits(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -189,6 +189,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Credits: the same database, migrated above with the provider's schema.
+	creditsSvc, closeCredits, err := openCredits(ctx, a, getenv)
+	if err != nil {
+		return fmt.Errorf("credits: %w", err)
+	}
+	defer closeCredits()
 	handler, err := server.New(server.Deps{
 		Logger:   a.log,
 		Config:   server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], TrustedProxies: trusted, Limits: limits},
@@ -202,6 +208,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Limiter:  limiter,
 		Backoff:  backoff,
 		Logout:   notifier,
+		Credits:  creditsSvc,
 	})
 	if err != nil {
 		return err

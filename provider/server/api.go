@@ -150,6 +150,7 @@ func (s *server) handleAPIRegister() http.Handler {
 		case err != nil:
 			s.internalError(w, r, "register", err)
 		default:
+			s.creditsSignup(r.Context(), u.ID)
 			writeJSON(w, http.StatusCreated, map[string]any{"user": toAPIUser(u, false)})
 		}
 	})

@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/httpx"
@@ -71,6 +72,8 @@ type env struct {
 	accounts *account.Service
 	// notifier queues back-channel logouts; tests deliver with DeliverDue.
 	notifier *logout.Notifier
+	// credits is the credits service (setup with withCredits), else nil.
+	credits *credits.Service
 }
 
 type setupOpts struct {
@@ -84,6 +87,8 @@ type setupOpts struct {
 	now func() time.Time
 	// wrapStore, when set, wraps the store every component uses.
 	wrapStore func(provider.Store) provider.Store
+	// credits, when set, serves the credits API on the same database.
+	credits bool
 }
 
 // discardMail drops messages; flows that read mail pass a real SMTP sender.
@@ -100,7 +105,15 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		f(&o)
 	}
 	ctx := context.Background()
-	store := b.Open(t)
+	var (
+		store      provider.Store
+		creditsSvc *credits.Service
+	)
+	if o.credits {
+		store, creditsSvc = openWithCredits(t, b, o.now)
+	} else {
+		store = b.Open(t)
+	}
 	if o.wrapStore != nil {
 		store = o.wrapStore(store)
 	}
@@ -157,6 +170,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		CORS:     o.cors,
 		Logout:   notifier,
 		Backoff:  o.backoff,
+		Credits:  creditsSvc,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -165,7 +179,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts, notifier: notifier}
+	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts, notifier: notifier, credits: creditsSvc}
 	hash, err := hasher.Hash(ctx, userPassword)
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,9 @@ func DefaultLimits() map[string]Limit {
 		// (1,000+ tokens/s) while still capping a runaway or stolen client.
 		"token":      {120000, m},
 		"introspect": {600000, m},
+		// The credits API is called by app backends on behalf of many
+		// users, often from one address: a cap on runaways, not on use.
+		"credits": {120000, m},
 	}
 }
 
@@ -49,7 +52,7 @@ func ParseLimits(s string) (map[string]Limit, error) {
 		name, spec, ok := strings.Cut(part, "=")
 		count, window, ok2 := strings.Cut(spec, "/")
 		if _, known := limits[name]; !ok || !ok2 || !known {
-			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect", part)
+			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect, credits", part)
 		}
 		n, err := strconv.Atoi(count)
 		d, err2 := time.ParseDuration(window)

@@ -38,7 +38,7 @@ func (s *server) handleRegisterSubmit() http.Handler {
 		l := lang(r)
 		v := templates.RegisterView{Lang: l, Name: r.PostForm.Get("name"), Email: r.PostForm.Get("email"),
 			ReturnTo: safeReturnTo(r.PostForm.Get("return_to")), Errors: map[string]string{}}
-		_, err := s.Accounts.Register(r.Context(), account.RegisterInput{
+		u, err := s.Accounts.Register(r.Context(), account.RegisterInput{
 			Email: v.Email, Password: r.PostForm.Get("password"), Name: v.Name, SourceAppURL: s.Config.Issuer,
 			Lang: l, IP: s.clientIP(r), UserAgent: r.UserAgent(),
 		})
@@ -60,6 +60,7 @@ func (s *server) handleRegisterSubmit() http.Handler {
 			s.Logger.ErrorContext(r.Context(), "register page", "error", err)
 			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
 		default:
+			s.creditsSignup(r.Context(), u.ID)
 			s.render(r.Context(), w, http.StatusOK, templates.RegisteredPage(templates.RegisteredView{Lang: l, Email: account.NormalizeEmail(v.Email)}))
 		}
 	})

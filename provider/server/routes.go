@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	creditsapi "github.com/manacore/mana-core-auth/credits/api"
 	"github.com/manacore/mana-core-auth/static"
 )
 
@@ -93,6 +94,14 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/v1/auth/2fa/enroll", api("auth", s.handleAPI2FAEnroll()))
 	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FACode(true)))
 	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FACode(false)))
+
+	// Credits: a protected resource server trusting only our access tokens.
+	if s.Credits != nil {
+		c := creditsapi.New(s.Credits, creditsVerifier{s}, s.Logger.With("component", "credits"))
+		mux.Handle("GET /api/v1/credits/balance", api("credits", c.Balance()))
+		mux.Handle("POST /api/v1/credits/use", api("credits", c.Use()))
+		mux.Handle("GET /api/v1/credits/transactions", api("credits", c.Transactions()))
+	}
 
 	// Operations.
 	mux.Handle("GET /health", s.handleHealth())

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/httpx"
@@ -55,6 +56,9 @@ type Deps struct {
 	// apps holding its tokens are signed out too (back-channel logout);
 	// nil when not configured.
 	Logout LogoutNotifier
+	// Credits serves the credits API under /api/v1/credits and books the
+	// signup bonus at registration; nil leaves the routes out.
+	Credits *credits.Service
 }
 
 // LogoutNotifier fans an ended session out to the relying parties.

@@ -72,75 +72,79 @@ func (s *Store) Book(ctx context.Context, userID, key string, decide credits.Dec
 		replay bool
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		now := ts(time.Now())
-		if _, err := tx.Exec(ctx, `INSERT INTO credits.balances (user_id, created_at, updated_at)
-			VALUES ($1, $2, $2) ON CONFLICT DO NOTHING`, userID, now); err != nil {
-			return mapErr(err)
-		}
-		cur, err := scanBalance(tx.QueryRow(ctx,
-			`SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1 FOR UPDATE`, userID))
-		if err != nil {
-			return err
-		}
-		after = cur
-		if key != "" {
-			txs, err := queryTxs(ctx, tx, `WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
-			if err != nil {
-				return err
-			}
-			if len(txs) > 0 {
-				out, replay = txs[0], true
-				return nil
-			}
-		}
-		bk, err := decide(cur)
-		if err != nil || bk == nil {
-			return err
-		}
-		nb, t := bk.Balance, bk.Tx
-		tag, err := tx.Exec(ctx, `UPDATE credits.balances SET paid = $2, free = $3, total_earned = $4,
-			total_spent = $5, last_daily_grant = $6, signup_granted = $7, version = version + 1, updated_at = $8
-			WHERE user_id = $1 AND version = $9`,
-			userID, nb.Paid, nb.Free, nb.TotalEarned, nb.TotalSpent, nb.LastDailyGrant, nb.SignupGranted, now, cur.Version)
-		if err != nil {
-			return mapErr(err)
-		}
-		if tag.RowsAffected() != 1 {
-			return credits.ErrConflict
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO credits.transactions
-			(id, user_id, type, amount, app_id, description, idempotency_key, grant_day, metadata, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			t.ID, userID, string(t.Type), t.Amount, t.AppID, t.Description, t.IdempotencyKey, t.GrantDay,
-			string(t.Metadata), ts(t.CreatedAt)); err != nil {
-			return mapErr(err)
-		}
-		for i, p := range t.Postings {
-			if _, err := tx.Exec(ctx, `INSERT INTO credits.postings (transaction_id, seq, account, amount)
-				VALUES ($1, $2, $3, $4)`, t.ID, i, p.Account, p.Amount); err != nil {
-				return mapErr(err)
-			}
-		}
-		if bk.UsageDay != "" {
-			if _, err := tx.Exec(ctx, `INSERT INTO credits.usage_stats (user_id, app_id, day, credits_used, uses)
-				VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, app_id, day) DO UPDATE
-				SET credits_used = credits.usage_stats.credits_used + EXCLUDED.credits_used,
-				    uses = credits.usage_stats.uses + 1`,
-				userID, t.AppID, bk.UsageDay, -t.Amount); err != nil {
-				return mapErr(err)
-			}
-		}
-		t.UserID = userID
-		t.CreatedAt = ts(t.CreatedAt)
-		out = t
-		after = nb
-		after.Version = cur.Version + 1
-		return nil
+		var err error
+		out, after, replay, err = bookTx(ctx, tx, userID, key, decide)
+		return err
 	})
 	if err != nil {
 		return credits.Transaction{}, credits.Balance{}, false, err
 	}
 	return out, after, replay, nil
+}
+
+// bookTx is Book inside the database transaction tx.
+func bookTx(ctx context.Context, tx pgx.Tx, userID, key string, decide credits.Decider) (out credits.Transaction, after credits.Balance, replay bool, err error) {
+	now := ts(time.Now())
+	if _, err := tx.Exec(ctx, `INSERT INTO credits.balances (user_id, created_at, updated_at)
+		VALUES ($1, $2, $2) ON CONFLICT DO NOTHING`, userID, now); err != nil {
+		return out, after, false, mapErr(err)
+	}
+	cur, err := scanBalance(tx.QueryRow(ctx,
+		`SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1 FOR UPDATE`, userID))
+	if err != nil {
+		return out, after, false, err
+	}
+	after = cur
+	if key != "" {
+		txs, err := queryTxs(ctx, tx, `WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+		if err != nil {
+			return out, after, false, err
+		}
+		if len(txs) > 0 {
+			return txs[0], cur, true, nil
+		}
+	}
+	bk, err := decide(cur)
+	if err != nil || bk == nil {
+		return out, after, false, err
+	}
+	nb, t := bk.Balance, bk.Tx
+	tag, err := tx.Exec(ctx, `UPDATE credits.balances SET paid = $2, free = $3, total_earned = $4,
+		total_spent = $5, last_daily_grant = $6, signup_granted = $7, version = version + 1, updated_at = $8
+		WHERE user_id = $1 AND version = $9`,
+		userID, nb.Paid, nb.Free, nb.TotalEarned, nb.TotalSpent, nb.LastDailyGrant, nb.SignupGranted, now, cur.Version)
+	if err != nil {
+		return out, after, false, mapErr(err)
+	}
+	if tag.RowsAffected() != 1 {
+		return out, after, false, credits.ErrConflict
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO credits.transactions
+		(id, user_id, type, amount, app_id, description, idempotency_key, grant_day, metadata, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		t.ID, userID, string(t.Type), t.Amount, t.AppID, t.Description, t.IdempotencyKey, t.GrantDay,
+		string(t.Metadata), ts(t.CreatedAt)); err != nil {
+		return out, after, false, mapErr(err)
+	}
+	for i, p := range t.Postings {
+		if _, err := tx.Exec(ctx, `INSERT INTO credits.postings (transaction_id, seq, account, amount)
+			VALUES ($1, $2, $3, $4)`, t.ID, i, p.Account, p.Amount); err != nil {
+			return out, after, false, mapErr(err)
+		}
+	}
+	if bk.UsageDay != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO credits.usage_stats (user_id, app_id, day, credits_used, uses)
+			VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, app_id, day) DO UPDATE
+			SET credits_used = credits.usage_stats.credits_used + EXCLUDED.credits_used,
+			    uses = credits.usage_stats.uses + 1`,
+			userID, t.AppID, bk.UsageDay, -t.Amount); err != nil {
+			return out, after, false, mapErr(err)
+		}
+	}
+	t.UserID = userID
+	t.CreatedAt = ts(t.CreatedAt)
+	nb.Version = cur.Version + 1
+	return t, nb, false, nil
 }
 
 type queryer interface {

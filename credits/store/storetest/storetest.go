@@ -103,6 +103,8 @@ func countType(txs []credits.Transaction, typ credits.Type) int {
 func Run(t *testing.T, open func(t *testing.T) credits.Store) {
 	ctx := context.Background()
 
+	t.Run("Billing", func(t *testing.T) { runBilling(t, open) })
+
 	t.Run("SignupBonusOnce", func(t *testing.T) {
 		svc, _ := newService(t, open(t), credits.Config{})
 		for range 3 {

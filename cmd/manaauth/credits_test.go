@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite"
+
+	"github.com/manacore/mana-core-auth/provider/store/storetest"
+)
+
+var userIDRE = regexp.MustCompile(`id:\s+(\S+)`)
+
+// TestCreditsCLI: grant books an adjustment, verify is clean, and a
+// tampered cached balance makes verify fail and name the mismatch.
+func TestCreditsCLI(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			var (
+				dsn    string
+				tamper func(t *testing.T, user string)
+			)
+			if backend == "sqlite" {
+				path := filepath.Join(t.TempDir(), "m.db")
+				dsn = "sqlite:" + path
+				tamper = func(t *testing.T, user string) {
+					db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer db.Close()
+					if _, err := db.Exec(`UPDATE credit_balances SET paid = paid + 7 WHERE user_id = ?`, user); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				dsn = storetest.NewPostgresDatabase(t)
+				tamper = func(t *testing.T, user string) {
+					conn, err := pgx.Connect(context.Background(), dsn)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer conn.Close(context.Background())
+					if _, err := conn.Exec(context.Background(), `UPDATE credits.balances SET paid = paid + 7 WHERE user_id = $1`, user); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			env := map[string]string{"DATABASE_URL": dsn, "SECRET_KEY": strings.Repeat("k", 40), "BASE_URL": "http://localhost:3001"}
+			out, errOut, err := runCmd(t, env, "users", "create", "--email", "bob@example.com", "--password", "a long password", "--verified")
+			if err != nil {
+				t.Fatalf("users create: %v\n%s", err, errOut)
+			}
+			m := userIDRE.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no user id in %q", out)
+			}
+			user := m[1]
+
+			if out, errOut, err := runCmd(t, env, "credits", "verify"); err != nil || !strings.Contains(out, "verified") {
+				t.Fatalf("verify on an empty ledger: %v\n%s%s", err, out, errOut)
+			}
+			out, errOut, err = runCmd(t, env, "credits", "grant", "--user", user, "--amount", "100", "--reason", "support ticket 42")
+			if err != nil {
+				t.Fatalf("grant: %v\n%s", err, errOut)
+			}
+			for _, want := range []string{"credits granted", "amount:      100", "paid:        100", "free:        155"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("grant output lacks %q:\n%s", want, out)
+				}
+			}
+			if _, _, err := runCmd(t, env, "credits", "grant", "--user", user, "--amount", "-101", "--reason", "too much"); err == nil {
+				t.Error("a grant below zero paid credits succeeded")
+			}
+			if _, _, err := runCmd(t, env, "credits", "grant", "--user", "nobody", "--amount", "5", "--reason", "x"); err == nil || !strings.Contains(err.Error(), "no user") {
+				t.Errorf("grant to an unknown user: %v", err)
+			}
+			if _, _, err := runCmd(t, env, "credits", "grant", "--user", user, "--amount", "0"); err == nil {
+				t.Error("grant of 0 without a reason succeeded")
+			}
+			if out, errOut, err := runCmd(t, env, "credits", "verify"); err != nil {
+				t.Fatalf("verify after grant: %v\n%s%s", err, out, errOut)
+			}
+
+			tamper(t, user)
+			out, _, err = runCmd(t, env, "credits", "verify")
+			if err == nil {
+				t.Fatalf("verify of a tampered balance succeeded:\n%s", out)
+			}
+			if !strings.Contains(out, "MISMATCH user "+user+": paid cached 107, ledger 100") {
+				t.Errorf("verify output:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestServeCredits: serve wires the credits API on the same database and
+// checks CREDITS_TIMEZONE.
+func TestServeCredits(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "m.db"), "PORT": "0", "BASE_URL": "http://localhost:3001",
+		"SECRET_KEY": strings.Repeat("k", 40), "CREDITS_TIMEZONE": "America/New_York", "CREDITS_DAILY_FREE": "0", "CREDITS_FREE_CAP": "200"}
+	base, _ := startServe(t, env, "--dev")
+	resp, err := http.Get(base + "/api/v1/credits/balance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"code":"missing_token"`) {
+		t.Errorf("balance without token: %d %s", resp.StatusCode, body)
+	}
+
+	for _, bad := range []map[string]string{{"CREDITS_TIMEZONE": "Mars/Olympus"}, {"CREDITS_SIGNUP_BONUS": "-3"}, {"CREDITS_FREE_CAP": "x"}} {
+		e := map[string]string{"DATABASE_URL": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"], "BASE_URL": env["BASE_URL"]}
+		for k, v := range bad {
+			e[k] = v
+		}
+		if _, _, err := runCmd(t, e, "credits", "verify"); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	cfg, err := creditsConfig(envFunc(map[string]string{"CREDITS_DAILY_FREE": "0", "CREDITS_FREE_CAP": "200"}))
+	if err != nil || cfg.DailyFree >= 0 || cfg.SignupBonus != 150 || cfg.FreeCap != 200 || cfg.Timezone.String() != "Europe/Berlin" {
+		t.Errorf("creditsConfig = %+v, %v", cfg, err)
+	}
+}

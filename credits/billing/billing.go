@@ -1,0 +1,318 @@
+// Package billing sells credit packages through Stripe: PaymentIntents for
+// apps with Stripe Elements, Checkout Sessions for the web, and the webhook
+// that credits a purchase exactly once.
+//
+// The webhook is idempotent twice over: the Stripe event id is recorded in
+// the same database transaction that books the purchase
+// (credits.BillingStore.ApplyStripeEvent), and the ledger transaction
+// carries the per-user idempotency key "stripe:<payment_intent_id>", so a
+// payment reported by several events (payment_intent.succeeded and
+// checkout.session.completed) is credited once.
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/webhook"
+
+	"github.com/manacore/mana-core-auth/credits"
+)
+
+// Errors.
+var (
+	// ErrBadSignature: the webhook payload's Stripe-Signature did not verify
+	// (or the payload is not a Stripe event).
+	ErrBadSignature = errors.New("billing: bad webhook signature")
+	// ErrBadPayload: a verified event whose object could not be decoded.
+	ErrBadPayload = errors.New("billing: bad webhook payload")
+	// ErrPackageNotFound: no active package with that id. It wraps
+	// credits.ErrNotFound.
+	ErrPackageNotFound = fmt.Errorf("billing: package %w", credits.ErrNotFound)
+)
+
+// Config configures Billing.
+type Config struct {
+	SecretKey     string // STRIPE_SECRET_KEY (sk_test_… / sk_live_…)
+	WebhookSecret string // STRIPE_WEBHOOK_SECRET (whsec_…)
+	SuccessURL    string // Checkout success page
+	CancelURL     string // Checkout cancel page
+	// APIBase is STRIPE_API_BASE, e.g. http://127.0.0.1:12111 for
+	// stripe-mock; empty means the real Stripe API.
+	APIBase string
+}
+
+// Event types handled by HandleWebhook.
+const (
+	EventPaymentSucceeded       = "payment_intent.succeeded"
+	EventPaymentFailed          = "payment_intent.payment_failed"
+	EventCheckoutCompleted      = "checkout.session.completed"
+	EventCheckoutAsyncSucceeded = "checkout.session.async_payment_succeeded"
+	EventChargeRefunded         = "charge.refunded"
+)
+
+// Billing creates Stripe payments for credit packages and fulfils them.
+type Billing struct {
+	cfg    Config
+	store  credits.BillingStore
+	ledger *credits.Service
+	sc     *stripe.Client
+}
+
+// New returns Billing on store (which must be the store ledger books on).
+func New(cfg Config, store credits.BillingStore, ledger *credits.Service) (*Billing, error) {
+	if cfg.SecretKey == "" {
+		return nil, errors.New("billing: no Stripe secret key")
+	}
+	if store == nil || ledger == nil {
+		return nil, errors.New("billing: nil store or ledger")
+	}
+	var opts []stripe.ClientOption
+	if cfg.APIBase != "" {
+		u, err := url.Parse(cfg.APIBase)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("billing: bad Stripe API base %q", cfg.APIBase)
+		}
+		opts = append(opts, stripe.WithBackends(stripe.NewBackendsWithConfig(&stripe.BackendConfig{
+			URL:           stripe.String(cfg.APIBase),
+			LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelError},
+		})))
+	}
+	return &Billing{cfg: cfg, store: store, ledger: ledger, sc: stripe.NewClient(cfg.SecretKey, opts...)}, nil
+}
+
+// Packages lists the active packages by sort order.
+func (b *Billing) Packages(ctx context.Context) ([]credits.Package, error) {
+	return b.store.Packages(ctx, true)
+}
+
+// Purchases lists the user's purchases, newest first (limit as for
+// credits.Service.Transactions).
+func (b *Billing) Purchases(ctx context.Context, userID string, limit, offset int) ([]credits.Purchase, error) {
+	if limit <= 0 {
+		limit = credits.DefaultLimit
+	}
+	return b.store.Purchases(ctx, userID, min(limit, credits.MaxLimit), max(offset, 0))
+}
+
+func (b *Billing) activePackage(ctx context.Context, id string) (credits.Package, error) {
+	p, err := b.store.Package(ctx, id)
+	if errors.Is(err, credits.ErrNotFound) || (err == nil && !p.Active) {
+		return credits.Package{}, ErrPackageNotFound
+	}
+	return p, err
+}
+
+func (b *Billing) newPurchase(userID string, pkg credits.Package) credits.Purchase {
+	return credits.Purchase{
+		ID: credits.NewID(), UserID: userID, PackageID: pkg.ID, Credits: pkg.Credits,
+		AmountCents: pkg.PriceCents, Currency: pkg.Currency, Status: credits.PurchasePending,
+		CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
+	}
+}
+
+func metadata(p credits.Purchase) map[string]string {
+	return map[string]string{
+		"purchase_id": p.ID, "user_id": p.UserID, "package_id": p.PackageID,
+		"credits": strconv.FormatInt(p.Credits, 10),
+	}
+}
+
+// CreatePaymentIntent creates a Stripe PaymentIntent for the package and
+// stores a pending purchase; the client secret goes to Stripe Elements.
+func (b *Billing) CreatePaymentIntent(ctx context.Context, userID, packageID string) (credits.Purchase, string, error) {
+	if userID == "" {
+		return credits.Purchase{}, "", errors.New("billing: empty user id")
+	}
+	pkg, err := b.activePackage(ctx, packageID)
+	if err != nil {
+		return credits.Purchase{}, "", err
+	}
+	p := b.newPurchase(userID, pkg)
+	params := &stripe.PaymentIntentCreateParams{
+		Amount:                  stripe.Int64(pkg.PriceCents),
+		Currency:                stripe.String(pkg.Currency),
+		Description:             stripe.String(pkg.Name),
+		AutomaticPaymentMethods: &stripe.PaymentIntentCreateAutomaticPaymentMethodsParams{Enabled: stripe.Bool(true)},
+	}
+	params.Metadata = metadata(p)
+	params.SetIdempotencyKey("purchase:" + p.ID)
+	pi, err := b.sc.V1PaymentIntents.Create(ctx, params)
+	if err != nil {
+		return credits.Purchase{}, "", fmt.Errorf("billing: create payment intent: %w", err)
+	}
+	p.StripePaymentIntentID = pi.ID
+	if err := b.store.CreatePurchase(ctx, p); err != nil {
+		return credits.Purchase{}, "", fmt.Errorf("billing: store purchase: %w", err)
+	}
+	return p, pi.ClientSecret, nil
+}
+
+// CreateCheckout creates a Stripe Checkout Session for the package, stores
+// a pending purchase and returns the session's URL.
+func (b *Billing) CreateCheckout(ctx context.Context, userID, email, packageID string) (string, error) {
+	if userID == "" {
+		return "", errors.New("billing: empty user id")
+	}
+	pkg, err := b.activePackage(ctx, packageID)
+	if err != nil {
+		return "", err
+	}
+	p := b.newPurchase(userID, pkg)
+	params := &stripe.CheckoutSessionCreateParams{
+		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
+		SuccessURL:        stripe.String(b.cfg.SuccessURL),
+		CancelURL:         stripe.String(b.cfg.CancelURL),
+		ClientReferenceID: stripe.String(userID),
+		LineItems: []*stripe.CheckoutSessionCreateLineItemParams{{
+			Quantity: stripe.Int64(1),
+			PriceData: &stripe.CheckoutSessionCreateLineItemPriceDataParams{
+				Currency:    stripe.String(pkg.Currency),
+				UnitAmount:  stripe.Int64(pkg.PriceCents),
+				ProductData: &stripe.CheckoutSessionCreateLineItemPriceDataProductDataParams{Name: stripe.String(pkg.Name)},
+			},
+		}},
+		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{Metadata: metadata(p)},
+	}
+	if email != "" {
+		params.CustomerEmail = stripe.String(email)
+	}
+	params.Metadata = metadata(p)
+	params.SetIdempotencyKey("checkout:" + p.ID)
+	sess, err := b.sc.V1CheckoutSessions.Create(ctx, params)
+	if err != nil {
+		return "", fmt.Errorf("billing: create checkout session: %w", err)
+	}
+	p.StripeCheckoutSessionID = sess.ID
+	if err := b.store.CreatePurchase(ctx, p); err != nil {
+		return "", fmt.Errorf("billing: store purchase: %w", err)
+	}
+	return sess.URL, nil
+}
+
+// HandleWebhook verifies and applies one Stripe webhook delivery. It
+// returns ErrBadSignature when the signature does not verify, ErrBadPayload
+// for an undecodable object, nil for handled, repeated and ignored events,
+// and other errors (store failures) when Stripe should retry.
+func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader string) error {
+	ev, err := webhook.ConstructEvent(payload, sigHeader, b.cfg.WebhookSecret)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	if ev.Data == nil || ev.ID == "" {
+		return ErrBadPayload
+	}
+	sev := credits.StripeEvent{ID: ev.ID, Type: string(ev.Type)}
+	switch sev.Type {
+	case EventPaymentSucceeded:
+		var pi stripe.PaymentIntent
+		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
+			return fmt.Errorf("%w: %v", ErrBadPayload, err)
+		}
+		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: pi.ID}, b.fulfil(pi.ID))
+	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded:
+		var cs stripe.CheckoutSession
+		if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil || cs.ID == "" {
+			return fmt.Errorf("%w: %v", ErrBadPayload, err)
+		}
+		if cs.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid &&
+			cs.PaymentStatus != stripe.CheckoutSessionPaymentStatusNoPaymentRequired {
+			return nil // delayed payment method: async_payment_succeeded follows
+		}
+		piID := ""
+		if cs.PaymentIntent != nil {
+			piID = cs.PaymentIntent.ID
+		}
+		return b.apply(ctx, sev, credits.PurchaseRef{CheckoutSessionID: cs.ID}, b.fulfil(piID))
+	case EventPaymentFailed:
+		var pi stripe.PaymentIntent
+		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
+			return fmt.Errorf("%w: %v", ErrBadPayload, err)
+		}
+		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: pi.ID}, func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
+			if p.Status != credits.PurchasePending {
+				return nil, nil // a later success wins; never "un-succeed"
+			}
+			return &credits.PurchaseUpdate{Status: credits.PurchaseFailed}, nil
+		})
+	case EventChargeRefunded:
+		var ch stripe.Charge
+		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil || ch.ID == "" {
+			return fmt.Errorf("%w: %v", ErrBadPayload, err)
+		}
+		if ch.PaymentIntent == nil || ch.PaymentIntent.ID == "" {
+			return nil // not one of ours
+		}
+		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: ch.PaymentIntent.ID}, b.refund(ch))
+	default:
+		return nil // acknowledged and ignored
+	}
+}
+
+// fulfil credits a pending (or failed, then retried) purchase.
+func (b *Billing) fulfil(piID string) credits.PurchaseDecider {
+	return func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
+		if p.Status == credits.PurchaseSucceeded || p.Status == credits.PurchaseRefunded {
+			return nil, nil
+		}
+		if piID == "" {
+			piID = p.StripePaymentIntentID
+		}
+		key := "stripe:" + piID
+		if piID == "" { // no PaymentIntent (e.g. a free checkout)
+			key = "stripe:" + p.StripeCheckoutSessionID
+		}
+		p.StripePaymentIntentID = piID
+		return &credits.PurchaseUpdate{
+			Status: credits.PurchaseSucceeded, CompletedAt: time.Now(), PaymentIntentID: piID,
+			Key: key, Decide: b.ledger.PurchaseDecider(p, key),
+		}, nil
+	}
+}
+
+// refund takes the refunded share of a credited purchase back from the
+// paid wallet (never below zero). The credits are proportional to the
+// charge's cumulative amount_refunded; the key is per charge.
+func (b *Billing) refund(ch stripe.Charge) credits.PurchaseDecider {
+	return func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
+		if p.Status != credits.PurchaseSucceeded && p.Status != credits.PurchaseRefunded {
+			return nil, nil // never credited: nothing to take back
+		}
+		n := p.Credits
+		if p.AmountCents > 0 && ch.AmountRefunded > 0 && ch.AmountRefunded < p.AmountCents {
+			n = p.Credits * ch.AmountRefunded / p.AmountCents
+		}
+		up := &credits.PurchaseUpdate{Key: "stripe-refund:" + ch.ID}
+		if ch.Refunded || ch.AmountRefunded >= p.AmountCents {
+			up.Status = credits.PurchaseRefunded
+		}
+		up.Decide = b.ledger.RefundDecider(p, n, up.Key, ch.ID)
+		return up, nil
+	}
+}
+
+// apply runs ApplyStripeEvent, retrying transient write conflicts.
+func (b *Billing) apply(ctx context.Context, ev credits.StripeEvent, ref credits.PurchaseRef, decide credits.PurchaseDecider) error {
+	var err error
+	for attempt := range 10 {
+		_, err = b.store.ApplyStripeEvent(ctx, ev, ref, decide)
+		if !errors.Is(err, credits.ErrConflict) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("billing: apply %s %s: %w", ev.Type, ev.ID, err)
+	}
+	return nil
+}

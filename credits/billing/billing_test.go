@@ -1,0 +1,483 @@
+package billing_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/webhook"
+
+	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/credits/billing"
+	cpostgres "github.com/manacore/mana-core-auth/credits/store/postgres"
+	csqlite "github.com/manacore/mana-core-auth/credits/store/sqlite"
+	provpostgres "github.com/manacore/mana-core-auth/provider/store/postgres"
+	provsqlite "github.com/manacore/mana-core-auth/provider/store/sqlite"
+	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
+)
+
+const whsec = "whsec_test_secret"
+
+// stripeMockBase is the URL of the stripe-mock the tests started, or "".
+var (
+	stripeMockBase   string
+	stripeMockReason string
+)
+
+func TestMain(m *testing.M) {
+	stop := startStripeMock()
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+func stripeMockBinary() string {
+	if p := os.Getenv("STRIPE_MOCK_BIN"); p != "" {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", "stripe-mock")
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("stripe-mock"); err == nil {
+		return p
+	}
+	return ""
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startStripeMock starts stripe-mock on free loopback ports (HTTP and the
+// HTTPS listener it always opens) and waits until it answers.
+func startStripeMock() (stop func()) {
+	bin := stripeMockBinary()
+	if bin == "" {
+		stripeMockReason = "stripe-mock binary not found in $(go env GOPATH)/bin or PATH " +
+			"(go install github.com/stripe/stripe-mock@v0.203.0)"
+		return func() {}
+	}
+	httpPort, err1 := freePort()
+	httpsPort, err2 := freePort()
+	if err := errors.Join(err1, err2); err != nil {
+		stripeMockReason = "no free port: " + err.Error()
+		return func() {}
+	}
+	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:"+strconv.Itoa(httpPort),
+		"-https-addr", "127.0.0.1:"+strconv.Itoa(httpsPort))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		stripeMockReason = "start stripe-mock: " + err.Error()
+		return func() {}
+	}
+	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(httpPort), 200*time.Millisecond); err == nil {
+			c.Close()
+			stripeMockBase = base
+			return stop
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	stripeMockReason = "stripe-mock did not start listening: " + out.String()
+	return func() {}
+}
+
+func needStripeMock(t *testing.T) {
+	t.Helper()
+	if stripeMockBase != "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("stripe-mock is required when CI=true: %s", stripeMockReason)
+	}
+	t.Skipf("stripe-mock tests skipped: %s", stripeMockReason)
+}
+
+type backend struct {
+	name string
+	open func(t *testing.T) credits.Store
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) credits.Store {
+		ctx := context.Background()
+		path := filepath.Join(t.TempDir(), "manaauth.db")
+		ps, err := provsqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = ps.Close()
+		s, err := csqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
+	{"postgres", func(t *testing.T) credits.Store {
+		ctx := context.Background()
+		dsn := provstoretest.NewPostgresDatabase(t)
+		ps, err := provpostgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = ps.Close()
+		s, err := cpostgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
+}
+
+type env struct {
+	store credits.Store
+	bs    credits.BillingStore
+	svc   *credits.Service
+	b     *billing.Billing
+}
+
+func newEnv(t *testing.T, be backend) env {
+	t.Helper()
+	needStripeMock(t)
+	s := be.open(t)
+	svc, err := credits.NewService(s, credits.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := s.(credits.BillingStore)
+	b, err := billing.New(billing.Config{
+		SecretKey: "sk_test_123", WebhookSecret: whsec, APIBase: stripeMockBase,
+		SuccessURL: "https://auth.example/account/credits?checkout=success",
+		CancelURL:  "https://auth.example/account/credits?checkout=cancel",
+	}, bs, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env{s, bs, svc, b}
+}
+
+// event returns a signed webhook delivery of an event of type typ whose
+// data.object is obj.
+func event(t *testing.T, id, typ string, obj map[string]any, secret string) ([]byte, string) {
+	t.Helper()
+	payload, err := json.Marshal(map[string]any{
+		"id": id, "object": "event", "type": typ, "api_version": stripe.APIVersion,
+		"created": time.Now().Unix(), "livemode": false, "data": map[string]any{"object": obj},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{
+		Payload: payload, Secret: secret, Timestamp: time.Now(),
+	})
+	return sp.Payload, sp.Header
+}
+
+func piSucceeded(t *testing.T, evID, piID string) ([]byte, string) {
+	return event(t, evID, "payment_intent.succeeded",
+		map[string]any{"id": piID, "object": "payment_intent", "status": "succeeded"}, whsec)
+}
+
+func paid(t *testing.T, e env, user string) int64 {
+	t.Helper()
+	b, err := e.svc.Balance(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Paid
+}
+
+func verifyClean(t *testing.T, e env) {
+	t.Helper()
+	ms, err := e.svc.Verify(context.Background())
+	if err != nil || len(ms) != 0 {
+		t.Fatalf("Verify: %+v, %v", ms, err)
+	}
+}
+
+func TestBilling(t *testing.T) {
+	ctx := context.Background()
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Run("Packages", func(t *testing.T) {
+				e := newEnv(t, be)
+				ps, err := e.b.Packages(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, p := range ps {
+					got = append(got, fmt.Sprintf("%d/%d/%s", p.Credits, p.PriceCents, p.Currency))
+				}
+				if strings.Join(got, " ") != "500/500/eur 1000/1000/eur 2500/2500/eur 5000/5000/eur" {
+					t.Fatalf("packages %v", got)
+				}
+			})
+
+			t.Run("CreatePaymentIntent", func(t *testing.T) {
+				e := newEnv(t, be)
+				p, secret, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-1000")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if secret == "" || !strings.HasPrefix(p.StripePaymentIntentID, "pi_") || p.Status != credits.PurchasePending ||
+					p.Credits != 1000 || p.AmountCents != 1000 || p.Currency != "eur" {
+					t.Fatalf("purchase %+v secret %q", p, secret)
+				}
+				got, err := e.bs.PurchaseByPaymentIntent(ctx, p.StripePaymentIntentID)
+				if err != nil || got != p {
+					t.Fatalf("stored %+v, %v; want %+v", got, err, p)
+				}
+				if _, _, err := e.b.CreatePaymentIntent(ctx, "u1", "nope"); !errors.Is(err, billing.ErrPackageNotFound) {
+					t.Fatalf("unknown package: %v", err)
+				}
+				if err := e.bs.DisablePackage(ctx, "credits-500"); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-500"); !errors.Is(err, credits.ErrNotFound) {
+					t.Fatalf("disabled package: %v", err)
+				}
+			})
+
+			t.Run("CreateCheckout", func(t *testing.T) {
+				e := newEnv(t, be)
+				u, err := e.b.CreateCheckout(ctx, "u1", "u1@example.com", "credits-2500")
+				if err != nil || !strings.HasPrefix(u, "https://") {
+					t.Fatalf("url %q, %v", u, err)
+				}
+				ps, err := e.b.Purchases(ctx, "u1", 0, 0)
+				if err != nil || len(ps) != 1 || !strings.HasPrefix(ps[0].StripeCheckoutSessionID, "cs_") ||
+					ps[0].StripePaymentIntentID != "" || ps[0].Credits != 2500 {
+					t.Fatalf("purchases %+v, %v", ps, err)
+				}
+				// checkout.session.completed credits the purchase once.
+				cs := map[string]any{"id": ps[0].StripeCheckoutSessionID, "object": "checkout.session",
+					"payment_status": "paid", "payment_intent": "pi_checkout_1"}
+				payload, sig := event(t, "evt_cs_1", "checkout.session.completed", cs, whsec)
+				for range 2 {
+					if err := e.b.HandleWebhook(ctx, payload, sig); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// The PaymentIntent's own event for the same payment adds nothing.
+				payload, sig = piSucceeded(t, "evt_cs_2", "pi_checkout_1")
+				if err := e.b.HandleWebhook(ctx, payload, sig); err != nil {
+					t.Fatal(err)
+				}
+				if n := paid(t, e, "u1"); n != 2500 {
+					t.Fatalf("paid %d", n)
+				}
+				verifyClean(t, e)
+			})
+
+			t.Run("WebhookFulfilOnce", func(t *testing.T) {
+				e := newEnv(t, be)
+				p, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-500")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Bad signature: nothing booked, event not recorded.
+				bad, badSig := event(t, "evt_1", "payment_intent.succeeded",
+					map[string]any{"id": p.StripePaymentIntentID, "object": "payment_intent"}, "whsec_wrong")
+				if err := e.b.HandleWebhook(ctx, bad, badSig); !errors.Is(err, billing.ErrBadSignature) {
+					t.Fatalf("bad signature: %v", err)
+				}
+				good, sig := piSucceeded(t, "evt_1", p.StripePaymentIntentID)
+				if err := e.b.HandleWebhook(ctx, good, sig+"0"); !errors.Is(err, billing.ErrBadSignature) {
+					t.Fatalf("tampered signature: %v", err)
+				}
+				if err := e.b.HandleWebhook(ctx, good, ""); !errors.Is(err, billing.ErrBadSignature) {
+					t.Fatalf("missing signature: %v", err)
+				}
+				if n := paid(t, e, "u1"); n != 0 {
+					t.Fatalf("paid after bad signatures: %d", n)
+				}
+				for range 2 {
+					if err := e.b.HandleWebhook(ctx, good, sig); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if n := paid(t, e, "u1"); n != 500 {
+					t.Fatalf("paid %d", n)
+				}
+				got, _ := e.bs.Purchase(ctx, p.ID)
+				if got.Status != credits.PurchaseSucceeded || got.CompletedAt.IsZero() {
+					t.Fatalf("purchase %+v", got)
+				}
+
+				// Five concurrent deliveries of one event for a second purchase.
+				p2, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-1000")
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload, sig := piSucceeded(t, "evt_2", p2.StripePaymentIntentID)
+				var wg sync.WaitGroup
+				errs := make(chan error, 5)
+				for range 5 {
+					wg.Go(func() { errs <- e.b.HandleWebhook(ctx, payload, sig) })
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if n := paid(t, e, "u1"); n != 1500 {
+					t.Fatalf("paid after concurrent deliveries %d", n)
+				}
+				txs, _ := e.svc.Transactions(ctx, "u1", 100, 0)
+				purchases := 0
+				for _, tx := range txs {
+					if tx.Type == credits.TypePurchase {
+						purchases++
+						if !strings.HasPrefix(tx.IdempotencyKey, "stripe:pi_") {
+							t.Errorf("purchase tx key %q", tx.IdempotencyKey)
+						}
+					}
+				}
+				if purchases != 2 {
+					t.Fatalf("%d purchase transactions", purchases)
+				}
+
+				// Refund of the first purchase.
+				refund, rsig := event(t, "evt_3", "charge.refunded", map[string]any{
+					"id": "ch_1", "object": "charge", "payment_intent": p.StripePaymentIntentID,
+					"amount": 500, "amount_refunded": 500, "refunded": true,
+				}, whsec)
+				for range 2 {
+					if err := e.b.HandleWebhook(ctx, refund, rsig); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if n := paid(t, e, "u1"); n != 1000 {
+					t.Fatalf("paid after refund %d", n)
+				}
+				got, _ = e.bs.Purchase(ctx, p.ID)
+				if got.Status != credits.PurchaseRefunded {
+					t.Fatalf("purchase after refund %+v", got)
+				}
+
+				// Unknown event types are acknowledged and ignored.
+				unk, usig := event(t, "evt_4", "customer.created", map[string]any{"id": "cus_1", "object": "customer"}, whsec)
+				if err := e.b.HandleWebhook(ctx, unk, usig); err != nil {
+					t.Fatal(err)
+				}
+				if n := paid(t, e, "u1"); n != 1000 {
+					t.Fatalf("paid after unknown event %d", n)
+				}
+				verifyClean(t, e)
+			})
+
+			t.Run("PaymentFailed", func(t *testing.T) {
+				e := newEnv(t, be)
+				p, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-500")
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload, sig := event(t, "evt_f", "payment_intent.payment_failed",
+					map[string]any{"id": p.StripePaymentIntentID, "object": "payment_intent"}, whsec)
+				if err := e.b.HandleWebhook(ctx, payload, sig); err != nil {
+					t.Fatal(err)
+				}
+				got, _ := e.bs.Purchase(ctx, p.ID)
+				if got.Status != credits.PurchaseFailed || paid(t, e, "u1") != 0 {
+					t.Fatalf("purchase %+v", got)
+				}
+				// A later success (retry with another card) still credits.
+				payload, sig = piSucceeded(t, "evt_s", p.StripePaymentIntentID)
+				if err := e.b.HandleWebhook(ctx, payload, sig); err != nil {
+					t.Fatal(err)
+				}
+				if n := paid(t, e, "u1"); n != 500 {
+					t.Fatalf("paid %d", n)
+				}
+				verifyClean(t, e)
+			})
+
+			t.Run("WebhookHandler", func(t *testing.T) {
+				e := newEnv(t, be)
+				p, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-500")
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := httptest.NewServer(e.b.WebhookHandler(nil))
+				defer srv.Close()
+				post := func(body []byte, sig string) int {
+					req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(string(body)))
+					req.Header.Set("Stripe-Signature", sig)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					return resp.StatusCode
+				}
+				payload, sig := piSucceeded(t, "evt_h", p.StripePaymentIntentID)
+				if code := post(payload, "t=1,v1=deadbeef"); code != http.StatusBadRequest {
+					t.Fatalf("bad signature: %d", code)
+				}
+				if n := paid(t, e, "u1"); n != 0 {
+					t.Fatalf("paid after bad signature %d", n)
+				}
+				if code := post(payload, sig); code != http.StatusOK {
+					t.Fatalf("good: %d", code)
+				}
+				if code := post(payload, sig); code != http.StatusOK {
+					t.Fatalf("repeat: %d", code)
+				}
+				if code := post(make([]byte, billing.MaxWebhookBody+1), sig); code != http.StatusRequestEntityTooLarge {
+					t.Fatalf("too large: %d", code)
+				}
+				resp, err := http.Get(srv.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusMethodNotAllowed {
+					t.Fatalf("GET: %d", resp.StatusCode)
+				}
+				if n := paid(t, e, "u1"); n != 500 {
+					t.Fatalf("paid %d", n)
+				}
+				verifyClean(t, e)
+			})
+		})
+	}
+}
