@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/credits/billing"
 	creditspg "github.com/manacore/mana-core-auth/credits/store/postgres"
 	creditssqlite "github.com/manacore/mana-core-auth/credits/store/sqlite"
 	"github.com/manacore/mana-core-auth/provider"
@@ -62,35 +63,60 @@ func creditsConfig(getenv func(string) string) (credits.Config, error) {
 // creditsStore is a credits.Store that must be closed.
 type creditsStore interface {
 	credits.Store
+	credits.BillingStore
 	Close() error
+}
+
+// openBilling sets up Stripe purchases when STRIPE_SECRET_KEY is set; nil
+// otherwise (the purchase routes are then not served).
+func openBilling(getenv func(string) string, baseURL string, st credits.BillingStore, ledger *credits.Service) (*billing.Billing, error) {
+	key := getenv("STRIPE_SECRET_KEY")
+	if key == "" {
+		return nil, nil
+	}
+	secret := getenv("STRIPE_WEBHOOK_SECRET")
+	if secret == "" {
+		return nil, errors.New("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY (webhooks are verified)")
+	}
+	return billing.New(billing.Config{
+		SecretKey: key, WebhookSecret: secret, APIBase: getenv("STRIPE_API_BASE"),
+		SuccessURL: baseURL + "/account?purchase=success", CancelURL: baseURL + "/account?purchase=cancelled",
+	}, st, ledger)
 }
 
 // openCredits opens the credits store on the provider's database (which
 // the provider store has migrated, credits schema included) and builds
 // the Service.
 func openCredits(ctx context.Context, a *app, getenv func(string) string) (*credits.Service, func(), error) {
+	svc, _, closeFn, err := openCreditsStore(ctx, a, getenv)
+	return svc, closeFn, err
+}
+
+// openCreditsStore is openCredits that also returns the store, which
+// billing needs.
+func openCreditsStore(ctx context.Context, a *app, getenv func(string) string) (*credits.Service, creditsStore, func(), error) {
 	cfg, err := creditsConfig(getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var st creditsStore
 	if path, ok := sqlitePath(a.cfg.DatabaseURL); ok {
 		if path == ":memory:" {
-			return nil, nil, errors.New("credits need a database file or PostgreSQL, not an in-memory SQLite database")
+			return nil, nil, nil, errors.New("credits need a database file or PostgreSQL, not an in-memory SQLite database")
 		}
 		st, err = creditssqlite.Open(ctx, path)
 	} else {
 		st, err = creditspg.Open(ctx, a.cfg.DatabaseURL)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("open credits store: %w", err)
+		return nil, nil, nil, fmt.Errorf("open credits store: %w", err)
 	}
 	svc, err := credits.NewService(st, cfg)
 	if err != nil {
 		_ = st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return svc, func() { _ = st.Close() }, nil
+	return svc, st, func() { _ = st.Close() }, nil
 }
 
 func cmdCredits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -132,3 +132,26 @@ func TestServeCredits(t *testing.T) {
 		t.Errorf("creditsConfig = %+v, %v", cfg, err)
 	}
 }
+
+// TestServeStripeConfig: purchases are served only with Stripe configured,
+// and a secret key without a webhook secret is refused at start-up rather
+// than accepting unverified webhooks.
+func TestServeStripeConfig(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "m.db"), "PORT": "0", "LOG_LEVEL": "warn",
+		"SECRET_KEY": strings.Repeat("k", 40), "STRIPE_SECRET_KEY": "sk_test_123"}
+	_, _, err := runCmd(t, env, "serve", "--dev")
+	if err == nil || !strings.Contains(err.Error(), "STRIPE_WEBHOOK_SECRET") {
+		t.Fatalf("serve with a Stripe key but no webhook secret: %v", err)
+	}
+	delete(env, "STRIPE_SECRET_KEY")
+	base, _ := startServe(t, env, "--dev")
+	resp, err := http.Post(base+"/api/v1/credits/stripe/webhook", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("webhook without Stripe configured: %d, want 404", resp.StatusCode)
+	}
+}

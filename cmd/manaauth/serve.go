@@ -190,11 +190,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	// Credits: the same database, migrated above with the provider's schema.
-	creditsSvc, closeCredits, err := openCredits(ctx, a, getenv)
+	creditsSvc, creditsSt, closeCredits, err := openCreditsStore(ctx, a, getenv)
 	if err != nil {
 		return fmt.Errorf("credits: %w", err)
 	}
 	defer closeCredits()
+	bill, err := openBilling(getenv, cfg.BaseURL, creditsSt, creditsSvc)
+	if err != nil {
+		return fmt.Errorf("stripe: %w", err)
+	}
 	handler, err := server.New(server.Deps{
 		Logger:   a.log,
 		Config:   server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], TrustedProxies: trusted, Limits: limits},
@@ -209,6 +213,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Backoff:  backoff,
 		Logout:   notifier,
 		Credits:  creditsSvc,
+		Billing:  bill,
 	})
 	if err != nil {
 		return err

@@ -101,6 +101,15 @@ func (s *server) routes() http.Handler {
 		mux.Handle("GET /api/v1/credits/balance", api("credits", c.Balance()))
 		mux.Handle("POST /api/v1/credits/use", api("credits", c.Use()))
 		mux.Handle("GET /api/v1/credits/transactions", api("credits", c.Transactions()))
+		if s.Billing != nil {
+			mux.Handle("GET /api/v1/credits/packages", api("credits", c.Packages(s.Billing)))
+			mux.Handle("GET /api/v1/credits/purchases", api("credits", c.Purchases(s.Billing)))
+			mux.Handle("POST /api/v1/credits/purchase", api("credits", c.Purchase(s.Billing)))
+			mux.Handle("POST /api/v1/credits/checkout", api("credits", c.Checkout(s.Billing)))
+			// Stripe calls the webhook; its signature, not a token, is the
+			// credential.
+			mux.Handle("POST /api/v1/credits/stripe/webhook", s.Billing.WebhookHandler(s.Logger.With("component", "stripe")))
+		}
 	}
 
 	// Operations.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/credits/billing"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/httpx"
@@ -59,6 +60,9 @@ type Deps struct {
 	// Credits serves the credits API under /api/v1/credits and books the
 	// signup bonus at registration; nil leaves the routes out.
 	Credits *credits.Service
+	// Billing serves purchases, Checkout and the Stripe webhook; nil when
+	// Stripe is not configured.
+	Billing *billing.Billing
 }
 
 // LogoutNotifier fans an ended session out to the relying parties.

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/manacore/mana-core-auth/credits"
+)
+
+// Billing is what the purchase routes need from credits/billing.
+type Billing interface {
+	Packages(ctx context.Context) ([]credits.Package, error)
+	Purchases(ctx context.Context, userID string, limit, offset int) ([]credits.Purchase, error)
+	CreatePaymentIntent(ctx context.Context, userID, packageID string) (credits.Purchase, string, error)
+	CreateCheckout(ctx context.Context, userID, email, packageID string) (string, error)
+}
+
+type packageJSON struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Credits    int64  `json:"credits"`
+	PriceCents int64  `json:"priceEuroCents"`
+	Currency   string `json:"currency"`
+	SortOrder  int    `json:"sortOrder"`
+}
+
+type purchaseJSON struct {
+	ID          string     `json:"id"`
+	PackageID   string     `json:"packageId"`
+	Credits     int64      `json:"credits"`
+	PriceCents  int64      `json:"priceEuroCents"`
+	Currency    string     `json:"currency"`
+	Status      string     `json:"status"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+}
+
+// Packages lists the active packages by sort order.
+func (a *API) Packages(b Billing) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := a.authorize(w, r, ScopeRead); !ok {
+			return
+		}
+		ps, err := b.Packages(r.Context())
+		if err != nil {
+			a.internal(w, r, "packages", err)
+			return
+		}
+		out := make([]packageJSON, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, packageJSON{ID: p.ID, Name: p.Name, Credits: p.Credits, PriceCents: p.PriceCents, Currency: p.Currency, SortOrder: p.SortOrder})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// Purchases lists the caller's purchases, newest first.
+func (a *API) Purchases(b Billing) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.authorize(w, r, ScopeRead)
+		if !ok {
+			return
+		}
+		list, err := b.Purchases(r.Context(), p.Subject, credits.MaxLimit, 0)
+		if err != nil {
+			a.internal(w, r, "purchases", err)
+			return
+		}
+		out := make([]purchaseJSON, 0, len(list))
+		for _, x := range list {
+			j := purchaseJSON{ID: x.ID, PackageID: x.PackageID, Credits: x.Credits, PriceCents: x.AmountCents, Currency: x.Currency, Status: string(x.Status), CreatedAt: x.CreatedAt}
+			if !x.CompletedAt.IsZero() {
+				t := x.CompletedAt
+				j.CompletedAt = &t
+			}
+			out = append(out, j)
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// packageRequest reads {packageId} and answers validation errors itself.
+func packageRequest(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var in struct {
+		PackageID string `json:"packageId"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeValidation(w, map[string]string{"packageId": "required"})
+		return "", false
+	}
+	if strings.TrimSpace(in.PackageID) == "" || len(in.PackageID) > 128 {
+		writeValidation(w, map[string]string{"packageId": "required"})
+		return "", false
+	}
+	return in.PackageID, true
+}
+
+// Purchase starts a Stripe PaymentIntent for apps using Stripe Elements.
+func (a *API) Purchase(b Billing) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.authorize(w, r, ScopeWrite)
+		if !ok {
+			return
+		}
+		pkg, ok := packageRequest(w, r)
+		if !ok {
+			return
+		}
+		pu, secret, err := b.CreatePaymentIntent(r.Context(), p.Subject, pkg)
+		if errors.Is(err, credits.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "package_not_found", "Package not found")
+			return
+		}
+		if err != nil {
+			a.internal(w, r, "create payment intent", err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]any{"purchaseId": pu.ID, "clientSecret": secret, "amount": pu.AmountCents, "currency": pu.Currency})
+	})
+}
+
+// Checkout starts a Stripe Checkout Session for the web.
+func (a *API) Checkout(b Billing) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.authorize(w, r, ScopeWrite)
+		if !ok {
+			return
+		}
+		pkg, ok := packageRequest(w, r)
+		if !ok {
+			return
+		}
+		url, err := b.CreateCheckout(r.Context(), p.Subject, "", pkg)
+		if errors.Is(err, credits.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "package_not_found", "Package not found")
+			return
+		}
+		if err != nil {
+			a.internal(w, r, "create checkout", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"url": url})
+	})
+}
