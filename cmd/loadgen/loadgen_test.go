@@ -88,3 +88,65 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteTableP99Target(t *testing.T) {
+	t.Parallel()
+	lat := func(ms ...int) []time.Duration {
+		out := make([]time.Duration, len(ms))
+		for i, m := range ms {
+			out[i] = time.Duration(m) * time.Millisecond
+		}
+		return out
+	}
+	results := []result{
+		{Name: "spend_distinct", Workers: 32, Target: 1000, P99Target: 50 * time.Millisecond, OK: 2000,
+			Elapsed: time.Second, Latencies: lat(10, 20, 40)},
+		{Name: "spend_shared", Workers: 32, Target: 1000, P99Target: 50 * time.Millisecond, OK: 2000,
+			Elapsed: time.Second, Latencies: lat(10, 20, 51)},
+	}
+	var b strings.Builder
+	writeTable(&b, results, 0, 64<<20)
+	got := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := []string{
+		"| spend_distinct | 32 | 2,000 | ≥ 1,000 | 20.00 ms | 40.00 ms (≤ 50.00 ms) | 2000 | 0 | 0 µs | 0 µs | ✅ |",
+		"| spend_shared | 32 | 2,000 | ≥ 1,000 | 20.00 ms | 51.00 ms (≤ 50.00 ms) | 2000 | 0 | 0 µs | 0 µs | ❌ missed |",
+	}
+	if len(got) != 4 {
+		t.Fatalf("table has %d lines, want 4:\n%s", len(got), b.String())
+	}
+	for i, w := range want {
+		if got[i+2] != w {
+			t.Errorf("line %d:\n got %s\nwant %s", i+2, got[i+2], w)
+		}
+	}
+}
+
+func TestLedgerVerdict(t *testing.T) {
+	t.Parallel()
+	if got := ledgerVerdict(true, "credits ledger verified: every balance matches its postings"); got != "OK ✅" {
+		t.Errorf("ok verdict = %q", got)
+	}
+	out := "MISMATCH user u1: paid cached 5, ledger 4\nMISMATCH transaction t1 (user u2): postings sum 1, want 0\ncredits ledger: 2 mismatch(es)\n"
+	want := "❌ mismatch: MISMATCH user u1: paid cached 5, ledger 4; MISMATCH transaction t1 (user u2): postings sum 1, want 0"
+	if got := ledgerVerdict(false, out); got != want {
+		t.Errorf("mismatch verdict:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestSpendScenariosInDefaultSet(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"spend_distinct", "spend_shared"} {
+		found := false
+		for _, sc := range scenarios {
+			if sc.Name == name {
+				found = true
+				if sc.Target != 1000 || sc.P99 != 50*time.Millisecond {
+					t.Errorf("%s: target %v/s p99 %v, want 1000/s and 50ms", name, sc.Target, sc.P99)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s missing from the default scenarios", name)
+		}
+	}
+}

@@ -127,13 +127,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	l := newLoader(srv.baseURL, *workers)
 	defer l.transport.CloseIdleConnections()
+	l.cli = srv.output
 	var results []result
 	for _, sc := range selected {
 		ops, err := sc.prepare(ctx, l, *workers)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		fmt.Fprintf(stderr, "running %s: %d workers for %s\n", sc.Name, *workers, *duration)
+		fmt.Fprintf(stderr, "running %s: %d workers for %s\n", sc.Name, len(ops), *duration)
 		r, err := measure(ctx, sc, ops, *duration, srv, db, *pprofDir, stderr)
 		if err != nil {
 			return err
@@ -144,11 +145,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	loadedRSS, _ := srv.rss()
+	// The spends must leave every balance equal to its postings.
+	var ledgerOK bool
+	var ledgerOut string
+	if l.spenders.used {
+		ledgerOK, ledgerOut, err = verifyLedger(ctx, l)
+		if err != nil {
+			return fmt.Errorf("credits verify: %w", err)
+		}
+	}
 
-	fmt.Fprintf(stdout, "\nmanaauth on PostgreSQL; %d workers, %s per scenario; server, database and load generator share %d CPUs\n\n",
-		*workers, *duration, runtime.NumCPU())
+	spendNote := ""
+	if l.spenders.used {
+		spendNote = fmt.Sprintf(" (spend scenarios: %d, one per user)", spendUsers)
+	}
+	fmt.Fprintf(stdout, "\nmanaauth on PostgreSQL; %d workers%s, %s per scenario; server, database and load generator share %d CPUs\n\n",
+		*workers, spendNote, *duration, runtime.NumCPU())
 	writeTable(stdout, results, idleRSS, idleRSSTarget)
 	fmt.Fprintf(stdout, "\nRSS after load: %.1f MiB\n", float64(loadedRSS)/(1<<20))
+	if l.spenders.used {
+		fmt.Fprintf(stdout, "\n`manaauth credits verify` after the spends: %s\n", ledgerVerdict(ledgerOK, ledgerOut))
+		if !ledgerOK {
+			return errors.New("credits ledger mismatch after the spend scenarios")
+		}
+	}
 	return nil
 }
 

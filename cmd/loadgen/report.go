@@ -13,7 +13,8 @@ import (
 type result struct {
 	Name      string
 	Workers   int
-	Target    float64 // requests/s the scenario should reach; 0 = none
+	Target    float64       // requests/s the scenario should reach; 0 = none
+	P99Target time.Duration // most p99 may be; 0 = none
 	OK        int
 	Failed    int
 	Elapsed   time.Duration
@@ -89,17 +90,45 @@ func writeTable(w io.Writer, results []result, idleRSS uint64, rssTarget uint64)
 	for _, r := range results {
 		slices.Sort(r.Latencies)
 		target, met := "–", ""
+		p99 := percentile(r.Latencies, 99)
+		p99Cell := fmtDuration(p99)
 		if r.Target > 0 {
 			target = "≥ " + fmtRate(r.Target)
-			met = verdict(r.rate() >= r.Target && r.Failed == 0)
+			ok := r.rate() >= r.Target && r.Failed == 0
+			if r.P99Target > 0 {
+				p99Cell += " (≤ " + fmtDuration(r.P99Target) + ")"
+				ok = ok && p99 <= r.P99Target && r.OK > 0
+			}
+			met = verdict(ok)
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %s | %s | %s |\n",
 			r.Name, r.Workers, fmtRate(r.rate()), target,
-			fmtDuration(percentile(r.Latencies, 50)), fmtDuration(percentile(r.Latencies, 99)),
+			fmtDuration(percentile(r.Latencies, 50)), p99Cell,
 			r.OK, r.Failed, fmtDuration(r.perOp(r.ServerCPU)), fmtDuration(r.perOp(r.DBCPU)), met)
 	}
 	if idleRSS > 0 {
 		fmt.Fprintf(w, "| idle RSS | | %.1f MiB | ≤ %d MiB | | | | | | | %s |\n",
 			float64(idleRSS)/(1<<20), rssTarget>>20, verdict(idleRSS <= rssTarget))
 	}
+}
+
+// ledgerVerdict summarises `manaauth credits verify`: OK, or the
+// mismatches it listed.
+func ledgerVerdict(ok bool, out string) string {
+	if ok {
+		return "OK ✅"
+	}
+	var lines []string
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "MISMATCH") {
+			lines = append(lines, strings.TrimSpace(line))
+		}
+	}
+	const show = 5
+	more := ""
+	if len(lines) > show {
+		more = fmt.Sprintf(" … and %d more", len(lines)-show)
+		lines = lines[:show]
+	}
+	return "❌ mismatch: " + strings.Join(lines, "; ") + more
 }

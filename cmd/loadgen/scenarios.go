@@ -27,15 +27,18 @@ type scenario struct {
 	Name    string
 	Target  float64
 	prepare func(ctx context.Context, l *loader, workers int) ([]op, error)
+	P99     time.Duration // most the 99th latency percentile may be; 0 = no target
 }
 
 var scenarios = []scenario{
-	{"discovery", 10_000, prepareGet("/.well-known/openid-configuration")},
-	{"jwks", 10_000, prepareGet("/.well-known/jwks.json")},
-	{"client_credentials", 1_200, prepareClientCredentials},
-	{"introspection", 5_000, prepareIntrospection},
-	{"refresh", 1_000, prepareRefresh},
-	{"code_flow", 50, prepareCodeFlow},
+	{"discovery", 10_000, prepareGet("/.well-known/openid-configuration"), 0},
+	{"jwks", 10_000, prepareGet("/.well-known/jwks.json"), 0},
+	{"client_credentials", 1_200, prepareClientCredentials, 0},
+	{"introspection", 5_000, prepareIntrospection, 0},
+	{"refresh", 1_000, prepareRefresh, 0},
+	{"code_flow", 50, prepareCodeFlow, 0},
+	{"spend_distinct", spendTarget, prepareSpend(false), spendP99},
+	{"spend_shared", spendTarget, prepareSpend(true), spendP99},
 }
 
 // loader sends the requests. All scenarios share one transport so
@@ -45,9 +48,15 @@ type loader struct {
 	transport *http.Transport
 	client    *http.Client // never follows redirects
 	basicAuth string       // precomputed client_secret_basic header
+
+	// cli runs a manaauth subcommand against the run's database and
+	// returns its combined output; the spend scenarios seed with it.
+	cli      func(ctx context.Context, args ...string) ([]byte, error)
+	spenders spenders
 }
 
 func newLoader(base string, workers int) *loader {
+	workers = max(workers, spendUsers) // the spend scenarios fix their own concurrency
 	tr := &http.Transport{
 		Proxy:               nil, // loopback only, whatever HTTP_PROXY says
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -336,7 +345,7 @@ func runScenario(ctx context.Context, sc scenario, ops []op, duration time.Durat
 		})
 	}
 	wg.Wait()
-	r := result{Name: sc.Name, Workers: len(ops), Target: sc.Target, Elapsed: time.Since(start)}
+	r := result{Name: sc.Name, Workers: len(ops), Target: sc.Target, P99Target: sc.P99, Elapsed: time.Since(start)}
 	for w := range ops {
 		r.OK += len(lats[w])
 		r.Failed += failures[w]

@@ -190,7 +190,7 @@ func newServer(bin, dsn string, withPprof bool) (*server, error) {
 		"LOG_LEVEL=warn",
 		// The load comes from one address: lift the per-IP limits that
 		// protect the login from exactly this traffic pattern.
-		"RATE_LIMITS=login=100000000/1m,auth=100000000/1m,token=100000000/1m,introspect=100000000/1m",
+		"RATE_LIMITS=login=100000000/1m,auth=100000000/1m,token=100000000/1m,introspect=100000000/1m,credits=100000000/1m",
 		// serve refuses to start without mail outside --dev; the load never
 		// sends any.
 		"SMTP_HOST=127.0.0.1",
@@ -208,13 +208,20 @@ func newServer(bin, dsn string, withPprof bool) (*server, error) {
 
 // cli runs one manaauth subcommand to completion.
 func (s *server) cli(ctx context.Context, args ...string) error {
+	_, err := s.output(ctx, args...)
+	return err
+}
+
+// output runs one manaauth subcommand to completion and returns its
+// combined output, also when it fails.
+func (s *server) output(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, s.bin, args...)
 	cmd.Env = s.env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("manaauth %s: %w\n%s", args[0], err, out)
+		return out, fmt.Errorf("manaauth %s: %w\n%s", strings.Join(args[:min(2, len(args))], " "), err, out)
 	}
-	return nil
+	return out, nil
 }
 
 // seed migrates the database and creates the user and client.

@@ -155,3 +155,105 @@ func TestServeStripeConfig(t *testing.T) {
 		t.Errorf("webhook without Stripe configured: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestCreditsPackagesCLI: packages list shows the defaults, create adds
+// one, disable takes it out of the active list, and bad input names the
+// flag.
+func TestCreditsPackagesCLI(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+			if backend == "postgres" {
+				dsn = storetest.NewPostgresDatabase(t)
+			}
+			env := map[string]string{"DATABASE_URL": dsn, "SECRET_KEY": strings.Repeat("k", 40), "BASE_URL": "http://localhost:3001"}
+			if _, errOut, err := runCmd(t, env, "migrate"); err != nil {
+				t.Fatalf("migrate: %v\n%s", err, errOut)
+			}
+			list := func() string {
+				t.Helper()
+				out, errOut, err := runCmd(t, env, "credits", "packages", "list")
+				if err != nil {
+					t.Fatalf("packages list: %v\n%s", err, errOut)
+				}
+				return out
+			}
+			activeIDs := func(out string) []string {
+				var ids []string
+				for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+					if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] == "active" {
+						ids = append(ids, f[0])
+					}
+				}
+				return ids
+			}
+			out := list()
+			if got := strings.Join(activeIDs(out), " "); got != "credits-500 credits-1000 credits-2500 credits-5000" {
+				t.Fatalf("default packages %q:\n%s", got, out)
+			}
+			if !strings.Contains(out, "5.00 EUR") || !strings.Contains(out, "50.00 EUR") {
+				t.Errorf("prices not shown:\n%s", out)
+			}
+
+			out, errOut, err := runCmd(t, env, "credits", "packages", "create", "--id", "credits-10000", "--name", "10,000 Credits",
+				"--credits", "10000", "--price-cents", "9000")
+			if err != nil || !strings.Contains(out, "package created") {
+				t.Fatalf("create: %v\n%s%s", err, out, errOut)
+			}
+			out = list()
+			if got := strings.Join(activeIDs(out), " "); got != "credits-500 credits-1000 credits-2500 credits-5000 credits-10000" {
+				t.Fatalf("after create %q:\n%s", got, out)
+			}
+			if !strings.Contains(out, "90.00 EUR") {
+				t.Errorf("created package's price not shown:\n%s", out)
+			}
+			if _, _, err := runCmd(t, env, "credits", "packages", "create", "--id", "credits-first", "--name", "First",
+				"--credits", "1", "--price-cents", "1", "--sort", "-1"); err != nil {
+				t.Fatalf("create with --sort: %v", err)
+			}
+			if got := activeIDs(list()); len(got) != 6 || got[0] != "credits-first" {
+				t.Errorf("--sort -1 not first: %v", got)
+			}
+
+			if out, errOut, err := runCmd(t, env, "credits", "packages", "disable", "credits-500"); err != nil || !strings.Contains(out, "disabled") {
+				t.Fatalf("disable: %v\n%s%s", err, out, errOut)
+			}
+			out = list()
+			if got := strings.Join(activeIDs(out), " "); got != "credits-first credits-1000 credits-2500 credits-5000 credits-10000" {
+				t.Fatalf("after disable %q:\n%s", got, out)
+			}
+			if !regexp.MustCompile(`(?m)^credits-500\s.*disabled$`).MatchString(out) {
+				t.Errorf("disabled package not listed as disabled:\n%s", out)
+			}
+
+			if _, _, err := runCmd(t, env, "credits", "packages", "disable", "nope"); err == nil || !strings.Contains(err.Error(), "no package") {
+				t.Errorf("disable unknown: %v", err)
+			}
+			for _, tc := range []struct {
+				args []string
+				flag string
+			}{
+				{[]string{"--name", "X", "--credits", "1", "--price-cents", "1"}, "--id"},
+				{[]string{"--id", "a b", "--name", "X", "--credits", "1", "--price-cents", "1"}, "--id"},
+				{[]string{"--id", "credits-1000", "--name", "X", "--credits", "1", "--price-cents", "1"}, "--id"},
+				{[]string{"--id", "x", "--credits", "1", "--price-cents", "1"}, "--name"},
+				{[]string{"--id", "x", "--name", "X", "--credits", "abc", "--price-cents", "1"}, "--credits"},
+				{[]string{"--id", "x", "--name", "X", "--credits", "0", "--price-cents", "1"}, "--credits"},
+				{[]string{"--id", "x", "--name", "X", "--credits", "1", "--price-cents", "-5"}, "--price-cents"},
+				{[]string{"--id", "x", "--name", "X", "--credits", "1"}, "--price-cents"},
+				{[]string{"--id", "x", "--name", "X", "--credits", "1", "--price-cents", "1", "--sort", "z"}, "--sort"},
+			} {
+				_, _, err := runCmd(t, env, append([]string{"credits", "packages", "create"}, tc.args...)...)
+				if err == nil || !strings.Contains(err.Error(), tc.flag) {
+					t.Errorf("create %v: %v, want an error naming %s", tc.args, err, tc.flag)
+				}
+			}
+			if got := len(activeIDs(list())); got != 5 {
+				t.Errorf("bad input created packages: %d active", got)
+			}
+			if _, _, err := runCmd(t, env, "credits", "packages", "frobnicate"); err == nil {
+				t.Error("unknown packages subcommand accepted")
+			}
+		})
+	}
+}

@@ -33,6 +33,9 @@ commands:
   keys list|rotate
   credits verify       recompute every balance from the ledger (exit 1 on a mismatch)
   credits grant --user ID --amount N --reason R
+  credits packages list
+  credits packages create --id ID --name N --credits C --price-cents P [--sort S]
+  credits packages disable ID
 
 Configuration comes from the environment: DATABASE_URL, BASE_URL, PORT,
 SECRET_KEY, COOKIE_DOMAIN, JWT_AUDIENCE, LOG_LEVEL (see README).`

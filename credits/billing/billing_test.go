@@ -5,13 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +18,7 @@ import (
 
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/billing"
+	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 	cpostgres "github.com/manacore/mana-core-auth/credits/store/postgres"
 	csqlite "github.com/manacore/mana-core-auth/credits/store/sqlite"
 	provpostgres "github.com/manacore/mana-core-auth/provider/store/postgres"
@@ -30,96 +27,6 @@ import (
 )
 
 const whsec = "whsec_test_secret"
-
-// stripeMockBase is the URL of the stripe-mock the tests started, or "".
-var (
-	stripeMockBase   string
-	stripeMockReason string
-)
-
-func TestMain(m *testing.M) {
-	stop := startStripeMock()
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
-
-func stripeMockBinary() string {
-	if p := os.Getenv("STRIPE_MOCK_BIN"); p != "" {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", "stripe-mock")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p
-	}
-	return ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startStripeMock starts stripe-mock on free loopback ports (HTTP and the
-// HTTPS listener it always opens) and waits until it answers.
-func startStripeMock() (stop func()) {
-	bin := stripeMockBinary()
-	if bin == "" {
-		stripeMockReason = "stripe-mock binary not found in $(go env GOPATH)/bin or PATH " +
-			"(go install github.com/stripe/stripe-mock@v0.203.0)"
-		return func() {}
-	}
-	httpPort, err1 := freePort()
-	httpsPort, err2 := freePort()
-	if err := errors.Join(err1, err2); err != nil {
-		stripeMockReason = "no free port: " + err.Error()
-		return func() {}
-	}
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:"+strconv.Itoa(httpPort),
-		"-https-addr", "127.0.0.1:"+strconv.Itoa(httpsPort))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		stripeMockReason = "start stripe-mock: " + err.Error()
-		return func() {}
-	}
-	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(httpPort), 200*time.Millisecond); err == nil {
-			c.Close()
-			stripeMockBase = base
-			return stop
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	stripeMockReason = "stripe-mock did not start listening: " + out.String()
-	return func() {}
-}
-
-func needStripeMock(t *testing.T) {
-	t.Helper()
-	if stripeMockBase != "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("stripe-mock is required when CI=true: %s", stripeMockReason)
-	}
-	t.Skipf("stripe-mock tests skipped: %s", stripeMockReason)
-}
 
 type backend struct {
 	name string
@@ -172,9 +79,8 @@ type env struct {
 	b     *billing.Billing
 }
 
-func newEnv(t *testing.T, be backend) env {
+func newEnv(t *testing.T, be backend, apiBase string) env {
 	t.Helper()
-	needStripeMock(t)
 	s := be.open(t)
 	svc, err := credits.NewService(s, credits.Config{})
 	if err != nil {
@@ -182,7 +88,7 @@ func newEnv(t *testing.T, be backend) env {
 	}
 	bs := s.(credits.BillingStore)
 	b, err := billing.New(billing.Config{
-		SecretKey: "sk_test_123", WebhookSecret: whsec, APIBase: stripeMockBase,
+		SecretKey: "sk_test_123", WebhookSecret: whsec, APIBase: apiBase,
 		SuccessURL: "https://auth.example/account/credits?checkout=success",
 		CancelURL:  "https://auth.example/account/credits?checkout=cancel",
 	}, bs, svc)
@@ -233,10 +139,11 @@ func verifyClean(t *testing.T, e env) {
 
 func TestBilling(t *testing.T) {
 	ctx := context.Background()
+	base := stripemock.Start(t)
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			t.Run("Packages", func(t *testing.T) {
-				e := newEnv(t, be)
+				e := newEnv(t, be, base)
 				ps, err := e.b.Packages(ctx)
 				if err != nil {
 					t.Fatal(err)
@@ -251,7 +158,7 @@ func TestBilling(t *testing.T) {
 			})
 
 			t.Run("CreatePaymentIntent", func(t *testing.T) {
-				e := newEnv(t, be)
+				e := newEnv(t, be, base)
 				p, secret, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-1000")
 				if err != nil {
 					t.Fatal(err)
@@ -276,7 +183,7 @@ func TestBilling(t *testing.T) {
 			})
 
 			t.Run("CreateCheckout", func(t *testing.T) {
-				e := newEnv(t, be)
+				e := newEnv(t, be, base)
 				u, err := e.b.CreateCheckout(ctx, "u1", "u1@example.com", "credits-2500")
 				if err != nil || !strings.HasPrefix(u, "https://") {
 					t.Fatalf("url %q, %v", u, err)
@@ -307,7 +214,7 @@ func TestBilling(t *testing.T) {
 			})
 
 			t.Run("WebhookFulfilOnce", func(t *testing.T) {
-				e := newEnv(t, be)
+				e := newEnv(t, be, base)
 				p, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-500")
 				if err != nil {
 					t.Fatal(err)
@@ -406,7 +313,7 @@ func TestBilling(t *testing.T) {
 			})
 
 			t.Run("PaymentFailed", func(t *testing.T) {
-				e := newEnv(t, be)
+				e := newEnv(t, be, base)
 				p, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-500")
 				if err != nil {
 					t.Fatal(err)
@@ -432,7 +339,7 @@ func TestBilling(t *testing.T) {
 			})
 
 			t.Run("WebhookHandler", func(t *testing.T) {
-				e := newEnv(t, be)
+				e := newEnv(t, be, base)
 				p, _, err := e.b.CreatePaymentIntent(ctx, "u1", "credits-500")
 				if err != nil {
 					t.Fatal(err)

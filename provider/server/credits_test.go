@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/webhook"
 	"golang.org/x/oauth2"
 
 	"github.com/manacore/mana-core-auth/credits"
@@ -25,9 +28,17 @@ import (
 
 func withCredits() func(*setupOpts) { return func(o *setupOpts) { o.credits = true } }
 
+// withBilling serves the credits API with Stripe purchases against a
+// stripe-mock started for the test (skipped without stripe-mock unless
+// CI=true).
+func withBilling() func(*setupOpts) {
+	return func(o *setupOpts) { o.credits, o.billing = true, true }
+}
+
 // openWithCredits opens a migrated provider store of backend b and the
-// credits service on the same database, as manaauth serve does.
-func openWithCredits(t testing.TB, b storetest.Backend, now func() time.Time) (provider.Store, *credits.Service) {
+// credits service on the same database, as manaauth serve does; it also
+// returns the credits store for billing.
+func openWithCredits(t testing.TB, b storetest.Backend, now func() time.Time) (provider.Store, *credits.Service, credits.BillingStore) {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -82,7 +93,11 @@ func openWithCredits(t testing.TB, b storetest.Backend, now func() time.Time) (p
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ps, svc
+	bs, ok := cs.(credits.BillingStore)
+	if !ok {
+		t.Fatalf("%s credits store is not a BillingStore", b.Name)
+	}
+	return ps, svc, bs
 }
 
 const (
@@ -311,6 +326,180 @@ func TestCreditsAPI(t *testing.T) {
 			if err != nil || len(ms) != 0 {
 				t.Errorf("verify: %v %+v", err, ms)
 			}
+		})
+	})
+}
+
+// testWebhookSecret is the STRIPE_WEBHOOK_SECRET of setups withBilling.
+const testWebhookSecret = "whsec_test"
+
+const (
+	packagesPath  = "/api/v1/credits/packages"
+	purchasePath  = "/api/v1/credits/purchase"
+	checkoutPath  = "/api/v1/credits/checkout"
+	purchasesPath = "/api/v1/credits/purchases"
+	webhookPath   = "/api/v1/credits/stripe/webhook"
+)
+
+// signedEvent is a Stripe webhook delivery of event id of type typ about
+// obj, signed with secret as Stripe does.
+func signedEvent(t testing.TB, id, typ string, obj map[string]any, secret string) ([]byte, string) {
+	t.Helper()
+	payload, err := json.Marshal(map[string]any{
+		"id": id, "object": "event", "type": typ, "api_version": stripe.APIVersion,
+		"created": time.Now().Unix(), "livemode": false, "data": map[string]any{"object": obj},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: time.Now()})
+	return sp.Payload, sp.Header
+}
+
+// TestCreditsPurchaseAPI: packages, PaymentIntent and Checkout purchases
+// against stripe-mock, and the signed webhook crediting a purchase once.
+func TestCreditsPurchaseAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		e := setup(t, b, withBilling())
+		l := e.apiLogin(t, userEmail, userPassword)
+		ctx := context.Background()
+		paid := func(what string) float64 {
+			t.Helper()
+			r := e.api(t, http.MethodGet, balancePath, l.access, nil).want(t, what, http.StatusOK)
+			n, _ := r.json["balance"].(float64)
+			return n
+		}
+
+		t.Run("Packages", func(t *testing.T) {
+			r := e.api(t, http.MethodGet, packagesPath, l.access, nil).want(t, "packages", http.StatusOK)
+			var list []map[string]any
+			if err := jsonUnmarshal(r.body, &list); err != nil {
+				t.Fatalf("packages: %v: %s", err, r.body)
+			}
+			var got []string
+			for _, p := range list {
+				got = append(got, fmt.Sprintf("%v:%v/%v/%v", p["id"], p["credits"], p["priceEuroCents"], p["currency"]))
+			}
+			want := "credits-500:500/500/eur credits-1000:1000/1000/eur credits-2500:2500/2500/eur credits-5000:5000/5000/eur"
+			if strings.Join(got, " ") != want {
+				t.Errorf("packages = %v, want %s", got, want)
+			}
+		})
+
+		var purchaseID string
+		t.Run("Purchase", func(t *testing.T) {
+			r := e.api(t, http.MethodPost, purchasePath, l.access, map[string]any{"packageId": "credits-500"}).want(t, "purchase", http.StatusOK)
+			purchaseID = r.str("purchaseId")
+			if purchaseID == "" || r.str("clientSecret") == "" || r.str("currency") != "eur" {
+				t.Errorf("purchase = %s", r.body)
+			}
+			wantNum(t, "purchase", r.json, "amount", 500)
+			e.api(t, http.MethodPost, purchasePath, l.access, map[string]any{"packageId": "credits-nope"}).
+				wantError(t, "unknown package", http.StatusNotFound, "package_not_found", "")
+			e.api(t, http.MethodPost, purchasePath, l.access, map[string]any{}).
+				wantError(t, "no package", http.StatusBadRequest, "validation_failed", "")
+		})
+
+		t.Run("Checkout", func(t *testing.T) {
+			r := e.api(t, http.MethodPost, checkoutPath, l.access, map[string]any{"packageId": "credits-1000"}).want(t, "checkout", http.StatusOK)
+			if u, err := url.Parse(r.str("url")); err != nil || u.Scheme != "https" || u.Host == "" {
+				t.Errorf("checkout url = %s", r.body)
+			}
+			e.api(t, http.MethodPost, checkoutPath, l.access, map[string]any{"packageId": "credits-nope"}).
+				wantError(t, "checkout unknown package", http.StatusNotFound, "package_not_found", "")
+		})
+
+		t.Run("Purchases", func(t *testing.T) {
+			r := e.api(t, http.MethodGet, purchasesPath, l.access, nil).want(t, "purchases", http.StatusOK)
+			var list []map[string]any
+			if err := jsonUnmarshal(r.body, &list); err != nil {
+				t.Fatalf("purchases: %v: %s", err, r.body)
+			}
+			var got []string
+			for _, p := range list {
+				if p["status"] != "pending" || p["completedAt"] != nil {
+					t.Errorf("purchase not pending: %v", p)
+				}
+				got = append(got, fmt.Sprintf("%v:%v", p["packageId"], p["credits"]))
+			}
+			sort.Strings(got)
+			if strings.Join(got, " ") != "credits-1000:1000 credits-500:500" {
+				t.Errorf("purchases = %s", r.body)
+			}
+		})
+
+		t.Run("Webhook", func(t *testing.T) {
+			if purchaseID == "" {
+				t.Skip("no purchase")
+			}
+			p, err := e.billingStore.Purchase(ctx, purchaseID)
+			if err != nil || p.StripePaymentIntentID == "" {
+				t.Fatalf("stored purchase %+v: %v", p, err)
+			}
+			obj := map[string]any{"id": p.StripePaymentIntentID, "object": "payment_intent", "status": "succeeded"}
+			before := paid("balance before")
+
+			bad, badSig := signedEvent(t, "evt_http_1", "payment_intent.succeeded", obj, "whsec_wrong")
+			if r := e.api(t, http.MethodPost, webhookPath, "", bad, "Stripe-Signature", badSig); r.status != http.StatusBadRequest {
+				t.Fatalf("bad signature: %d %s", r.status, r.body)
+			}
+			good, sig := signedEvent(t, "evt_http_1", "payment_intent.succeeded", obj, testWebhookSecret)
+			if r := e.api(t, http.MethodPost, webhookPath, "", good, "Stripe-Signature", "t=1,v1=deadbeef"); r.status != http.StatusBadRequest {
+				t.Fatalf("forged signature: %d %s", r.status, r.body)
+			}
+			if r := e.api(t, http.MethodPost, webhookPath, "", good); r.status != http.StatusBadRequest {
+				t.Fatalf("no signature: %d %s", r.status, r.body)
+			}
+			if n := paid("after bad signatures"); n != before {
+				t.Fatalf("paid %v after bad signatures, want %v", n, before)
+			}
+			if got, _ := e.billingStore.Purchase(ctx, purchaseID); got.Status != credits.PurchasePending {
+				t.Fatalf("purchase after bad signatures: %+v", got)
+			}
+
+			for i := range 2 {
+				if r := e.api(t, http.MethodPost, webhookPath, "", good, "Stripe-Signature", sig); r.status != http.StatusOK {
+					t.Fatalf("delivery %d: %d %s", i+1, r.status, r.body)
+				}
+				if n := paid("after delivery"); n != before+500 {
+					t.Fatalf("paid %v after delivery %d, want %v", n, i+1, before+500)
+				}
+			}
+			r := e.api(t, http.MethodGet, purchasesPath, l.access, nil).want(t, "purchases", http.StatusOK)
+			var list []map[string]any
+			_ = jsonUnmarshal(r.body, &list)
+			found := false
+			for _, x := range list {
+				if x["id"] == purchaseID {
+					found = true
+					if x["status"] != "succeeded" || x["completedAt"] == nil {
+						t.Errorf("fulfilled purchase = %v", x)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("purchase %s not listed: %s", purchaseID, r.body)
+			}
+			ms, err := e.credits.Verify(ctx)
+			if err != nil || len(ms) != 0 {
+				t.Errorf("verify: %v %+v", err, ms)
+			}
+		})
+
+		t.Run("Tokens", func(t *testing.T) {
+			e.api(t, http.MethodGet, packagesPath, "", nil).wantError(t, "packages without token", http.StatusUnauthorized, "missing_token", "")
+			e.api(t, http.MethodGet, purchasesPath, "", nil).wantError(t, "purchases without token", http.StatusUnauthorized, "missing_token", "")
+			e.api(t, http.MethodPost, purchasePath, "", map[string]any{"packageId": "credits-500"}).
+				wantError(t, "purchase without token", http.StatusUnauthorized, "missing_token", "")
+			e.api(t, http.MethodPost, checkoutPath, "", map[string]any{"packageId": "credits-500"}).
+				wantError(t, "checkout without token", http.StatusUnauthorized, "missing_token", "")
+
+			// A trusted client's token without the credits scopes.
+			f := e.codeFlow(t, e.browser(t), e.rp(t, trustedID))
+			e.api(t, http.MethodPost, purchasePath, f.tok.AccessToken, map[string]any{"packageId": "credits-500"}).
+				wantError(t, "purchase without credits:write", http.StatusForbidden, "insufficient_scope", "")
+			e.api(t, http.MethodPost, checkoutPath, f.tok.AccessToken, map[string]any{"packageId": "credits-500"}).
+				wantError(t, "checkout without credits:write", http.StatusForbidden, "insufficient_scope", "")
 		})
 	})
 }

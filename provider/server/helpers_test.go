@@ -21,6 +21,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/credits/billing"
+	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/httpx"
@@ -74,6 +76,9 @@ type env struct {
 	notifier *logout.Notifier
 	// credits is the credits service (setup with withCredits), else nil.
 	credits *credits.Service
+	// billingStore is the credits store billing uses (setup with
+	// withBilling), else nil.
+	billingStore credits.BillingStore
 }
 
 type setupOpts struct {
@@ -89,6 +94,9 @@ type setupOpts struct {
 	wrapStore func(provider.Store) provider.Store
 	// credits, when set, serves the credits API on the same database.
 	credits bool
+	// billing, when set (with credits), serves purchases and the Stripe
+	// webhook through a stripe-mock started for the test.
+	billing bool
 }
 
 // discardMail drops messages; flows that read mail pass a real SMTP sender.
@@ -106,13 +114,26 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	}
 	ctx := context.Background()
 	var (
-		store      provider.Store
-		creditsSvc *credits.Service
+		store        provider.Store
+		creditsSvc   *credits.Service
+		creditsStore credits.BillingStore
+		bill         *billing.Billing
 	)
 	if o.credits {
-		store, creditsSvc = openWithCredits(t, b, o.now)
+		store, creditsSvc, creditsStore = openWithCredits(t, b, o.now)
 	} else {
 		store = b.Open(t)
+	}
+	if o.billing {
+		var err error
+		bill, err = billing.New(billing.Config{
+			SecretKey: "sk_test_123", WebhookSecret: testWebhookSecret, APIBase: stripemock.Start(t),
+			SuccessURL: "https://auth.mana.test/account?purchase=success",
+			CancelURL:  "https://auth.mana.test/account?purchase=cancelled",
+		}, creditsStore, creditsSvc)
+		if err != nil {
+			t.Fatalf("billing.New: %v", err)
+		}
 	}
 	if o.wrapStore != nil {
 		store = o.wrapStore(store)
@@ -171,6 +192,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		Logout:   notifier,
 		Backoff:  o.backoff,
 		Credits:  creditsSvc,
+		Billing:  bill,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -180,6 +202,9 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	t.Cleanup(ts.Close)
 
 	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts, notifier: notifier, credits: creditsSvc}
+	if o.billing {
+		e.billingStore = creditsStore
+	}
 	hash, err := hasher.Hash(ctx, userPassword)
 	if err != nil {
 		t.Fatal(err)
