@@ -85,12 +85,21 @@ func (s *Store) Book(ctx context.Context, userID, key string, decide credits.Dec
 // bookTx is Book inside the database transaction tx.
 func bookTx(ctx context.Context, tx pgx.Tx, userID, key string, decide credits.Decider) (out credits.Transaction, after credits.Balance, replay bool, err error) {
 	now := ts(time.Now())
-	if _, err := tx.Exec(ctx, `INSERT INTO credits.balances (user_id, created_at, updated_at)
-		VALUES ($1, $2, $2) ON CONFLICT DO NOTHING`, userID, now); err != nil {
-		return out, after, false, mapErr(err)
+	lock := func() (credits.Balance, error) {
+		return scanBalance(tx.QueryRow(ctx,
+			`SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1 FOR UPDATE`, userID))
 	}
-	cur, err := scanBalance(tx.QueryRow(ctx,
-		`SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1 FOR UPDATE`, userID))
+	// The row exists for every user but the first booking: lock it straight
+	// away and create it only when missing, which saves a round trip while
+	// the lock is held on the hot path.
+	cur, err := lock()
+	if errors.Is(err, credits.ErrNotFound) {
+		if _, err := tx.Exec(ctx, `INSERT INTO credits.balances (user_id, created_at, updated_at)
+			VALUES ($1, $2, $2) ON CONFLICT DO NOTHING`, userID, now); err != nil {
+			return out, after, false, mapErr(err)
+		}
+		cur, err = lock()
+	}
 	if err != nil {
 		return out, after, false, err
 	}
@@ -109,37 +118,44 @@ func bookTx(ctx context.Context, tx pgx.Tx, userID, key string, decide credits.D
 		return out, after, false, err
 	}
 	nb, t := bk.Balance, bk.Tx
-	tag, err := tx.Exec(ctx, `UPDATE credits.balances SET paid = $2, free = $3, total_earned = $4,
+	// Every write of the booking goes in one batch, one round trip: the
+	// balance row stays locked until COMMIT, and with one shared balance
+	// that lock time is what bounds throughput.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE credits.balances SET paid = $2, free = $3, total_earned = $4,
 		total_spent = $5, last_daily_grant = $6, signup_granted = $7, version = version + 1, updated_at = $8
 		WHERE user_id = $1 AND version = $9`,
 		userID, nb.Paid, nb.Free, nb.TotalEarned, nb.TotalSpent, nb.LastDailyGrant, nb.SignupGranted, now, cur.Version)
-	if err != nil {
-		return out, after, false, mapErr(err)
-	}
-	if tag.RowsAffected() != 1 {
-		return out, after, false, credits.ErrConflict
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO credits.transactions
+	b.Queue(`INSERT INTO credits.transactions
 		(id, user_id, type, amount, app_id, description, idempotency_key, grant_day, metadata, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		t.ID, userID, string(t.Type), t.Amount, t.AppID, t.Description, t.IdempotencyKey, t.GrantDay,
-		string(t.Metadata), ts(t.CreatedAt)); err != nil {
-		return out, after, false, mapErr(err)
-	}
+		string(t.Metadata), ts(t.CreatedAt))
 	for i, p := range t.Postings {
-		if _, err := tx.Exec(ctx, `INSERT INTO credits.postings (transaction_id, seq, account, amount)
-			VALUES ($1, $2, $3, $4)`, t.ID, i, p.Account, p.Amount); err != nil {
-			return out, after, false, mapErr(err)
-		}
+		b.Queue(`INSERT INTO credits.postings (transaction_id, seq, account, amount)
+			VALUES ($1, $2, $3, $4)`, t.ID, i, p.Account, p.Amount)
 	}
 	if bk.UsageDay != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO credits.usage_stats (user_id, app_id, day, credits_used, uses)
+		b.Queue(`INSERT INTO credits.usage_stats (user_id, app_id, day, credits_used, uses)
 			VALUES ($1, $2, $3, $4, 1) ON CONFLICT (user_id, app_id, day) DO UPDATE
 			SET credits_used = credits.usage_stats.credits_used + EXCLUDED.credits_used,
 			    uses = credits.usage_stats.uses + 1`,
-			userID, t.AppID, bk.UsageDay, -t.Amount); err != nil {
+			userID, t.AppID, bk.UsageDay, -t.Amount)
+	}
+	br := tx.SendBatch(ctx, b)
+	for i := 0; i < b.Len(); i++ {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
 			return out, after, false, mapErr(err)
 		}
+		if i == 0 && tag.RowsAffected() != 1 {
+			_ = br.Close()
+			return out, after, false, credits.ErrConflict
+		}
+	}
+	if err := br.Close(); err != nil {
+		return out, after, false, mapErr(err)
 	}
 	t.UserID = userID
 	t.CreatedAt = ts(t.CreatedAt)
