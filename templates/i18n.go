@@ -26,22 +26,25 @@ const (
 	KeyErrorInternal        = "error.internal"
 	KeyErrorCSRF            = "error.csrf"
 
-	KeyLoginUnverified        = "login.unverified"
-	KeyRateLimit              = "ratelimit"
-	KeyRegisterEmailTaken     = "register.email_taken"
-	KeyRegisterInvalidEmail   = "register.invalid_email"
-	KeyRegisterPasswordLength = "register.password_length"
-	KeyRegisterNameLength     = "register.name_length"
-	KeyResetInvalidToken      = "reset.invalid_token"
-	KeyResetMismatch          = "reset.mismatch"
-	Key2FAInvalidCode         = "2fa.invalid_code"
-	KeyPasswordWrongCurrent   = "password.wrong_current"
-	KeyAccountSaved           = "account.saved"
-	KeyAccountPasswordChanged = "account.password_changed"
-	KeyAccount2FAEnabled      = "account.2fa_enabled"
-	KeyAccount2FADisabled     = "account.2fa_disabled"
-	KeyAccountSessionRevoked  = "account.session_revoked"
-	KeyAccountSessionsRevoked = "account.sessions_revoked"
+	KeyLoginUnverified          = "login.unverified"
+	KeyRateLimit                = "ratelimit"
+	KeyRegisterEmailTaken       = "register.email_taken"
+	KeyRegisterInvalidEmail     = "register.invalid_email"
+	KeyRegisterPasswordLength   = "register.password_length"
+	KeyRegisterNameLength       = "register.name_length"
+	KeyResetInvalidToken        = "reset.invalid_token"
+	KeyResetMismatch            = "reset.mismatch"
+	Key2FAInvalidCode           = "2fa.invalid_code"
+	KeyPasswordWrongCurrent     = "password.wrong_current"
+	KeyAccountSaved             = "account.saved"
+	KeyAccountPasswordChanged   = "account.password_changed"
+	KeyAccount2FAEnabled        = "account.2fa_enabled"
+	KeyAccount2FADisabled       = "account.2fa_disabled"
+	KeyAccountSessionRevoked    = "account.session_revoked"
+	KeyAccountSessionsRevoked   = "account.sessions_revoked"
+	KeyCreditsPurchaseSuccess   = "credits.purchase_success"
+	KeyCreditsPurchaseCancelled = "credits.purchase_cancelled"
+	KeyCreditsPackageNotFound   = "credits.package_not_found"
 )
 
 // PickLang returns the best supported language ("de" or "en") for an
@@ -264,6 +267,48 @@ var messages = map[string]message{
 	KeyAccount2FADisabled:             {"Two-factor authentication is now off.", "Die Zwei-Faktor-Authentifizierung ist jetzt ausgeschaltet."},
 	KeyAccountSessionRevoked:          {"The session was signed out.", "Die Sitzung wurde abgemeldet."},
 	KeyAccountSessionsRevoked:         {"You were signed out on all other devices.", "Du wurdest auf allen anderen Geräten abgemeldet."},
+
+	"account.credits_link": {"Credits", "Credits"},
+
+	// Credits page.
+	"credits.title":              {"Credits", "Credits"},
+	"credits.back":               {"Back to your account", "Zurück zu deinem Konto"},
+	"credits.balance.title":      {"Balance", "Guthaben"},
+	"credits.balance.available":  {"Available", "Verfügbar"},
+	"credits.balance.free":       {"Free credits", "Gratis-Credits"},
+	"credits.balance.paid":       {"Purchased credits", "Gekaufte Credits"},
+	"credits.balance.hint":       {"Free credits are used first.", "Gratis-Credits werden zuerst verbraucht."},
+	"credits.tx.title":           {"Recent transactions", "Letzte Buchungen"},
+	"credits.tx.none":            {"No transactions yet.", "Noch keine Buchungen."},
+	"credits.tx.type":            {"Type", "Art"},
+	"credits.tx.amount":          {"Amount", "Betrag"},
+	"credits.tx.app":             {"App", "App"},
+	"credits.tx.date":            {"Date", "Datum"},
+	"credits.tx.signup_bonus":    {"Welcome bonus", "Willkommensbonus"},
+	"credits.tx.daily_free":      {"Daily free credits", "Tägliche Gratis-Credits"},
+	"credits.tx.usage":           {"Usage", "Verbrauch"},
+	"credits.tx.purchase":        {"Purchase", "Kauf"},
+	"credits.tx.refund":          {"Refund", "Erstattung"},
+	"credits.tx.adjustment":      {"Adjustment", "Korrektur"},
+	"credits.buy.title":          {"Buy credits", "Credits kaufen"},
+	"credits.buy.intro":          {"You pay securely with Stripe and return here afterwards.", "Du bezahlst sicher über Stripe und kommst danach hierher zurück."},
+	"credits.buy.none":           {"No packages are available right now.", "Gerade sind keine Pakete verfügbar."},
+	"credits.buy.submit":         {"Buy", "Kaufen"},
+	"credits.purchases.title":    {"Purchase history", "Kaufverlauf"},
+	"credits.purchases.none":     {"No purchases yet.", "Noch keine Käufe."},
+	"credits.purchases.credits":  {"Credits", "Credits"},
+	"credits.purchases.price":    {"Price", "Preis"},
+	"credits.purchases.status":   {"Status", "Status"},
+	"credits.purchase.pending":   {"Pending", "Ausstehend"},
+	"credits.purchase.succeeded": {"Paid", "Bezahlt"},
+	"credits.purchase.failed":    {"Failed", "Fehlgeschlagen"},
+	"credits.purchase.refunded":  {"Refunded", "Erstattet"},
+	KeyCreditsPurchaseSuccess: {
+		"Thank you! Your credits will appear as soon as the payment is confirmed.",
+		"Danke! Deine Credits erscheinen, sobald die Zahlung bestätigt ist.",
+	},
+	KeyCreditsPurchaseCancelled: {"The purchase was cancelled. You were not charged.", "Der Kauf wurde abgebrochen. Dir wurde nichts berechnet."},
+	KeyCreditsPackageNotFound:   {"This package is not available.", "Dieses Paket ist nicht verfügbar."},
 
 	// Security event types (see eventKeys).
 	"event.registered":          {"Account created", "Konto erstellt"},

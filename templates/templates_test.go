@@ -618,8 +618,15 @@ func TestKeysUsedExist(t *testing.T) {
 		KeyRegisterPasswordLength, KeyRegisterNameLength, KeyResetInvalidToken, KeyResetMismatch,
 		Key2FAInvalidCode, KeyPasswordWrongCurrent, KeyAccountSaved, KeyAccountPasswordChanged,
 		KeyAccount2FAEnabled, KeyAccount2FADisabled, KeyAccountSessionRevoked, KeyAccountSessionsRevoked,
+		KeyCreditsPurchaseSuccess, KeyCreditsPurchaseCancelled, KeyCreditsPackageNotFound,
 	}
 	for _, k := range scopeKeys {
+		keys = append(keys, k)
+	}
+	for _, k := range txTypeKeys {
+		keys = append(keys, k)
+	}
+	for _, k := range purchaseStatusKeys {
 		keys = append(keys, k)
 	}
 	for _, k := range eventKeys {
@@ -702,6 +709,8 @@ func TestWritePreview(t *testing.T) {
 		"twofactor-de":   TwoFactorPage(TwoFactorView{Lang: "de", Challenge: "c"}),
 		"account":        AccountPage(previewAccount(t, "en")),
 		"account-de":     AccountPage(previewAccount(t, "de")),
+		"credits":        CreditsPage(previewCredits("en")),
+		"credits-de":     CreditsPage(previewCredits("de")),
 		"account-2fa-on": AccountPage(AccountView{Lang: "en", Name: "Ada Lovelace", Email: "ada@example.com", EmailVerified: true, TwoFactorEnabled: true,
 			Notice: T("en", KeyAccount2FAEnabled), RecoveryCodes: []string{"7KQ2-M9XD", "4HPA-2RTC", "Z8WN-6LQE", "3JFV-YB5K", "QX7M-8D2P", "N4CE-W9HT", "5RGU-K3ZA", "B6YP-T7MS"},
 			Sessions: []AccountSession{{ID: "s1", UserAgent: uaMac, IP: "203.0.113.7", Current: true, CreatedAt: previewNow.Add(-time.Hour), LastSeenAt: previewNow}}}),
@@ -1505,6 +1514,15 @@ func TestGermanAccountPages(t *testing.T) {
 			"An", "Ausschalten", "Speichere deine Wiederherstellungscodes", "Noch keine Aktivitäten.", "Nicht bestätigt",
 		}},
 		{"account 2fa off", AccountPage(AccountView{Lang: "de"}), []string{"Zwei-Faktor-Authentifizierung einrichten", "Aus"}},
+		{"credits", CreditsPage(previewCredits("de")), []string{
+			"Credits", "Zurück zu deinem Konto", "Guthaben", "Verfügbar", "Gratis-Credits", "Gekaufte Credits", "1.655",
+			"Credits kaufen", "Kaufen", "5,00 €", "Letzte Buchungen", "Willkommensbonus", "Tägliche Gratis-Credits", "Verbrauch",
+			"−25", "+150", "Kaufverlauf", "Bezahlt", "Ausstehend", "27. Nov. 2025, 07:12 UTC",
+			"Danke! Deine Credits erscheinen, sobald die Zahlung bestätigt ist.",
+		}},
+		{"credits empty", CreditsPage(CreditsView{Lang: "de", Billing: true, Notice: T("de", KeyCreditsPurchaseCancelled)}), []string{
+			"Noch keine Buchungen.", "Noch keine Käufe.", "Gerade sind keine Pakete verfügbar.", "Der Kauf wurde abgebrochen.",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1539,6 +1557,7 @@ func TestHandlerKeys(t *testing.T) {
 		"reset.invalid_token", "reset.mismatch", "2fa.invalid_code", "password.wrong_current",
 		"account.saved", "account.password_changed", "account.2fa_enabled", "account.2fa_disabled",
 		"account.session_revoked", "account.sessions_revoked", "login.unverified", "ratelimit",
+		KeyCreditsPurchaseSuccess, KeyCreditsPurchaseCancelled, KeyCreditsPackageNotFound,
 	} {
 		m, ok := messages[key]
 		if !ok || m.en == "" || m.de == "" {

@@ -1,7 +1,9 @@
 package templates
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -132,6 +134,45 @@ type AccountView struct {
 	RecoveryCodes    []string    // shown once, right after 2FA was enabled
 	Sessions         []AccountSession
 	Events           []AccountEvent
+	Credits          bool // the credits page exists: link to it
+}
+
+// CreditsTransaction is one entry of the credits ledger on the credits page.
+type CreditsTransaction struct {
+	Type        string // "usage", "purchase", …; known types are translated
+	Amount      int64  // signed: negative for usage
+	AppID       string // may be ""
+	Description string // may be ""
+	At          time.Time
+}
+
+// CreditsPackage is a credit package the user can buy.
+type CreditsPackage struct {
+	ID         string // hidden field "package_id" of the checkout form
+	Name       string
+	Credits    int64
+	PriceCents int64
+	Currency   string // ISO code, lower case ("eur")
+}
+
+// CreditsPurchase is one purchase in the purchase history.
+type CreditsPurchase struct {
+	Credits     int64
+	AmountCents int64
+	Currency    string
+	Status      string // "pending", "succeeded", "failed", "refunded"; known ones are translated
+	At          time.Time
+}
+
+// CreditsView is the view model of CreditsPage.
+type CreditsView struct {
+	Lang                  string
+	Free, Paid, Available int64
+	Notice, Error         string // translated flash message, e.g. after a checkout
+	Transactions          []CreditsTransaction
+	Billing               bool // purchases are enabled: show the history and the buy section
+	Packages              []CreditsPackage
+	Purchases             []CreditsPurchase
 }
 
 // safeImageURL returns the sanitised URL of a client logo and whether it may
@@ -369,4 +410,91 @@ func dash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// txTypeKeys maps credits transaction types to their translation keys.
+var txTypeKeys = map[string]string{
+	"signup_bonus": "credits.tx.signup_bonus",
+	"daily_free":   "credits.tx.daily_free",
+	"usage":        "credits.tx.usage",
+	"purchase":     "credits.tx.purchase",
+	"refund":       "credits.tx.refund",
+	"adjustment":   "credits.tx.adjustment",
+}
+
+// txTypeLabel translates a transaction type; unknown types are shown as is.
+func txTypeLabel(lang, typ string) string {
+	if k, ok := txTypeKeys[typ]; ok {
+		return T(lang, k)
+	}
+	return typ
+}
+
+// purchaseStatusKeys maps purchase statuses to their translation keys.
+var purchaseStatusKeys = map[string]string{
+	"pending":   "credits.purchase.pending",
+	"succeeded": "credits.purchase.succeeded",
+	"failed":    "credits.purchase.failed",
+	"refunded":  "credits.purchase.refunded",
+}
+
+// purchaseStatusLabel translates a purchase status; unknown ones are shown as is.
+func purchaseStatusLabel(lang, status string) string {
+	if k, ok := purchaseStatusKeys[status]; ok {
+		return T(lang, k)
+	}
+	return status
+}
+
+// formatCredits renders a credit amount with thousands separators
+// ("1,500" / "1.500"); signed adds "+" to positive amounts.
+func formatCredits(lang string, n int64, signed bool) string {
+	sign := ""
+	if n < 0 {
+		sign, n = "−", -n
+	} else if signed && n > 0 {
+		sign = "+"
+	}
+	sep := ","
+	if normLang(lang) == LangDE {
+		sep = "."
+	}
+	digits := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(c)
+	}
+	return sign + b.String()
+}
+
+// formatMoney renders an amount in cents, e.g. "€5.00" / "5,00 €", or
+// "5.00 USD" for currencies without a symbol here.
+func formatMoney(lang string, cents int64, currency string) string {
+	neg := cents < 0
+	if neg {
+		cents = -cents
+	}
+	whole, frac := strconv.FormatInt(cents/100, 10), fmt.Sprintf("%02d", cents%100)
+	code := strings.ToUpper(strings.TrimSpace(currency))
+	de := normLang(lang) == LangDE
+	num := whole + "." + frac
+	if de {
+		num = whole + "," + frac
+	}
+	if neg {
+		num = "−" + num
+	}
+	switch {
+	case code == "EUR" && de:
+		return num + " €"
+	case code == "EUR":
+		return "€" + num
+	case code == "":
+		return num
+	default:
+		return num + " " + code
+	}
 }

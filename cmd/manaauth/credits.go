@@ -81,7 +81,7 @@ func openBilling(getenv func(string) string, baseURL string, st credits.BillingS
 	}
 	return billing.New(billing.Config{
 		SecretKey: key, WebhookSecret: secret, APIBase: getenv("STRIPE_API_BASE"),
-		SuccessURL: baseURL + "/account?purchase=success", CancelURL: baseURL + "/account?purchase=cancelled",
+		SuccessURL: baseURL + "/account/credits?purchase=success", CancelURL: baseURL + "/account/credits?purchase=cancelled",
 	}, st, ledger)
 }
 

@@ -128,8 +128,8 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		var err error
 		bill, err = billing.New(billing.Config{
 			SecretKey: "sk_test_123", WebhookSecret: testWebhookSecret, APIBase: stripemock.Start(t),
-			SuccessURL: "https://auth.mana.test/account?purchase=success",
-			CancelURL:  "https://auth.mana.test/account?purchase=cancelled",
+			SuccessURL: "https://auth.mana.test/account/credits?purchase=success",
+			CancelURL:  "https://auth.mana.test/account/credits?purchase=cancelled",
 		}, creditsStore, creditsSvc)
 		if err != nil {
 			t.Fatalf("billing.New: %v", err)

@@ -235,9 +235,14 @@ func (s *server) completeLogin(w http.ResponseWriter, r *http.Request, u *provid
 
 // accountUser returns the signed-in user or redirects to the login page.
 func (s *server) accountUser(w http.ResponseWriter, r *http.Request) (*provider.Session, *provider.User, bool) {
+	return s.accountUserAt(w, r, "/account")
+}
+
+// accountUserAt is accountUser returning to returnTo after the login.
+func (s *server) accountUserAt(w http.ResponseWriter, r *http.Request, returnTo string) (*provider.Session, *provider.User, bool) {
 	sess, u := s.currentUser(r.Context(), r)
 	if sess == nil {
-		http.Redirect(w, r, "/login?"+url.Values{"return_to": {"/account"}}.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, "/login?"+url.Values{"return_to": {returnTo}}.Encode(), http.StatusSeeOther)
 		return nil, nil, false
 	}
 	return sess, u, true
@@ -246,6 +251,7 @@ func (s *server) accountUser(w http.ResponseWriter, r *http.Request) (*provider.
 func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status int, sess *provider.Session, u *provider.User, v templates.AccountView) {
 	ctx := r.Context()
 	v.Lang, v.Name, v.Email, v.EmailVerified = lang(r), u.Name, u.Email, u.EmailVerified
+	v.Credits = s.Credits != nil
 	enabled, err := s.Accounts.TOTPEnabled(ctx, u.ID)
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "account page: totp", "error", err)

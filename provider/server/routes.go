@@ -62,6 +62,12 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /account/2fa/disable", ui(s.handleAccountAction("2fa-disable")))
 	mux.Handle("POST /account/sessions/revoke", ui(s.handleAccountAction("revoke")))
 	mux.Handle("POST /account/sessions/revoke-others", ui(s.handleAccountAction("revoke-others")))
+	if s.Credits != nil {
+		mux.Handle("GET "+creditsPagePath, s.handleCreditsPage())
+		if s.Billing != nil {
+			mux.Handle("POST "+creditsPagePath+"/checkout", ui(s.handleCreditsCheckout()))
+		}
+	}
 	mux.Handle("GET /{$}", s.handleHome())
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static.FS)))
 
