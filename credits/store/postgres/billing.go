@@ -113,12 +113,14 @@ func (s *Store) CreatePurchase(ctx context.Context, p credits.Purchase) error {
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = time.Now()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO credits.purchases (id, user_id, package_id, credits, amount_cents,
-		currency, status, stripe_payment_intent_id, stripe_checkout_session_id, created_at, completed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		p.ID, p.UserID, p.PackageID, p.Credits, p.AmountCents, p.Currency, string(p.Status),
-		nullStr(p.StripePaymentIntentID), nullStr(p.StripeCheckoutSessionID), ts(p.CreatedAt), nullTime(p.CompletedAt))
-	return mapErr(err)
+	return s.asUser(ctx, p.UserID, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO credits.purchases (id, user_id, package_id, credits, amount_cents,
+			currency, status, stripe_payment_intent_id, stripe_checkout_session_id, created_at, completed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			p.ID, p.UserID, p.PackageID, p.Credits, p.AmountCents, p.Currency, string(p.Status),
+			nullStr(p.StripePaymentIntentID), nullStr(p.StripeCheckoutSessionID), ts(p.CreatedAt), nullTime(p.CompletedAt))
+		return mapErr(err)
+	})
 }
 
 // Purchase implements credits.BillingStore.
@@ -140,21 +142,28 @@ func (s *Store) PurchaseByCheckoutSession(ctx context.Context, cs string) (credi
 
 // Purchases implements credits.BillingStore.
 func (s *Store) Purchases(ctx context.Context, userID string, limit, offset int) ([]credits.Purchase, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+purchaseCols+` FROM credits.purchases WHERE user_id = $1
-		ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, userID, limit, offset)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
 	var out []credits.Purchase
-	for rows.Next() {
-		p, err := scanPurchase(rows)
+	err := s.asUser(ctx, userID, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, `SELECT `+purchaseCols+` FROM credits.purchases WHERE user_id = $1
+			ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, userID, limit, offset)
 		if err != nil {
-			return nil, err
+			return mapErr(err)
 		}
-		out = append(out, p)
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanPurchase(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return mapErr(rows.Err())
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, mapErr(rows.Err())
+	return out, nil
 }
 
 // ApplyStripeEvent implements credits.BillingStore. The event row's

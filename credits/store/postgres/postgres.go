@@ -3,6 +3,14 @@
 //
 // Book locks the user's balance row with SELECT … FOR UPDATE, so concurrent
 // writers for one user queue on the row and never overdraw.
+//
+// Row-level security (migrations/postgres/0006_credits_rls.sql): every
+// user-scoped method runs in a transaction that first switches to the
+// NOLOGIN role AppRole and sets app.user_id, both transaction-local (safe
+// behind PgBouncer in transaction mode, nothing leaks to the connection's
+// next transaction). The policies then confine the queries to that user's
+// rows even though the DATABASE_URL user owns the tables. System-wide
+// operations (Verify, Stripe webhooks, packages) run as the owner.
 package postgres
 
 import (
@@ -51,6 +59,33 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// AppRole is the role user-scoped transactions run as; 0006_credits_rls.sql
+// creates it and grants it to the migrating user.
+const AppRole = "manaauth_app"
+
+// asUser runs fn in a transaction confined by row-level security to
+// userID's rows: SET LOCAL ROLE AppRole and app.user_id = userID, sent in
+// one round trip before fn.
+func (s *Store) asUser(ctx context.Context, userID string, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
+		if err := scope(ctx, tx, userID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// scope confines the rest of transaction tx to userID's rows.
+func scope(ctx context.Context, tx pgx.Tx, userID string) error {
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL ROLE ` + AppRole)
+	b.Queue(`SELECT set_config('app.user_id', $1, true)`, userID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("credits postgres: scope transaction to user: %w", mapErr(err))
+	}
+	return nil
+}
+
 const balanceCols = `user_id, paid, free, total_earned, total_spent, last_daily_grant, signup_granted, version`
 
 func scanBalance(row pgx.Row) (credits.Balance, error) {
@@ -61,7 +96,16 @@ func scanBalance(row pgx.Row) (credits.Balance, error) {
 
 // Balance implements credits.Store.
 func (s *Store) Balance(ctx context.Context, userID string) (credits.Balance, error) {
-	return scanBalance(s.pool.QueryRow(ctx, `SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1`, userID))
+	var b credits.Balance
+	err := s.asUser(ctx, userID, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		b, err = scanBalance(tx.QueryRow(ctx, `SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1`, userID))
+		return err
+	})
+	if err != nil {
+		return credits.Balance{}, err
+	}
+	return b, nil
 }
 
 // Book implements credits.Store.
@@ -71,7 +115,7 @@ func (s *Store) Book(ctx context.Context, userID, key string, decide credits.Dec
 		after  credits.Balance
 		replay bool
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.asUser(ctx, userID, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var err error
 		out, after, replay, err = bookTx(ctx, tx, userID, key, decide)
 		return err
@@ -229,27 +273,43 @@ func queryTxs(ctx context.Context, q queryer, where string, args ...any) ([]cred
 
 // Transactions implements credits.Store.
 func (s *Store) Transactions(ctx context.Context, userID string, limit, offset int) ([]credits.Transaction, error) {
-	return queryTxs(ctx, s.pool, `WHERE user_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3`,
-		userID, limit, offset)
+	var out []credits.Transaction
+	err := s.asUser(ctx, userID, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		out, err = queryTxs(ctx, tx, `WHERE user_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3`,
+			userID, limit, offset)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Usage implements credits.Store.
 func (s *Store) Usage(ctx context.Context, userID string) ([]credits.UsageStat, error) {
-	rows, err := s.pool.Query(ctx, `SELECT user_id, app_id, day, credits_used, uses FROM credits.usage_stats
-		WHERE user_id = $1 ORDER BY day DESC, app_id`, userID)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
 	var out []credits.UsageStat
-	for rows.Next() {
-		var u credits.UsageStat
-		if err := rows.Scan(&u.UserID, &u.AppID, &u.Day, &u.CreditsUsed, &u.Uses); err != nil {
-			return nil, mapErr(err)
+	err := s.asUser(ctx, userID, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, `SELECT user_id, app_id, day, credits_used, uses FROM credits.usage_stats
+			WHERE user_id = $1 ORDER BY day DESC, app_id`, userID)
+		if err != nil {
+			return mapErr(err)
 		}
-		out = append(out, u)
+		defer rows.Close()
+		for rows.Next() {
+			var u credits.UsageStat
+			if err := rows.Scan(&u.UserID, &u.AppID, &u.Day, &u.CreditsUsed, &u.Uses); err != nil {
+				return mapErr(err)
+			}
+			out = append(out, u)
+		}
+		return mapErr(rows.Err())
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, mapErr(rows.Err())
+	return out, nil
 }
 
 // Verify implements credits.Store. It reads in one REPEATABLE READ
