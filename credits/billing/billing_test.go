@@ -21,7 +21,6 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 	cpostgres "github.com/manacore/mana-core-auth/credits/store/postgres"
 	csqlite "github.com/manacore/mana-core-auth/credits/store/sqlite"
-	provpostgres "github.com/manacore/mana-core-auth/provider/store/postgres"
 	provsqlite "github.com/manacore/mana-core-auth/provider/store/sqlite"
 	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
 )
@@ -54,15 +53,7 @@ var backends = []backend{
 	}},
 	{"postgres", func(t *testing.T) credits.Store {
 		ctx := context.Background()
-		dsn := provstoretest.NewPostgresDatabase(t)
-		ps, err := provpostgres.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ps.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_ = ps.Close()
+		dsn := provstoretest.MigratedPostgresDatabase(t)
 		s, err := cpostgres.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)

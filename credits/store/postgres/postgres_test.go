@@ -7,22 +7,13 @@ import (
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/store/postgres"
 	"github.com/manacore/mana-core-auth/credits/store/storetest"
-	provpostgres "github.com/manacore/mana-core-auth/provider/store/postgres"
 	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
 func open(t *testing.T) credits.Store {
 	t.Helper()
 	ctx := context.Background()
-	dsn := provstoretest.NewPostgresDatabase(t)
-	ps, err := provpostgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ps.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	_ = ps.Close()
+	dsn := provstoretest.MigratedPostgresDatabase(t)
 	s, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

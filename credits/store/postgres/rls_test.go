@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/manacore/mana-core-auth/credits/store/postgres"
-	provpostgres "github.com/manacore/mana-core-auth/provider/store/postgres"
 	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
@@ -85,15 +84,7 @@ func countAs(t *testing.T, ctx context.Context, pool *pgxpool.Pool, scopedTo *st
 
 func TestRowLevelSecurity(t *testing.T) {
 	ctx := context.Background()
-	dsn := provstoretest.NewPostgresDatabase(t)
-	ps, err := provpostgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ps.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	_ = ps.Close()
+	dsn := provstoretest.MigratedPostgresDatabase(t)
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -215,15 +206,7 @@ func TestRowLevelSecurity(t *testing.T) {
 // results, and A's reads still see A's own rows.
 func TestStoreRunsScoped(t *testing.T) {
 	ctx := context.Background()
-	dsn := provstoretest.NewPostgresDatabase(t)
-	ps, err := provpostgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ps.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	_ = ps.Close()
+	dsn := provstoretest.MigratedPostgresDatabase(t)
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

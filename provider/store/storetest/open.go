@@ -127,3 +127,20 @@ func adminExec(tb testing.TB, dsn, sql string) {
 		tb.Fatalf("%s: %v", sql, err)
 	}
 }
+
+// MigratedPostgresDatabase is NewPostgresDatabase with every migration
+// applied, for tests of other stores (credits) that share the schema.
+func MigratedPostgresDatabase(tb testing.TB) string {
+	tb.Helper()
+	dsn := NewPostgresDatabase(tb)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		tb.Fatalf("migrate postgres: %v", err)
+	}
+	return dsn
+}
