@@ -4,7 +4,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 export TEST_DATABASE_URL TEST_REDIS_URL
 
-.PHONY: run build test generate check-generated lint bench
+.PHONY: run build test generate check-generated check-files lint bench
 
 ## run: start the provider on embedded SQLite in development mode
 run:
@@ -27,6 +27,18 @@ check-generated:
 		echo "templ output is stale: run 'make generate' and commit the result"; rm -rf "$$tmp"; exit 1; \
 	fi; rm -rf "$$tmp"
 
+## check-files: fail when git tracks a file over 1 MiB or a compiled executable
+## (build outputs belong in bin/ or nowhere, never in the repository)
+check-files:
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { echo "check-files: not a git checkout, skipped"; exit 0; }; \
+	bad=0; for f in $$(git ls-files); do \
+		[ -f "$$f" ] || continue; \
+		if [ "$$(wc -c < "$$f")" -gt 1048576 ]; then echo "tracked file larger than 1 MiB: $$f"; bad=1; fi; \
+		case "$$(head -c 4 "$$f" | od -An -tx1 | tr -d ' \n')" in \
+		7f454c46|4d5a*|feedface|feedfacf|cefaedfe|cffaedfe|cafebabe) echo "tracked executable binary: $$f"; bad=1;; \
+		esac; \
+	done; exit $$bad
+
 ## lint: gofmt, go vet and staticcheck
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -35,7 +47,7 @@ lint:
 	$(GO) tool staticcheck ./...
 
 ## test: the whole suite, both storage backends (PostgreSQL at TEST_DATABASE_URL, Redis at TEST_REDIS_URL)
-test: check-generated lint
+test: check-files check-generated lint
 	$(GO) test -count=1 -timeout 20m ./...
 
 ## bench: micro-benchmarks and the load generator against a local server on PostgreSQL

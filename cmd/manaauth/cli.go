@@ -4,18 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/mail"
 	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 )
 
@@ -30,15 +29,6 @@ func (m *multiFlag) Set(v string) error {
 		}
 	}
 	return nil
-}
-
-func newUserID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])  // crypto/rand.Read never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40 // UUID version 4, the id format the apps already store
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 func newSecret() string {
@@ -62,16 +52,17 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
+	// The same rules as registration, so no account exists that the
+	// pages would have refused.
 	var problems []string
-	addr, err := mail.ParseAddress(*email)
-	if err != nil || addr.Address != strings.TrimSpace(*email) {
+	if !account.ValidEmail(account.NormalizeEmail(*email)) {
 		problems = append(problems, fmt.Sprintf("--email %q is not an email address", *email))
 	}
-	if n := len([]rune(*password)); n < 8 || n > 128 {
+	if !account.CheckPassword(*password) {
 		problems = append(problems, "--password must be 8 to 128 characters")
 	}
-	if len(*name) > 255 {
-		problems = append(problems, "--name must be at most 255 characters")
+	if !account.ValidName(strings.TrimSpace(*name)) {
+		problems = append(problems, "--name must be at most 255 characters on one line")
 	}
 	if len(problems) > 0 {
 		return problemsError(problems)
@@ -90,8 +81,8 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 		role = provider.RoleAdmin
 	}
 	now := time.Now().UTC()
-	u := &provider.User{ID: newUserID(), Email: strings.ToLower(strings.TrimSpace(*email)), EmailVerified: *verified,
-		Name: *name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := &provider.User{ID: account.NewID(), Email: account.NormalizeEmail(*email), EmailVerified: *verified,
+		Name: strings.TrimSpace(*name), Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	if err := a.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, provider.ErrAlreadyExists) {
 			return fmt.Errorf("a user with email %s already exists", u.Email)

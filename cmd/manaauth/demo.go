@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 )
 
@@ -52,7 +53,7 @@ func ensureDemo(ctx context.Context, a *app, stdout io.Writer) error {
 			return err
 		}
 		if err := a.store.CreateUser(ctx, &provider.User{
-			ID: newUserID(), Email: demoEmail, EmailVerified: true, Name: "Demo User",
+			ID: account.NewID(), Email: demoEmail, EmailVerified: true, Name: "Demo User",
 			Role: provider.RoleUser, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
 		}); err != nil {
 			return err

@@ -20,9 +20,9 @@ import (
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
-	"github.com/manacore/mana-core-auth/provider/logout"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
@@ -136,7 +136,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Back-channel logout: every ended session reaches the apps that hold
 	// its tokens, from a durable queue in the database.
-	notifier := logout.New(logout.Config{Issuer: cfg.BaseURL, Logger: a.log.With("component", "logout")}, a.store, a.ring)
+	notifier := backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Logger: a.log.With("component", "logout")}, a.store, a.ring)
 	accounts, err := account.NewService(account.Config{
 		SessionEnded: func(ctx context.Context, sid, uid string) {
 			if err := notifier.SessionEnded(ctx, sid, uid); err != nil {
@@ -206,7 +206,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		OP:       op,
 		JWKS:     a.ring.JWKS,
 		Sessions: sessions,
-		Hasher:   a.hasher,
 		Accounts: accounts,
 		CORS:     cors,
 		Limiter:  limiter,

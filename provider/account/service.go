@@ -17,6 +17,7 @@ import (
 
 	"github.com/manacore/mana-core-auth/provider"
 	pmail "github.com/manacore/mana-core-auth/provider/mail"
+	"github.com/manacore/mana-core-auth/provider/seal"
 )
 
 // Store is what the account service persists through.
@@ -77,7 +78,7 @@ type Service struct {
 	store  Store
 	hasher *Hasher
 	mailer pmail.Sender
-	sealer *sealer
+	sealer *seal.Sealer
 	// mailSlots bounds the deliveries in flight.
 	mailSlots chan struct{}
 }
@@ -104,7 +105,7 @@ func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*
 			cfg.Redirects.Self = u.Scheme + "://" + strings.ToLower(u.Host)
 		}
 	}
-	s, err := newSealer(cfg.SecretKey, "manaauth/totp/v1")
+	s, err := seal.New(cfg.SecretKey, "manaauth/totp/v1")
 	if err != nil {
 		return nil, err
 	}

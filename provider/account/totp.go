@@ -41,7 +41,7 @@ func (s *Service) BeginTOTP(ctx context.Context, u *provider.User) (*Enrollment,
 	}
 	now := s.cfg.Now().UTC()
 	if err := s.store.PutTOTP(ctx, &provider.TOTP{
-		UserID: u.ID, SecretEnc: s.sealer.seal([]byte(key.Secret()), []byte(u.ID)), CreatedAt: now,
+		UserID: u.ID, SecretEnc: s.sealer.Seal([]byte(key.Secret()), []byte(u.ID)), CreatedAt: now,
 	}); err != nil {
 		return nil, fmt.Errorf("store totp enrolment: %w", err)
 	}
@@ -164,7 +164,7 @@ func (s *Service) matchCode(t *provider.TOTP, code string) (int64, bool, error) 
 	if len(code) != 6 {
 		return 0, false, nil
 	}
-	secret, err := s.sealer.open(t.SecretEnc, []byte(t.UserID))
+	secret, err := s.sealer.Open(t.SecretEnc, []byte(t.UserID))
 	if err != nil {
 		return 0, false, fmt.Errorf("open totp secret: %w", err)
 	}

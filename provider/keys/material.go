@@ -142,15 +142,11 @@ func (r *Ring) generate(alg string) (*provider.Key, *material, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("keys: marshal private key: %w", err)
 	}
-	nonce := make([]byte, r.aead.NonceSize(), r.aead.NonceSize()+len(der)+r.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, nil, err
-	}
 	k := &provider.Key{
 		ID:         m.kid,
 		Alg:        alg,
 		PublicJWK:  m.jwk,
-		PrivateEnc: r.aead.Seal(nonce, nonce, der, []byte(m.kid)),
+		PrivateEnc: r.sealer.Seal(der, []byte(m.kid)),
 	}
 	return k, m, nil
 }
@@ -159,11 +155,7 @@ func (r *Ring) generate(alg string) (*provider.Key, *material, error) {
 // a row whose private key does not match its public JWK would sign tokens
 // nobody can verify.
 func (r *Ring) open(k *provider.Key) (*material, error) {
-	ns := r.aead.NonceSize()
-	if len(k.PrivateEnc) < ns+r.aead.Overhead() {
-		return nil, fmt.Errorf("keys: key %s: encrypted private key is truncated", k.ID)
-	}
-	der, err := r.aead.Open(nil, k.PrivateEnc[:ns], k.PrivateEnc[ns:], []byte(k.ID))
+	der, err := r.sealer.Open(k.PrivateEnc, []byte(k.ID))
 	if err != nil {
 		return nil, fmt.Errorf("keys: cannot decrypt the private key of %s: %w", k.ID, ErrSecretMismatch)
 	}

@@ -3,21 +3,16 @@ package keys
 import (
 	"cmp"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/crypto/hkdf"
-
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/seal"
 )
 
 const (
@@ -48,7 +43,7 @@ type Options struct {
 // Ring is the set of signing keys of the provider. See the package doc.
 type Ring struct {
 	store   provider.KeyStore
-	aead    cipher.AEAD
+	sealer  *seal.Sealer
 	now     func() time.Time
 	rsaBits int
 	maxLife time.Duration
@@ -89,21 +84,13 @@ func New(store provider.KeyStore, secretKey []byte, opts Options) (*Ring, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	aesKey := make([]byte, 32)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, secretKey, nil, []byte(hkdfInfo)), aesKey); err != nil {
-		return nil, fmt.Errorf("keys: derive key: %w", err)
-	}
-	block, err := aes.NewCipher(aesKey)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
+	sealer, err := seal.New(secretKey, hkdfInfo)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	return &Ring{
 		store:   store,
-		aead:    aead,
+		sealer:  sealer,
 		now:     opts.Now,
 		rsaBits: opts.RSABits,
 		maxLife: opts.MaxTokenLifetime,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -153,20 +154,11 @@ func (p *Provider) ParseAccessToken(token, audience string) (*AccessClaims, erro
 	if c.Issuer != p.Config.Issuer {
 		return nil, fmt.Errorf("%w: wrong issuer", ErrTokenInvalid)
 	}
-	if audience != "" && !contains(c.Audience, audience) {
+	if audience != "" && !slices.Contains(c.Audience, audience) {
 		return nil, fmt.Errorf("%w: wrong audience", ErrTokenInvalid)
 	}
 	if p.Config.Now().Unix() >= c.ExpiresAt {
 		return nil, ErrTokenExpired
 	}
 	return &c, nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

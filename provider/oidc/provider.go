@@ -2,10 +2,7 @@ package oidc
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -19,6 +16,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/seal"
 )
 
 // Config holds what the OAuth 2.0 provider needs to know; defaults are
@@ -51,7 +49,7 @@ type Provider struct {
 	storage  *storage
 	strategy *strategy
 	signer   *signer
-	aead     cipher.AEAD
+	grace    *seal.Sealer // the grace cache holds live tokens
 }
 
 // New composes fosite with exactly the handlers we support: the code flow
@@ -83,15 +81,7 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive hmac secret: %w", err)
 	}
-	graceKey, err := hkdf.Key(sha256.New, cfg.SecretKey, nil, "manaauth/refresh-grace/v1", 32)
-	if err != nil {
-		return nil, fmt.Errorf("derive grace key: %w", err)
-	}
-	block, err := aes.NewCipher(graceKey)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	graceSealer, err := seal.New(cfg.SecretKey, "manaauth/refresh-grace/v1")
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +134,7 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
 	)
-	return &Provider{OAuth2Provider: op, Config: cfg, Store: store, Ring: ring, storage: st, strategy: strat, signer: sg, aead: aead}, nil
+	return &Provider{OAuth2Provider: op, Config: cfg, Store: store, Ring: ring, storage: st, strategy: strat, signer: sg, grace: graceSealer}, nil
 }
 
 func setDefault(d *time.Duration, v time.Duration) {
@@ -197,11 +187,7 @@ func (p *Provider) SaveGrace(ctx context.Context, oldRefreshToken, requestID str
 		return nil
 	}
 	sig := p.refreshSignature(ctx, oldRefreshToken)
-	nonce := make([]byte, p.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return err
-	}
-	sealed := p.aead.Seal(nonce, nonce, response, []byte(sig))
+	sealed := p.grace.Seal(response, []byte(sig))
 	return p.Store.PutGrace(ctx, &provider.GraceEntry{
 		Signature: sig,
 		RequestID: requestID,
@@ -218,11 +204,10 @@ func (p *Provider) LookupGrace(ctx context.Context, refreshToken string) ([]byte
 	}
 	sig := p.refreshSignature(ctx, refreshToken)
 	e, err := p.Store.GetGrace(ctx, sig, p.Config.Now())
-	if err != nil || len(e.Payload) < p.aead.NonceSize() {
+	if err != nil {
 		return nil, false
 	}
-	n := p.aead.NonceSize()
-	plain, err := p.aead.Open(nil, e.Payload[:n], e.Payload[n:], []byte(sig))
+	plain, err := p.grace.Open(e.Payload, []byte(sig))
 	if err != nil {
 		return nil, false
 	}

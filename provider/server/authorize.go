@@ -48,7 +48,7 @@ func (s *server) handleAuthorize() http.Handler {
 		freshLogin := sess != nil && s.verifyLoginTicket(form.Get(loginTicketParam), sess)
 		needLogin := sess == nil
 		if sess != nil && !freshLogin {
-			if has(prompts, "login") {
+			if slices.Contains(prompts, "login") {
 				needLogin = true
 			}
 			if maxAge, err := strconv.ParseInt(form.Get("max_age"), 10, 64); err == nil && maxAge >= 0 &&
@@ -57,7 +57,7 @@ func (s *server) handleAuthorize() http.Handler {
 			}
 		}
 		if needLogin {
-			if has(prompts, "none") {
+			if slices.Contains(prompts, "none") {
 				s.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
 				return
 			}
@@ -76,8 +76,8 @@ func (s *server) handleAuthorize() http.Handler {
 				s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 				return
 			}
-			if has(prompts, "consent") || c == nil || !covers(c.Scopes, ar.GetRequestedScopes()) {
-				if has(prompts, "none") {
+			if slices.Contains(prompts, "consent") || c == nil || !covers(c.Scopes, ar.GetRequestedScopes()) {
+				if slices.Contains(prompts, "none") {
 					s.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this application."))
 					return
 				}
@@ -265,19 +265,10 @@ func authorizeURL(r *http.Request, form url.Values) string {
 
 func encodeForm(form url.Values) string { return form.Encode() }
 
-func has(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // covers reports whether granted includes every scope in requested.
 func covers(granted, requested []string) bool {
 	for _, r := range requested {
-		if !has(granted, r) {
+		if !slices.Contains(granted, r) {
 			return false
 		}
 	}

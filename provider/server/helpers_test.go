@@ -25,9 +25,9 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
-	"github.com/manacore/mana-core-auth/provider/logout"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
@@ -73,7 +73,7 @@ type env struct {
 	mail     mail.Sender
 	accounts *account.Service
 	// notifier queues back-channel logouts; tests deliver with DeliverDue.
-	notifier *logout.Notifier
+	notifier *backchannel.Notifier
 	// credits is the credits service (setup with withCredits), else nil.
 	credits *credits.Service
 	// billingStore is the credits store billing uses (setup with
@@ -163,7 +163,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	if o.mailer == nil {
 		o.mailer = discardMail{}
 	}
-	notifier := logout.New(logout.Config{Issuer: issuer, Now: o.now}, store, ring)
+	notifier := backchannel.New(backchannel.Config{Issuer: issuer, Now: o.now}, store, ring)
 	accounts, err := account.NewService(account.Config{BaseURL: issuer, SecretKey: secret,
 		SessionEnded: func(ctx context.Context, sid, uid string) { _ = notifier.SessionEnded(ctx, sid, uid) },
 		Redirects:    &account.RedirectPolicy{Domain: "mana.test"}, Now: o.now}, store, hasher, o.mailer)
@@ -185,7 +185,6 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		OP:       op,
 		JWKS:     ring.JWKS,
 		Sessions: sessions,
-		Hasher:   hasher,
 		Accounts: accounts,
 		Limiter:  o.limiter,
 		CORS:     o.cors,

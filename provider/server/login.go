@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -207,7 +208,7 @@ func (s *server) handleConsentSubmit() http.Handler {
 			scopes := []string(ar.GetRequestedScopes())
 			if old, err := s.Store.GetConsent(ctx, user.ID, client.GetID()); err == nil {
 				for _, sc := range old.Scopes {
-					if !has(scopes, sc) {
+					if !slices.Contains(scopes, sc) {
 						scopes = append(scopes, sc)
 					}
 				}

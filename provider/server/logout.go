@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/manacore/mana-core-auth/templates"
@@ -60,7 +61,7 @@ func (s *server) handleLogout() http.Handler {
 		redirect := ""
 		if plr := form.Get("post_logout_redirect_uri"); plr != "" {
 			c, err := s.OP.Client(ctx, clientID)
-			if clientID == "" || err != nil || !has(c.Model.PostLogoutRedirectURIs, plr) {
+			if clientID == "" || err != nil || !slices.Contains(c.Model.PostLogoutRedirectURIs, plr) {
 				s.errorPage(w, r, http.StatusBadRequest, "error.invalid_redirect")
 				return
 			}

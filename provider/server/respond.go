@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io/fs"
@@ -34,7 +35,7 @@ func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
 // render writes a page; rendering into memory first means a template error
 // becomes a clean 500 instead of half a page.
 func (s *server) render(ctx context.Context, w http.ResponseWriter, status int, c templ.Component) {
-	var buf bytesBuffer
+	var buf bytes.Buffer
 	if err := c.Render(ctx, &buf); err != nil {
 		s.Logger.ErrorContext(ctx, "render page", "error", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
@@ -43,14 +44,10 @@ func (s *server) render(ctx context.Context, w http.ResponseWriter, status int, 
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(buf.b)))
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.b)
+	_, _ = w.Write(buf.Bytes())
 }
-
-type bytesBuffer struct{ b []byte }
-
-func (b *bytesBuffer) Write(p []byte) (int, error) { b.b = append(b.b, p...); return len(p), nil }
 
 // errorPage renders the HTML error page with a translated title and message.
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {

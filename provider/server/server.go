@@ -45,7 +45,6 @@ type Deps struct {
 	OP       *oidc.Provider
 	JWKS     func() []byte
 	Sessions *websession.Manager
-	Hasher   *account.Hasher
 	Accounts *account.Service
 	// CORS admits the first-party web apps to the JSON API; nil admits none.
 	CORS *httpx.CORS

@@ -1,4 +1,4 @@
-// Package logout delivers OpenID Connect Back-Channel Logout 1.0: when a
+// Package backchannel delivers OpenID Connect Back-Channel Logout 1.0: when a
 // browser session ends, every relying party that holds tokens from it and
 // registered a backchannel_logout_uri receives a signed logout token by a
 // direct POST, so the user is signed out of every app, not only the one
@@ -23,4 +23,4 @@
 // exp, jti, sub, sid and the back-channel logout event, and never a nonce.
 // It is short-lived and each attempt signs a fresh one; tokens are never
 // stored or logged.
-package logout
+package backchannel

@@ -1,4 +1,4 @@
-package logout_test
+package backchannel_test
 
 import (
 	"bytes"
@@ -19,12 +19,12 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/keys"
-	"github.com/manacore/mana-core-auth/provider/logout"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
-var _ logout.Signer = (*keys.Ring)(nil)
+var _ backchannel.Signer = (*keys.Ring)(nil)
 
 const issuer = "https://auth.mana.test"
 
@@ -108,15 +108,15 @@ func newFixture(t *testing.T, s provider.Store) *fixture {
 
 // notifier returns a Notifier on the fixture's store, clock and logs;
 // edit adjusts the config.
-func (f *fixture) notifier(edit func(*logout.Config)) *logout.Notifier {
-	cfg := logout.Config{
+func (f *fixture) notifier(edit func(*backchannel.Config)) *backchannel.Notifier {
+	cfg := backchannel.Config{
 		Issuer: issuer, Now: f.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	return logout.New(cfg, f.store, f.ring)
+	return backchannel.New(cfg, f.store, f.ring)
 }
 
 func (f *fixture) client(t *testing.T, id, uri, alg string) {
@@ -202,7 +202,7 @@ func (rc *receiver) requests() []request {
 func (rc *receiver) count() int { return len(rc.requests()) }
 
 // deliverDue runs one pass and checks how many jobs it delivered.
-func deliverDue(t *testing.T, n *logout.Notifier, want int) {
+func deliverDue(t *testing.T, n *backchannel.Notifier, want int) {
 	t.Helper()
 	got, err := n.DeliverDue(t.Context())
 	if err != nil {
@@ -362,7 +362,7 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 		dead.Close() // nothing listens there any more
 		f.client(t, "chat", dead.URL+"/backchannel", "")
 		f.grant(t, "chat", "sess-1", true)
-		n := f.notifier(func(c *logout.Config) { c.MaxAttempts = 3 })
+		n := f.notifier(func(c *backchannel.Config) { c.MaxAttempts = 3 })
 		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -391,7 +391,7 @@ func TestFailureIsRecorded(t *testing.T) {
 		rc.status.Store(http.StatusServiceUnavailable)
 		f.client(t, "chat", rc.URL, "")
 		f.grant(t, "chat", "sess-1", true)
-		n := f.notifier(func(c *logout.Config) { c.RetryBase = time.Second })
+		n := f.notifier(func(c *backchannel.Config) { c.RetryBase = time.Second })
 		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -451,7 +451,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Cleanup(redirector.Close)
 		f.client(t, "chat", redirector.URL, "")
 		f.grant(t, "chat", "sess-1", true)
-		n := f.notifier(func(c *logout.Config) { c.Client = &http.Client{} })
+		n := f.notifier(func(c *backchannel.Config) { c.Client = &http.Client{} })
 		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -474,7 +474,7 @@ func TestTimeout(t *testing.T) {
 		rc.delay = 5 * time.Second
 		f.client(t, "chat", rc.URL, "")
 		f.grant(t, "chat", "sess-1", true)
-		n := f.notifier(func(c *logout.Config) { c.Timeout = 200 * time.Millisecond })
+		n := f.notifier(func(c *backchannel.Config) { c.Timeout = 200 * time.Millisecond })
 		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -518,7 +518,7 @@ func TestRunDeliversAndStops(t *testing.T) {
 		f.client(t, "chat", rc.URL, "")
 		f.grant(t, "chat", "sess-1", true)
 		f.grant(t, "chat", "sess-2", true)
-		n := f.notifier(func(c *logout.Config) { c.Now = time.Now })
+		n := f.notifier(func(c *backchannel.Config) { c.Now = time.Now })
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() {
@@ -543,7 +543,7 @@ func TestRunDeliversAndStops(t *testing.T) {
 		waitFor("same process", 1, time.Second)
 		t.Logf("delivered in %v", time.Since(start))
 
-		other := f.notifier(func(c *logout.Config) { c.Now = time.Now })
+		other := f.notifier(func(c *backchannel.Config) { c.Now = time.Now })
 		if err := other.SessionEnded(t.Context(), "sess-2", "user-1"); err != nil {
 			t.Fatal(err)
 		}

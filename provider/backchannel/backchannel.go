@@ -1,4 +1,4 @@
-package logout
+package backchannel
 
 import (
 	"context"
