@@ -39,6 +39,7 @@ const (
 	EventRecoveryCodeUsed = "recovery_code_used"
 	EventSessionRevoked   = "session_revoked"
 	EventAccountLocked    = "account_locked"
+	EventProfileUpdated   = "profile_updated"
 )
 
 // SecurityEvent is one audit log entry. It never holds a secret.

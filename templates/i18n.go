@@ -325,6 +325,7 @@ var messages = map[string]message{
 	"event.recovery_code_used":  {"Recovery code used", "Wiederherstellungscode verwendet"},
 	"event.session_revoked":     {"Session signed out", "Sitzung abgemeldet"},
 	"event.account_locked":      {"Account temporarily locked", "Konto vorübergehend gesperrt"},
+	"event.profile_updated":     {"Profile changed", "Profil geändert"},
 
 	// Consent.
 	"consent.title":        {"Allow access", "Zugriff erlauben"},
@@ -359,6 +360,7 @@ var messages = map[string]message{
 	// Signed out.
 	"loggedout.title":   {"Signed out", "Abgemeldet"},
 	"loggedout.message": {"You have been signed out.", "Du wurdest abgemeldet."},
+	"loggedout.none":    {"You were not signed in.", "Du warst nicht angemeldet."},
 	"loggedout.hint":    {"You can close this window now.", "Du kannst dieses Fenster jetzt schließen."},
 	"loggedout.signin":  {"Sign in again", "Erneut anmelden"},
 

@@ -453,6 +453,10 @@ func TestLoggedOutPage(t *testing.T) {
 	if !strings.Contains(out, "You have been signed out.") {
 		t.Error("missing signed-out message")
 	}
+	out, _ = render(t, LoggedOutPage(LoggedOutView{Lang: "de", NotSignedIn: true}))
+	if !strings.Contains(out, "Du warst nicht angemeldet.") || strings.Contains(out, "Du wurdest abgemeldet.") {
+		t.Errorf("a request that ended nothing must not claim a sign-out:\n%s", out)
+	}
 }
 
 func TestErrorPage(t *testing.T) {
@@ -1420,7 +1424,7 @@ func TestEventLabels(t *testing.T) {
 	t.Parallel()
 	types := []string{"login_success", "login_failure", "logout", "refresh_token_reuse", "password_changed",
 		"password_reset", "email_verified", "2fa_enabled", "2fa_disabled", "2fa_used", "recovery_code_used",
-		"session_revoked", "account_locked", "registered"}
+		"session_revoked", "account_locked", "registered", "profile_updated"}
 	if len(eventKeys) != len(types) {
 		t.Errorf("eventKeys has %d entries, want %d", len(eventKeys), len(types))
 	}

@@ -39,7 +39,11 @@ type LogoutView struct {
 }
 
 // LoggedOutView is the view model of LoggedOutPage.
-type LoggedOutView struct{ Lang string }
+type LoggedOutView struct {
+	Lang string
+	// NotSignedIn: the request ended no session (there was none).
+	NotSignedIn bool
+}
 
 // ErrorView is the view model of ErrorPage.
 type ErrorView struct {
@@ -304,6 +308,7 @@ var eventKeys = map[string]string{
 	"recovery_code_used":  "event.recovery_code_used",
 	"session_revoked":     "event.session_revoked",
 	"account_locked":      "event.account_locked",
+	"profile_updated":     "event.profile_updated",
 }
 
 // eventLabel returns the translated name of a security event type, or the

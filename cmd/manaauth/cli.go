@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -146,8 +145,6 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 	}
 }
 
-var knownGrants = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true}
-
 func clientsCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -182,16 +179,28 @@ func clientsCreate(ctx context.Context, args []string, getenv func(string) strin
 			c.Audience = append(c.Audience, a)
 		}
 	}
-	if problems := validateClient(c, *secret); len(problems) > 0 {
-		return problemsError(problems)
-	}
+	var problems []string
 	plain := ""
-	if !c.Public {
-		plain = *secret
-		if plain == "" {
-			plain = newSecret()
+	switch {
+	case c.Public && *secret != "":
+		problems = append(problems, "--secret and --public exclude each other")
+	case !c.Public && *secret != "":
+		if err := provider.ValidateClientSecret(*secret); err != nil {
+			problems = append(problems, err.Error())
 		}
+		plain = *secret
+	case !c.Public:
+		plain = newSecret()
+	}
+	if plain != "" {
 		c.SecretHash = oidc.HashSecret(plain)
+	}
+	var cp provider.ClientProblems
+	if err := c.Validate(); errors.As(err, &cp) {
+		problems = append(problems, cp...)
+	}
+	if len(problems) > 0 {
+		return problemsError(problems)
 	}
 	a, err := open(ctx, getenv, stderr, true)
 	if err != nil {
@@ -209,74 +218,6 @@ func clientsCreate(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stdout, "  client_secret: %s\n", plain)
 	}
 	return nil
-}
-
-func validateClient(c *provider.Client, secret string) []string {
-	var problems []string
-	if c.ID == "" || len(c.ID) > 128 || strings.ContainsAny(c.ID, " \t\r\n:") {
-		problems = append(problems, "--id is required: 1 to 128 characters without spaces or colons")
-	}
-	if c.Public && secret != "" {
-		problems = append(problems, "--secret and --public exclude each other")
-	}
-	if !c.Public && secret != "" && len(secret) < 16 {
-		problems = append(problems, "--secret must be at least 16 characters")
-	}
-	for _, g := range c.GrantTypes {
-		if !knownGrants[g] {
-			problems = append(problems, fmt.Sprintf("--grant-types: unknown grant type %q", g))
-		}
-	}
-	if c.Public && has(c.GrantTypes, "client_credentials") {
-		problems = append(problems, "a public client cannot use client_credentials")
-	}
-	if has(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {
-		problems = append(problems, "--redirect-uri is required for the authorization_code grant")
-	}
-	for _, u := range append(append([]string(nil), c.RedirectURIs...), c.PostLogoutRedirectURIs...) {
-		if p := checkRedirect(u); p != "" {
-			problems = append(problems, p)
-		}
-	}
-	if c.BackchannelLogoutURI != "" {
-		if p := checkRedirect(c.BackchannelLogoutURI); p != "" {
-			problems = append(problems, p)
-		}
-	}
-	if c.IDTokenAlg != provider.AlgEdDSA && c.IDTokenAlg != provider.AlgRS256 {
-		problems = append(problems, "--id-token-alg must be EdDSA or RS256")
-	}
-	if c.LogoURI != "" {
-		if u, err := url.Parse(c.LogoURI); err != nil || u.Scheme != "https" || u.Host == "" {
-			problems = append(problems, "--logo-uri must be an https URL")
-		}
-	}
-	return problems
-}
-
-// checkRedirect enforces absolute URIs without fragments; http only for
-// loopback hosts (native apps and development), as OAuth 2.0 Security BCP asks.
-func checkRedirect(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" && u.Scheme == "https" {
-		return fmt.Sprintf("URI %q must be absolute", raw)
-	}
-	if u.Fragment != "" {
-		return fmt.Sprintf("URI %q must not contain a fragment", raw)
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return fmt.Sprintf("URI %q must use https (http is allowed for localhost only)", raw)
-	}
-	return ""
-}
-
-func has(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
 )
 
 var errUsage = errors.New("invalid usage")
@@ -72,7 +74,7 @@ func loadConfig(getenv func(string) string, dev bool) (*config, []string) {
 		problems = append(problems, fmt.Sprintf("BASE_URL %q must be an absolute http(s) URL", c.BaseURL))
 	case u.RawQuery != "" || u.Fragment != "":
 		problems = append(problems, "BASE_URL must not have a query or fragment")
-	case u.Scheme == "http" && !dev && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !dev && !provider.IsLoopback(u.Hostname()):
 		problems = append(problems, fmt.Sprintf("BASE_URL %q must use https outside --dev (http is only allowed for localhost)", c.BaseURL))
 	}
 	aud := getenv("JWT_AUDIENCE")
@@ -200,10 +202,6 @@ func sqlitePath(dsn string) (string, bool) {
 	default:
 		return dsn, true
 	}
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // ensureSecret fills a missing SECRET_KEY. Outside --dev that is an error;

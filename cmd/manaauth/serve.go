@@ -20,6 +20,7 @@ import (
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/audit"
 	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
@@ -136,13 +137,17 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Back-channel logout: every ended session reaches the apps that hold
 	// its tokens, from a durable queue in the database.
-	notifier := backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Logger: a.log.With("component", "logout")}, a.store, a.ring)
+	notifier := backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Logger: a.log.With("component", "backchannel")}, a.store, a.ring)
+	auditLog := audit.New(a.store, nil, a.log.With("component", "audit"))
+	secure := strings.HasPrefix(cfg.BaseURL, "https://")
+	sessions, err := websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: secure, Domain: cfg.CookieDomain,
+		IdleTimeout: cfg.SessionIdle, RememberTimeout: cfg.SessionRemember, MaxLifetime: cfg.SessionMax,
+		Notifier: notifier, Audit: auditLog, Logger: a.log.With("component", "sessions")}, a.store)
+	if err != nil {
+		return err
+	}
 	accounts, err := account.NewService(account.Config{
-		SessionEnded: func(ctx context.Context, sid, uid string) {
-			if err := notifier.SessionEnded(ctx, sid, uid); err != nil {
-				a.log.ErrorContext(ctx, "enqueue back-channel logout", "error", err)
-			}
-		},
+		Sessions: sessions, Audit: auditLog,
 		BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Logger: a.log.With("component", "account"),
 		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost},
 	}, a.store, a.hasher, mailer)
@@ -179,13 +184,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		SecretKey:    cfg.SecretKey,
 		Audience:     cfg.Audience,
 		RefreshGrace: graceOrDisabled(cfg.RefreshGrace),
+		Sessions:     sessions,
+		Audit:        auditLog,
 	}, a.store, a.ring)
-	if err != nil {
-		return err
-	}
-	secure := strings.HasPrefix(cfg.BaseURL, "https://")
-	sessions, err := websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: secure, Domain: cfg.CookieDomain,
-		IdleTimeout: cfg.SessionIdle, RememberTimeout: cfg.SessionRemember, MaxLifetime: cfg.SessionMax}, a.store)
 	if err != nil {
 		return err
 	}
@@ -200,8 +201,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("stripe: %w", err)
 	}
 	handler, err := server.New(server.Deps{
-		Logger:   a.log,
-		Config:   server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], TrustedProxies: trusted, Limits: limits},
+		Logger: a.log,
+		Config: server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], TrustedProxies: trusted, Limits: limits,
+			BackchannelLogout: true},
 		Store:    a.store,
 		OP:       op,
 		JWKS:     a.ring.JWKS,
@@ -210,7 +212,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		CORS:     cors,
 		Limiter:  limiter,
 		Backoff:  backoff,
-		Logout:   notifier,
 		Credits:  creditsSvc,
 		Billing:  bill,
 	})

@@ -16,18 +16,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/audit"
 	pmail "github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/seal"
+	"github.com/manacore/mana-core-auth/provider/websession"
 )
 
 // Store is what the account service persists through.
 type Store interface {
 	provider.UserStore
-	provider.SessionStore
 	provider.AccountStore
-	// RevokeSession and RevokeSubject end the tokens of ended sessions.
-	RevokeSession(ctx context.Context, sessionID string) (int, error)
-	RevokeSubject(ctx context.Context, subject string) (int, error)
+}
+
+// Sessions ends login sessions; *websession.Manager implements it. A
+// password reset signs the user out everywhere through it, so ending a
+// session means the same here as on every other path.
+type Sessions interface {
+	EndAll(ctx context.Context, userID, keepID string, e websession.Ending) ([]string, error)
 }
 
 // Errors the service returns; handlers map them to statuses and messages.
@@ -65,10 +70,11 @@ type Config struct {
 	Redirects *RedirectPolicy
 	Now       func() time.Time
 	Logger    *slog.Logger
-	// SessionEnded is told about every session the service ends (device
-	// sign-out, sign-out everywhere, password reset) so the apps holding
-	// its tokens hear of it (back-channel logout). Optional.
-	SessionEnded func(ctx context.Context, sessionID, userID string)
+	// Sessions ends every session at a password reset (required).
+	Sessions Sessions
+	// Audit records security events; nil writes them to the store with
+	// the service's clock and logger.
+	Audit *audit.Log
 }
 
 // Service implements registration, verification, password reset and
@@ -97,6 +103,12 @@ func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*
 	if cfg.ResetTTL == 0 {
 		cfg.ResetTTL = time.Hour
 	}
+	if cfg.Sessions == nil {
+		return nil, errors.New("account: Config.Sessions is required")
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.New(store, cfg.Now, cfg.Logger)
+	}
 	if cfg.Redirects == nil {
 		cfg.Redirects = &RedirectPolicy{}
 	}
@@ -120,7 +132,7 @@ func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(
 
 // ValidEmail accepts a bare address (no display name) of sane length.
 func ValidEmail(e string) bool {
-	if len(e) > 254 || e == "" || !CleanText(e) {
+	if len(e) > 254 || e == "" || !provider.CleanText(e) {
 		return false
 	}
 	a, err := mail.ParseAddress(e)
@@ -131,15 +143,9 @@ func ValidEmail(e string) bool {
 	return strings.Contains(domain, ".") || domain == "localhost"
 }
 
-// CleanText reports whether s can be stored in a text column as is:
-// valid UTF-8 without NUL (PostgreSQL refuses both).
-func CleanText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
 // ValidName accepts a display name of at most 255 characters on one line.
 func ValidName(name string) bool {
-	return CleanText(name) && utf8.RuneCountInString(name) <= 255 && !strings.ContainsAny(name, "\r\n")
+	return provider.CleanText(name) && utf8.RuneCountInString(name) <= 255 && !strings.ContainsAny(name, "\r\n")
 }
 
 // CheckPassword enforces the length rule (8-128 characters).
@@ -318,8 +324,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua 
 			return nil, err
 		}
 	}
-	if _, err := s.EndAllSessions(ctx, u.ID, ""); err != nil {
-		return nil, err
+	if _, err := s.cfg.Sessions.EndAll(ctx, u.ID, "", websession.Ending{Reason: websession.EndPasswordReset, IP: ip, UserAgent: ua}); err != nil {
+		return nil, fmt.Errorf("end sessions after reset: %w", err)
 	}
 	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventPasswordReset, IP: ip, UserAgent: ua})
 	return u, nil
@@ -372,7 +378,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 	err := provider.ErrNotFound
 	// An address no account can have (NUL, invalid UTF-8, which the
 	// database would refuse) is an unknown one, at the same cost.
-	if CleanText(email) {
+	if provider.CleanText(email) {
 		u, err = s.store.GetUserByEmail(ctx, email)
 	}
 	hash := ""
@@ -418,56 +424,28 @@ func (s *Service) loginEvent(ctx context.Context, typ, email, ip, ua, via string
 	s.Event(ctx, e)
 }
 
-// EndSession deletes one session of the user and revokes its tokens.
-func (s *Service) EndSession(ctx context.Context, userID, sessionID string) error {
-	sess, err := s.store.GetSession(ctx, sessionID, s.cfg.Now())
-	if err != nil || sess.UserID != userID {
-		return provider.ErrNotFound
-	}
-	if err := s.store.DeleteSession(ctx, sessionID); err != nil {
-		return err
-	}
-	if _, err := s.store.RevokeSession(ctx, sessionID); err != nil {
-		return err
-	}
-	s.ended(ctx, sessionID, userID)
-	s.Event(ctx, &provider.SecurityEvent{UserID: userID, Type: provider.EventSessionRevoked})
-	return nil
-}
+// Event writes an audit event (see audit.Log.Record).
+func (s *Service) Event(ctx context.Context, e *provider.SecurityEvent) { s.cfg.Audit.Record(ctx, e) }
 
-// EndAllSessions deletes every session of the user but keep ("" keeps
-// none) and revokes their tokens; it returns the ended session ids.
-func (s *Service) EndAllSessions(ctx context.Context, userID, keep string) ([]string, error) {
-	ids, err := s.store.DeleteUserSessions(ctx, userID, keep)
+// UpdateProfile sets the user's display name and audits the change.
+func (s *Service) UpdateProfile(ctx context.Context, userID, name, ip, ua string) (*provider.User, error) {
+	name = strings.TrimSpace(name)
+	if !ValidName(name) {
+		return nil, &ValidationError{Fields: map[string]string{"name": "length"}}
+	}
+	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("delete sessions: %w", err)
+		return nil, fmt.Errorf("load user: %w", err)
 	}
-	for _, id := range ids {
-		if _, err := s.store.RevokeSession(ctx, id); err != nil {
-			return nil, fmt.Errorf("revoke session tokens: %w", err)
-		}
-		s.ended(ctx, id, userID)
+	if u.Name == name {
+		return u, nil
 	}
-	return ids, nil
-}
-
-// Event writes an audit event. Failing to audit must not fail the user's
-// request, so errors are logged.
-func (s *Service) Event(ctx context.Context, e *provider.SecurityEvent) {
-	if e.ID == "" {
-		e.ID = NewID()
+	u.Name, u.UpdatedAt = name, s.cfg.Now().UTC()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("update profile: %w", err)
 	}
-	if e.CreatedAt.IsZero() {
-		e.CreatedAt = s.cfg.Now().UTC()
-	}
-	// Header values are attacker-chosen: PostgreSQL refuses invalid UTF-8
-	// and NUL in text columns, and a failed insert would abort a caller's
-	// transaction.
-	e.UserAgent = cleanText(e.UserAgent, 512)
-	e.IP = cleanText(e.IP, 64)
-	if err := s.store.AddEvent(ctx, e); err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "write security event", "error", err, "type", e.Type)
-	}
+	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventProfileUpdated, IP: ip, UserAgent: ua})
+	return u, nil
 }
 
 // newToken stores the hash of a fresh 256-bit token and returns the token.
@@ -481,21 +459,6 @@ func (s *Service) newToken(ctx context.Context, userID, purpose, redirect string
 		return "", fmt.Errorf("store %s token: %w", purpose, err)
 	}
 	return token, nil
-}
-
-// NewToken stores a one-time token for another package's flow (the 2FA
-// login challenge) and returns it.
-func (s *Service) NewToken(ctx context.Context, userID, purpose string, ttl time.Duration) (string, error) {
-	return s.newToken(ctx, userID, purpose, "", ttl)
-}
-
-// ConsumeToken redeems a one-time token created with NewToken.
-func (s *Service) ConsumeToken(ctx context.Context, purpose, token string) (*provider.OneTimeToken, error) {
-	t, err := s.store.ConsumeToken(ctx, purpose, hashToken(token), s.cfg.Now())
-	if errors.Is(err, provider.ErrNotFound) {
-		return nil, ErrInvalidToken
-	}
-	return t, err
 }
 
 func hashToken(t string) string {
@@ -533,20 +496,6 @@ func expiresIn(lang string, d time.Duration) string {
 	return fmt.Sprintf("%d hours", h)
 }
 
-// cleanText makes s valid UTF-8 without NUL bytes and at most n bytes long,
-// cut at a character boundary.
-func cleanText(s string, n int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
 // deliver sends a mail in the background. Answering before the SMTP
 // conversation ends keeps forgot-password and resend-verification equally
 // fast for addresses with and without an account, so their timing reveals
@@ -567,10 +516,4 @@ func (s *Service) deliver(ctx context.Context, msg pmail.Message, userID string)
 			s.cfg.Logger.ErrorContext(ctx, "send mail", "error", err, "user_id", userID)
 		}
 	}()
-}
-
-func (s *Service) ended(ctx context.Context, sessionID, userID string) {
-	if s.cfg.SessionEnded != nil {
-		s.cfg.SessionEnded(ctx, sessionID, userID)
-	}
 }

@@ -61,16 +61,9 @@ func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, ses
 		return nil, fmt.Errorf("first-party client: %w", err)
 	}
 	now := p.Config.Now().UTC()
-	osess := NewSession()
-	osess.Subject, osess.ClientID, osess.SessionID = user.ID, FirstPartyClientID, sess.ID
-	osess.Email, osess.Role, osess.RememberMe = user.Email, user.Role, sess.RememberMe
+	osess := p.userSession(user, sess, client, FirstPartyScopes, now)
 	osess.SetExpiresAt(fosite.AccessToken, now.Add(p.Config.AccessTokenTTL).Round(time.Second))
 	osess.SetExpiresAt(fosite.RefreshToken, now.Add(p.Config.RefreshTokenTTL).Round(time.Second))
-	claims := osess.IDTokenClaims()
-	claims.Subject, claims.Issuer = user.ID, p.Config.Issuer
-	claims.AuthTime, claims.RequestedAt = sess.AuthTime.UTC().Truncate(time.Second), now
-	claims.AuthenticationMethodsReferences = sess.AuthMethods
-	claims.Extra = map[string]interface{}{"sid": sess.ID}
 
 	req := fosite.NewAccessRequest(osess)
 	req.ID = randomID()

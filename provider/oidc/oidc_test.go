@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/keys"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
@@ -171,5 +173,60 @@ func TestSecretHasher(t *testing.T) {
 		if err := h.Compare(ctx, []byte(c[0]), []byte(c[1])); err == nil {
 			t.Errorf("Compare(%q, %q) matched", c[0], c[1])
 		}
+	}
+}
+
+// TestGrantsComposedAndAdvertised: every supported grant has handlers, an
+// unknown one is refused at start, and discovery lists exactly the
+// supported grants.
+func TestGrantsComposedAndAdvertised(t *testing.T) {
+	for _, g := range provider.GrantTypes() {
+		fs, err := composeFactories([]string{g})
+		if err != nil || len(fs) < 3 {
+			t.Errorf("grant %s: %d factories, %v", g, len(fs), err)
+		}
+	}
+	if _, err := composeFactories([]string{"password"}); err == nil {
+		t.Error("a grant without handlers was composed")
+	}
+	st := storetest.OpenSQLite(t)
+	ring := testRing(t)
+	op, err := New(Config{Issuer: "https://auth.mana.test", SecretKey: []byte("0123456789abcdef0123456789abcdef")}, st, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := op.Discovery(true)
+	if got := doc["grant_types_supported"].([]string); !slices.Equal(got, provider.GrantTypes()) {
+		t.Errorf("discovery grants %v, want %v", got, provider.GrantTypes())
+	}
+	if doc["backchannel_logout_supported"] != true || op.Discovery(false)["backchannel_logout_supported"] != false {
+		t.Error("back-channel logout flag not taken from the caller")
+	}
+}
+
+// TestUserClaimsByScope: the one scope-to-claims rule, which the ID token
+// and userinfo share.
+func TestUserClaimsByScope(t *testing.T) {
+	u := &provider.User{ID: "u1", Email: "a@mana.how", EmailVerified: true, Name: "Ada", UpdatedAt: time.Unix(1700000000, 0)}
+	for _, tc := range []struct {
+		scopes []string
+		want   map[string]any
+	}{
+		{[]string{"openid"}, map[string]any{"sub": "u1"}},
+		{[]string{"openid", "email"}, map[string]any{"sub": "u1", "email": "a@mana.how", "email_verified": true}},
+		{[]string{"openid", "profile"}, map[string]any{"sub": "u1", "name": "Ada", "updated_at": int64(1700000000)}},
+	} {
+		got := UserClaims(u, tc.scopes)
+		if len(got) != len(tc.want) {
+			t.Errorf("%v: %v, want %v", tc.scopes, got, tc.want)
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%v: %s = %v, want %v", tc.scopes, k, got[k], v)
+			}
+		}
+	}
+	if _, ok := UserClaims(&provider.User{ID: "u2"}, []string{"profile"})["name"]; ok {
+		t.Error("empty name released")
 	}
 }

@@ -37,7 +37,26 @@ type Config struct {
 	RefreshGrace       time.Duration // 5s; negative disables the grace window
 	ClientCacheTTL     time.Duration // 5s
 	Now                func() time.Time
+	// Sessions continues the login session of first-party tokens at each
+	// refresh (*websession.Manager); nil skips that check.
+	Sessions Sessions
+	// Audit records refresh-token reuse; nil records nothing.
+	Audit Auditor
 }
+
+// Sessions continues login sessions by their one expiry rule.
+type Sessions interface {
+	Continue(ctx context.Context, id string) (*provider.Session, error)
+}
+
+// Auditor records security events.
+type Auditor interface {
+	Record(ctx context.Context, e *provider.SecurityEvent)
+}
+
+type noAudit struct{}
+
+func (noAudit) Record(context.Context, *provider.SecurityEvent) {}
 
 // Provider is the composed fosite provider plus what the HTTP handlers
 // need around it.
@@ -50,12 +69,13 @@ type Provider struct {
 	strategy *strategy
 	signer   *signer
 	grace    *seal.Sealer // the grace cache holds live tokens
+	fosite   *fosite.Config
+	sessions Sessions
+	audit    Auditor
 }
 
-// New composes fosite with exactly the handlers we support: the code flow
-// with PKCE, refresh, client credentials, introspection, revocation and the
-// OpenID Connect layer on top of the code flow. ComposeAllEnabled would also
-// turn on implicit, hybrid and password grants.
+// New composes fosite with exactly the grants of provider.GrantTypes,
+// introspection, revocation and the OpenID Connect layer.
 func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 	if len(cfg.SecretKey) < 32 {
 		return nil, errors.New("oidc: secret key must be at least 32 bytes")
@@ -124,17 +144,42 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 	}
 	strat.OpenIDConnectTokenStrategy = &openid.DefaultStrategy{Signer: sg, Config: fc}
 
-	op := compose.Compose(fc, st, strat,
-		compose.OAuth2AuthorizeExplicitFactory,
-		compose.OAuth2ClientCredentialsGrantFactory,
-		compose.OAuth2RefreshTokenGrantFactory,
-		compose.OAuth2TokenIntrospectionFactory,
-		compose.OAuth2TokenRevocationFactory,
-		compose.OAuth2PKCEFactory,
-		compose.OpenIDConnectExplicitFactory,
-		compose.OpenIDConnectRefreshFactory,
-	)
-	return &Provider{OAuth2Provider: op, Config: cfg, Store: store, Ring: ring, storage: st, strategy: strat, signer: sg, grace: graceSealer}, nil
+	factories, err := composeFactories(provider.GrantTypes())
+	if err != nil {
+		return nil, err
+	}
+	op := compose.Compose(fc, st, strat, factories...)
+	var audit Auditor = noAudit{}
+	if cfg.Audit != nil {
+		audit = cfg.Audit
+	}
+	return &Provider{OAuth2Provider: op, Config: cfg, Store: store, Ring: ring, storage: st, strategy: strat, signer: sg,
+		grace: graceSealer, fosite: fc, sessions: cfg.Sessions, audit: audit}, nil
+}
+
+// composeFactories lists the fosite handlers for grants: the OAuth 2.0
+// handler of each grant, the endpoints every deployment has, then the
+// OpenID Connect layer, which must come after the OAuth 2.0 handlers it
+// extends (it signs the ID token over their access token). fosite's
+// ComposeAllEnabled would also turn on implicit, hybrid and password grants.
+func composeFactories(grants []string) ([]compose.Factory, error) {
+	var oauth, openid []compose.Factory
+	for _, g := range grants {
+		switch g {
+		case provider.GrantAuthorizationCode:
+			oauth = append(oauth, compose.OAuth2AuthorizeExplicitFactory, compose.OAuth2PKCEFactory)
+			openid = append(openid, compose.OpenIDConnectExplicitFactory)
+		case provider.GrantRefreshToken:
+			oauth = append(oauth, compose.OAuth2RefreshTokenGrantFactory)
+			openid = append(openid, compose.OpenIDConnectRefreshFactory)
+		case provider.GrantClientCredentials:
+			oauth = append(oauth, compose.OAuth2ClientCredentialsGrantFactory)
+		default:
+			return nil, fmt.Errorf("oidc: no handler for grant type %q", g)
+		}
+	}
+	oauth = append(oauth, compose.OAuth2TokenIntrospectionFactory, compose.OAuth2TokenRevocationFactory)
+	return append(oauth, openid...), nil
 }
 
 func setDefault(d *time.Duration, v time.Duration) {
@@ -169,49 +214,6 @@ func (p *Provider) DecodeIDToken(ctx context.Context, token string) (jwt.MapClai
 		return nil, errors.New("id token from another issuer")
 	}
 	return t.Claims, nil
-}
-
-// IsRotatedInGrace reports whether a token-endpoint error means the refresh
-// token was rotated moments ago by a concurrent or retried request.
-func IsRotatedInGrace(err error) bool { return errors.Is(err, errRotatedInGrace) }
-
-// refreshSignature is the store key of a refresh token.
-func (p *Provider) refreshSignature(ctx context.Context, token string) string {
-	return p.strategy.RefreshTokenSignature(ctx, token)
-}
-
-// SaveGrace remembers the response a refresh token was rotated into, sealed
-// with AES-GCM because it holds live tokens.
-func (p *Provider) SaveGrace(ctx context.Context, oldRefreshToken, requestID string, response []byte) error {
-	if p.Config.RefreshGrace <= 0 {
-		return nil
-	}
-	sig := p.refreshSignature(ctx, oldRefreshToken)
-	sealed := p.grace.Seal(response, []byte(sig))
-	return p.Store.PutGrace(ctx, &provider.GraceEntry{
-		Signature: sig,
-		RequestID: requestID,
-		Payload:   sealed,
-		ExpiresAt: p.Config.Now().Add(p.Config.RefreshGrace),
-	})
-}
-
-// LookupGrace returns the cached successor response of a refresh token
-// rotated within the grace window.
-func (p *Provider) LookupGrace(ctx context.Context, refreshToken string) ([]byte, bool) {
-	if p.Config.RefreshGrace <= 0 || refreshToken == "" {
-		return nil, false
-	}
-	sig := p.refreshSignature(ctx, refreshToken)
-	e, err := p.Store.GetGrace(ctx, sig, p.Config.Now())
-	if err != nil {
-		return nil, false
-	}
-	plain, err := p.grace.Open(e.Payload, []byte(sig))
-	if err != nil {
-		return nil, false
-	}
-	return plain, true
 }
 
 // Introspect validates an access token against its stored grant (so a

@@ -14,7 +14,10 @@ import (
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/templates"
 )
+
+// The authorization endpoint and the consent page.
 
 // loginTicketParam carries proof that the user just authenticated for this
 // authorization request, so prompt=login and max_age are satisfied by the
@@ -81,7 +84,7 @@ func (s *server) handleAuthorize() http.Handler {
 					s.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this application."))
 					return
 				}
-				challenge, err := s.tickets.seal("consent", consentChallenge{Query: encodeForm(form), SID: sess.ID}, 15*time.Minute)
+				challenge, err := s.tickets.seal("consent", consentChallenge{Query: form.Encode(), SID: sess.ID}, 15*time.Minute)
 				if err != nil {
 					s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 					return
@@ -90,7 +93,7 @@ func (s *server) handleAuthorize() http.Handler {
 				return
 			}
 		}
-		s.finishAuthorize(w, r, ar, sess, user, client, freshLogin)
+		s.finishAuthorize(w, r, ar, sess, user, freshLogin)
 	})
 }
 
@@ -122,44 +125,13 @@ func exactRedirect(ar fosite.AuthorizeRequester) bool {
 
 // finishAuthorize issues the authorization code for a signed-in user who
 // has consented.
-func (s *server) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *provider.Session, user *provider.User, client *oidc.Client, freshLogin bool) {
-	ctx := r.Context()
-	for _, sc := range ar.GetRequestedScopes() {
-		ar.GrantScope(sc)
-	}
-	for _, a := range ar.GetRequestedAudience() {
-		ar.GrantAudience(a)
-	}
-	now := s.Config.Now().UTC()
-	osess := oidc.NewSession()
-	osess.Subject, osess.ClientID, osess.SessionID = user.ID, client.GetID(), sess.ID
-	osess.Email, osess.Role, osess.IDTokenAlg = user.Email, user.Role, client.Model.IDTokenAlg
-	osess.RememberMe = sess.RememberMe
-	claims := osess.IDTokenClaims()
-	claims.Subject = user.ID
-	claims.Issuer = s.Config.Issuer
-	claims.AuthTime = sess.AuthTime.UTC().Truncate(time.Second)
-	claims.RequestedAt = now
-	if freshLogin {
-		// fosite checks prompt=login as auth_time >= requested_at; the
-		// request was first made before the login it caused.
-		claims.RequestedAt = claims.AuthTime
-	}
-	claims.AuthenticationMethodsReferences = sess.AuthMethods
-	claims.Extra = map[string]interface{}{"sid": sess.ID}
-	if ar.GetGrantedScopes().Has("email") {
-		claims.Extra["email"] = user.Email
-		claims.Extra["email_verified"] = user.EmailVerified
-	}
-	if ar.GetGrantedScopes().Has("profile") && user.Name != "" {
-		claims.Extra["name"] = user.Name
-	}
-	resp, err := s.OP.NewAuthorizeResponse(ctx, ar, osess)
+func (s *server) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *provider.Session, user *provider.User, freshLogin bool) {
+	resp, err := s.OP.Authorize(r.Context(), ar, user, sess, freshLogin)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
 		return
 	}
-	s.OP.WriteAuthorizeResponse(ctx, &issWriter{ResponseWriter: w, iss: s.Config.Issuer}, ar, resp)
+	s.OP.WriteAuthorizeResponse(r.Context(), &issWriter{ResponseWriter: w, iss: s.Config.Issuer}, ar, resp)
 }
 
 // authorizeError redirects the error to the client only when the redirect
@@ -171,18 +143,17 @@ func (s *server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 		s.Logger.ErrorContext(r.Context(), "authorize", "error", err, "debug", rfc.DebugField)
 	}
 	if ar == nil || !ar.IsRedirectURIValid() || !exactRedirect(ar) {
-		key := "error.bad_request"
+		key := templates.KeyErrorBadRequest
 		switch {
 		case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
-			key = "error.invalid_client"
+			key = templates.KeyErrorInvalidClient
 		case ar != nil && ar.GetClient() != nil:
-			key = "error.invalid_redirect"
+			key = templates.KeyErrorInvalidRedirect
 		}
 		// The browser, not a client, sees this page: an unknown client is
 		// a bad request here, not the 401 fosite gives it at the token
 		// endpoint.
-		status := http.StatusBadRequest
-		s.errorPage(w, r, status, key)
+		s.errorPage(w, r, http.StatusBadRequest, key)
 		return
 	}
 	s.OP.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: w, iss: s.Config.Issuer}, ar, err)
@@ -213,22 +184,6 @@ func (w *issWriter) WriteHeader(code int) {
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
-}
-
-// currentUser returns the browser's live session and its user, or nils.
-func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Session, *provider.User) {
-	sess, err := s.Sessions.Current(ctx, r)
-	if err != nil {
-		if !errors.Is(err, provider.ErrNotFound) {
-			s.Logger.ErrorContext(ctx, "load session", "error", err)
-		}
-		return nil, nil
-	}
-	user, err := s.Store.GetUser(ctx, sess.UserID)
-	if err != nil {
-		return nil, nil
-	}
-	return sess, user
 }
 
 func (s *server) newLoginTicket(sess *provider.Session) string {
@@ -263,25 +218,90 @@ func authorizeURL(r *http.Request, form url.Values) string {
 	return r.URL.Path + "?" + q.Encode()
 }
 
-func encodeForm(form url.Values) string { return form.Encode() }
+// --- consent ---
 
-// covers reports whether granted includes every scope in requested.
-func covers(granted, requested []string) bool {
-	for _, r := range requested {
-		if !slices.Contains(granted, r) {
-			return false
-		}
-	}
-	return true
+// consentChallenge is the sealed state of a pending consent decision.
+type consentChallenge struct {
+	Query string `json:"q"` // the authorization request
+	SID   string `json:"s"` // the browser session that must answer it
 }
 
-func clientView(c *oidc.Client) (name, logo string) {
-	if c == nil {
-		return "", ""
+// openConsent verifies a challenge for the current browser session and
+// rebuilds the authorization request it stands for.
+func (s *server) openConsent(w http.ResponseWriter, r *http.Request, challenge string) (fosite.AuthorizeRequester, *provider.Session, *provider.User, url.Values, bool) {
+	var c consentChallenge
+	if err := s.tickets.open("consent", challenge, &c); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
+		return nil, nil, nil, nil, false
 	}
-	name = c.Model.Name
-	if name == "" {
-		name = c.GetID()
+	sess, user := s.currentUser(r.Context(), r)
+	if sess == nil || sess.ID != c.SID {
+		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
+		return nil, nil, nil, nil, false
 	}
-	return name, c.Model.LogoURI
+	q, err := url.ParseQuery(c.Query)
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
+		return nil, nil, nil, nil, false
+	}
+	req := r.Clone(r.Context())
+	req.Method = http.MethodGet
+	req.URL.Path = "/oauth2/authorize"
+	req.URL.RawQuery = q.Encode()
+	req.Body, req.Form, req.PostForm = http.NoBody, nil, nil
+	req.Header.Del("Content-Type")
+	ar, err := s.newAuthorizeRequest(r.Context(), req)
+	if err != nil {
+		s.authorizeError(w, r, ar, err)
+		return nil, nil, nil, nil, false
+	}
+	return ar, sess, user, q, true
+}
+
+func (s *server) handleConsentPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := r.URL.Query().Get("challenge")
+		ar, _, user, _, ok := s.openConsent(w, r, challenge)
+		if !ok {
+			return
+		}
+		name, logo := clientView(ar.GetClient().(*oidc.Client))
+		s.render(r.Context(), w, http.StatusOK, templates.ConsentPage(templates.ConsentView{
+			Lang: lang(r), ClientName: name, ClientLogoURI: logo, UserEmail: user.Email,
+			Scopes: ar.GetRequestedScopes(), Challenge: challenge,
+		}))
+	})
+}
+
+func (s *server) handleConsentSubmit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if !s.parseForm(w, r) {
+			return
+		}
+		ar, sess, user, q, ok := s.openConsent(w, r, r.PostForm.Get("challenge"))
+		if !ok {
+			return
+		}
+		client := ar.GetClient().(*oidc.Client)
+		if r.PostForm.Get("action") != "allow" {
+			s.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+			return
+		}
+		if r.PostForm.Get("remember") == "1" {
+			scopes := []string(ar.GetRequestedScopes())
+			if old, err := s.Store.GetConsent(ctx, user.ID, client.GetID()); err == nil {
+				for _, sc := range old.Scopes {
+					if !slices.Contains(scopes, sc) {
+						scopes = append(scopes, sc)
+					}
+				}
+			}
+			if err := s.Store.SaveConsent(ctx, &provider.Consent{UserID: user.ID, ClientID: client.GetID(), Scopes: scopes, GrantedAt: s.Config.Now().UTC()}); err != nil {
+				s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+		}
+		s.finishAuthorize(w, r, ar, sess, user, s.verifyLoginTicket(q.Get(loginTicketParam), sess))
+	})
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/manacore/mana-core-auth/credits/billing"
@@ -23,7 +24,7 @@ var purchaseNotices = map[string]string{
 
 func (s *server) handleCreditsPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, u, ok := s.accountUserAt(w, r, creditsPagePath)
+		_, u, ok := s.accountUser(w, r, creditsPagePath)
 		if !ok {
 			return
 		}
@@ -43,8 +44,7 @@ func (s *server) renderCredits(w http.ResponseWriter, r *http.Request, status in
 	v.Lang = lang(r)
 	b, err := s.Credits.Balance(ctx, u.ID)
 	if err != nil {
-		s.Logger.ErrorContext(ctx, "credits page: balance", "error", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+		s.pageError(w, r, fmt.Errorf("credits page: balance: %w", err))
 		return
 	}
 	v.Free, v.Paid, v.Available = b.Free, b.Paid, b.Available()
@@ -88,12 +88,11 @@ func (s *server) renderCredits(w http.ResponseWriter, r *http.Request, status in
 // the browser there.
 func (s *server) handleCreditsCheckout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, u, ok := s.accountUserAt(w, r, creditsPagePath)
+		_, u, ok := s.accountUser(w, r, creditsPagePath)
 		if !ok {
 			return
 		}
-		if err := r.ParseForm(); err != nil {
-			s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+		if !s.parseForm(w, r) {
 			return
 		}
 		ctx, l := r.Context(), lang(r)

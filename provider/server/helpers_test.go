@@ -25,6 +25,7 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/audit"
 	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
@@ -72,6 +73,7 @@ type env struct {
 	// mail receives what the account service sends (see mailer).
 	mail     mail.Sender
 	accounts *account.Service
+	sessions *websession.Manager
 	// notifier queues back-channel logouts; tests deliver with DeliverDue.
 	notifier *backchannel.Notifier
 	// credits is the credits service (setup with withCredits), else nil.
@@ -151,22 +153,23 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
 
-	op, err := oidc.New(oidc.Config{Issuer: issuer, SecretKey: secret, Audience: []string{"manacore"}, RefreshGrace: o.grace, Now: o.now}, store, ring)
-	if err != nil {
-		t.Fatalf("oidc.New: %v", err)
-	}
-	sessions, err := websession.New(websession.Config{SecretKey: secret, Now: o.now}, store)
+	notifier := backchannel.New(backchannel.Config{Issuer: issuer, Now: o.now}, store, ring)
+	auditLog := audit.New(store, o.now, nil)
+	sessions, err := websession.New(websession.Config{SecretKey: secret, Now: o.now, Notifier: notifier, Audit: auditLog}, store)
 	if err != nil {
 		t.Fatalf("websession.New: %v", err)
+	}
+	op, err := oidc.New(oidc.Config{Issuer: issuer, SecretKey: secret, Audience: []string{"manacore"}, RefreshGrace: o.grace, Now: o.now,
+		Sessions: sessions, Audit: auditLog}, store, ring)
+	if err != nil {
+		t.Fatalf("oidc.New: %v", err)
 	}
 	hasher := account.NewHasher(account.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 4)
 	if o.mailer == nil {
 		o.mailer = discardMail{}
 	}
-	notifier := backchannel.New(backchannel.Config{Issuer: issuer, Now: o.now}, store, ring)
-	accounts, err := account.NewService(account.Config{BaseURL: issuer, SecretKey: secret,
-		SessionEnded: func(ctx context.Context, sid, uid string) { _ = notifier.SessionEnded(ctx, sid, uid) },
-		Redirects:    &account.RedirectPolicy{Domain: "mana.test"}, Now: o.now}, store, hasher, o.mailer)
+	accounts, err := account.NewService(account.Config{BaseURL: issuer, SecretKey: secret, Sessions: sessions, Audit: auditLog,
+		Redirects: &account.RedirectPolicy{Domain: "mana.test"}, Now: o.now}, store, hasher, o.mailer)
 	if err != nil {
 		t.Fatalf("account.NewService: %v", err)
 	}
@@ -179,8 +182,9 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	h, err := server.New(server.Deps{
-		Logger:   logger,
-		Config:   server.Config{Issuer: issuer, SecretKey: secret, Audience: "manacore", Limits: o.limits, Now: o.now},
+		Logger: logger,
+		Config: server.Config{Issuer: issuer, SecretKey: secret, Audience: "manacore", Limits: o.limits, Now: o.now,
+			BackchannelLogout: true},
 		Store:    store,
 		OP:       op,
 		JWKS:     ring.JWKS,
@@ -188,7 +192,6 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		Accounts: accounts,
 		Limiter:  o.limiter,
 		CORS:     o.cors,
-		Logout:   notifier,
 		Backoff:  o.backoff,
 		Credits:  creditsSvc,
 		Billing:  bill,
@@ -200,7 +203,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts, notifier: notifier, credits: creditsSvc}
+	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts, sessions: sessions, notifier: notifier, credits: creditsSvc}
 	if o.billing {
 		e.billingStore = creditsStore
 	}

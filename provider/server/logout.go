@@ -1,13 +1,18 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"time"
 
+	"github.com/manacore/mana-core-auth/provider/websession"
 	"github.com/manacore/mana-core-auth/templates"
 )
+
+// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) at the
+// end_session_endpoint.
 
 // logoutChallenge is the sealed state of a logout awaiting confirmation.
 type logoutChallenge struct {
@@ -17,14 +22,18 @@ type logoutChallenge struct {
 	Client   string `json:"c,omitempty"`
 }
 
-// handleLogout implements RP-initiated logout: with a valid id_token_hint
-// for the signed-in user it ends the session at once; without one it asks
-// the user to confirm, so a cross-site link cannot sign anyone out.
+// logoutHint is what a verified id_token_hint says.
+type logoutHint struct{ sub, sid, client string }
+
+// handleLogout ends the session an id_token_hint names: the browser's own
+// at once, or, when the request carries no session cookie (a relying party
+// calling from its server), the session of the hint's sid. A browser whose
+// session the hint does not name is asked to confirm, so a cross-site link
+// cannot sign anyone out.
 func (s *server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if err := r.ParseForm(); err != nil {
-			s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+		if !s.parseForm(w, r) {
 			return
 		}
 		form := r.Form
@@ -32,37 +41,36 @@ func (s *server) handleLogout() http.Handler {
 			s.confirmLogout(w, r)
 			return
 		}
-
-		var hintSub, hintClient, hintSID string
-		if hint := form.Get("id_token_hint"); hint != "" {
-			claims, err := s.OP.DecodeIDToken(ctx, hint)
+		var hint logoutHint
+		if raw := form.Get("id_token_hint"); raw != "" {
+			claims, err := s.OP.DecodeIDToken(ctx, raw)
 			if err != nil {
-				s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+				s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
 				return
 			}
-			hintSub, _ = claims["sub"].(string)
-			hintSID, _ = claims["sid"].(string)
+			hint.sub, _ = claims["sub"].(string)
+			hint.sid, _ = claims["sid"].(string)
 			switch aud := claims["aud"].(type) {
 			case string:
-				hintClient = aud
+				hint.client = aud
 			case []interface{}:
 				if len(aud) > 0 {
-					hintClient, _ = aud[0].(string)
+					hint.client, _ = aud[0].(string)
 				}
 			}
 		}
 		clientID := form.Get("client_id")
 		if clientID == "" {
-			clientID = hintClient
-		} else if hintClient != "" && clientID != hintClient {
-			s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+			clientID = hint.client
+		} else if hint.client != "" && clientID != hint.client {
+			s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
 			return
 		}
 		redirect := ""
 		if plr := form.Get("post_logout_redirect_uri"); plr != "" {
 			c, err := s.OP.Client(ctx, clientID)
 			if clientID == "" || err != nil || !slices.Contains(c.Model.PostLogoutRedirectURIs, plr) {
-				s.errorPage(w, r, http.StatusBadRequest, "error.invalid_redirect")
+				s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorInvalidRedirect)
 				return
 			}
 			redirect = plr
@@ -72,41 +80,49 @@ func (s *server) handleLogout() http.Handler {
 		sess, _ := s.currentUser(ctx, r)
 		if sess == nil {
 			s.Sessions.ClearCookie(w, r)
-			s.afterLogout(w, r, redirect, state)
+			ended := false
+			if hint.sub != "" && hint.sid != "" {
+				// The hint is an ID token we signed for that very session:
+				// proof enough to end it without the browser's cookie.
+				var err error
+				if ended, err = s.Sessions.End(ctx, hint.sub, hint.sid, s.ending(r, websession.EndLogout)); err != nil {
+					s.pageError(w, r, fmt.Errorf("logout by id_token_hint: %w", err))
+					return
+				}
+			}
+			s.afterLogout(w, r, redirect, state, ended)
 			return
 		}
 		// Sign out without asking only when the hint names this very
 		// session; a hint from another session of the user (or an older
 		// one) still gets the confirmation page.
-		if hintSub != "" && hintSub == sess.UserID && hintSID == sess.ID {
-			s.endSession(w, r)
-			s.afterLogout(w, r, redirect, state)
+		if hint.sub != "" && hint.sub == sess.UserID && hint.sid == sess.ID {
+			s.logoutBrowser(w, r, redirect, state)
 			return
 		}
 		challenge, err := s.tickets.seal("logout", logoutChallenge{SID: sess.ID, Redirect: redirect, State: state, Client: clientID}, 15*time.Minute)
 		if err != nil {
-			s.errorPage(w, r, http.StatusInternalServerError, "error.internal")
+			s.pageError(w, r, fmt.Errorf("logout challenge: %w", err))
 			return
 		}
-		lang := templates.PickLang(r.Header.Get("Accept-Language"))
 		name := ""
 		if c, err := s.OP.Client(ctx, clientID); err == nil {
 			name, _ = clientView(c)
 		}
-		s.render(ctx, w, http.StatusOK, templates.LogoutConfirmPage(templates.LogoutView{Lang: lang, ClientName: name, Challenge: challenge}))
+		s.render(ctx, w, http.StatusOK, templates.LogoutConfirmPage(templates.LogoutView{Lang: lang(r), ClientName: name, Challenge: challenge}))
 	})
 }
 
 func (s *server) confirmLogout(w http.ResponseWriter, r *http.Request) {
 	var c logoutChallenge
 	if err := s.tickets.open("logout", r.PostForm.Get("challenge"), &c); err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, "error.bad_request")
+		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
 		return
 	}
 	sess, _ := s.currentUser(r.Context(), r)
 	if sess == nil || sess.ID != c.SID {
 		// Signed out meanwhile (or another user): nothing left to end.
-		s.afterLogout(w, r, c.Redirect, c.State)
+		s.afterLogout(w, r, c.Redirect, c.State, false)
 		return
 	}
 	if r.PostForm.Get("action") != "logout" {
@@ -117,31 +133,22 @@ func (s *server) confirmLogout(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	s.endSession(w, r)
-	s.afterLogout(w, r, c.Redirect, c.State)
+	s.logoutBrowser(w, r, c.Redirect, c.State)
 }
 
-// endSession deletes the browser session and revokes every token issued
-// from it.
-func (s *server) endSession(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ended, err := s.Sessions.Logout(ctx, w, r)
+// logoutBrowser ends the browser's session and answers.
+func (s *server) logoutBrowser(w http.ResponseWriter, r *http.Request, redirect, state string) {
+	ended, err := s.Sessions.Logout(r.Context(), w, r, s.ending(r, websession.EndLogout))
 	if err != nil {
-		s.Logger.ErrorContext(ctx, "logout: delete session", "error", err)
+		s.pageError(w, r, fmt.Errorf("logout: %w", err))
 		return
 	}
-	if ended == nil {
-		return
-	}
-	n, err := s.Store.RevokeSession(ctx, ended.ID)
-	if err != nil {
-		s.Logger.ErrorContext(ctx, "logout: revoke tokens", "error", err)
-	}
-	s.sessionEnded(ctx, ended.ID, ended.UserID)
-	s.Logger.InfoContext(ctx, "logout", "user_id", ended.UserID, "revoked_grants", n)
+	s.afterLogout(w, r, redirect, state, ended != nil)
 }
 
-func (s *server) afterLogout(w http.ResponseWriter, r *http.Request, redirect, state string) {
+// afterLogout returns to the relying party or shows the signed-out page,
+// which says so only when a session was really ended.
+func (s *server) afterLogout(w http.ResponseWriter, r *http.Request, redirect, state string, ended bool) {
 	if redirect != "" {
 		u, err := url.Parse(redirect)
 		if err == nil {
@@ -154,6 +161,5 @@ func (s *server) afterLogout(w http.ResponseWriter, r *http.Request, redirect, s
 			return
 		}
 	}
-	lang := templates.PickLang(r.Header.Get("Accept-Language"))
-	s.render(r.Context(), w, http.StatusOK, templates.LoggedOutPage(templates.LoggedOutView{Lang: lang}))
+	s.render(r.Context(), w, http.StatusOK, templates.LoggedOutPage(templates.LoggedOutView{Lang: lang(r), NotSignedIn: !ended}))
 }

@@ -3,34 +3,17 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strconv"
 
 	"github.com/a-h/templ"
 
+	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/templates"
 )
-
-// apiError is the error envelope the Mana apps already parse.
-type apiError struct {
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
-	Error      string `json:"error"`
-	Code       string `json:"code,omitempty"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, apiError{StatusCode: status, Message: msg, Error: http.StatusText(status), Code: code})
-}
 
 // render writes a page; rendering into memory first means a template error
 // becomes a clean 500 instead of half a page.
@@ -51,13 +34,44 @@ func (s *server) render(ctx context.Context, w http.ResponseWriter, status int, 
 
 // errorPage renders the HTML error page with a translated title and message.
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
-	lang := templates.PickLang(r.Header.Get("Accept-Language"))
+	l := lang(r)
 	s.render(r.Context(), w, status, templates.ErrorPage(templates.ErrorView{
-		Lang:    lang,
+		Lang:    l,
 		Status:  status,
-		Title:   templates.T(lang, "error.title"),
-		Message: templates.T(lang, msgKey),
+		Title:   templates.T(l, templates.KeyErrorTitle),
+		Message: templates.T(l, msgKey),
 	}))
+}
+
+// errBadRequest marks a page request the client got wrong (a form that
+// does not parse).
+var errBadRequest = errors.New("bad request")
+
+// pageError answers a page request that failed with err, the one mapping
+// from errors to pages: a client's mistake gets its status and message; a
+// dependency's failure is logged and shown as an internal error that
+// reveals nothing of its cause.
+func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errBadRequest):
+		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
+	case errors.Is(err, provider.ErrNotFound):
+		s.errorPage(w, r, http.StatusNotFound, templates.KeyErrorNotFound)
+	case errors.Is(err, context.Canceled):
+		// The browser went away; nobody reads the answer.
+	default:
+		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, templates.KeyErrorInternal)
+	}
+}
+
+// parseForm parses a page's form; false after answering the error.
+func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		s.pageError(w, r, fmt.Errorf("%w: %w", errBadRequest, err))
+		return false
+	}
+	return true
 }
 
 func (s *server) handleNotFound() http.Handler {
@@ -68,7 +82,7 @@ func (s *server) handleNotFound() http.Handler {
 
 func (s *server) handleCSRFDenied() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, r, http.StatusForbidden, "error.csrf")
+		s.errorPage(w, r, http.StatusForbidden, templates.KeyErrorCSRF)
 	})
 }
 

@@ -55,13 +55,13 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /reset-password", s.handleResetPage())
 	mux.Handle("POST /reset-password", ui(s.limited("reset-password", true, s.handleResetSubmit())))
 	mux.Handle("GET /account", s.handleAccountPage())
-	mux.Handle("POST /account/profile", ui(s.handleAccountAction("profile")))
-	mux.Handle("POST /account/password", ui(s.handleAccountAction("password")))
-	mux.Handle("POST /account/2fa/enroll", ui(s.handleAccountAction("2fa-enroll")))
-	mux.Handle("POST /account/2fa/verify", ui(s.handleAccountAction("2fa-verify")))
-	mux.Handle("POST /account/2fa/disable", ui(s.handleAccountAction("2fa-disable")))
-	mux.Handle("POST /account/sessions/revoke", ui(s.handleAccountAction("revoke")))
-	mux.Handle("POST /account/sessions/revoke-others", ui(s.handleAccountAction("revoke-others")))
+	mux.Handle("POST /account/profile", ui(s.handleAccountProfile()))
+	mux.Handle("POST /account/password", ui(s.handleAccountPassword()))
+	mux.Handle("POST /account/2fa/enroll", ui(s.handleAccount2FAEnroll()))
+	mux.Handle("POST /account/2fa/verify", ui(s.handleAccount2FAVerify()))
+	mux.Handle("POST /account/2fa/disable", ui(s.handleAccount2FADisable()))
+	mux.Handle("POST /account/sessions/revoke", ui(s.handleAccountRevokeSession()))
+	mux.Handle("POST /account/sessions/revoke-others", ui(s.handleAccountRevokeOthers()))
 	if s.Credits != nil {
 		mux.Handle("GET "+creditsPagePath, s.handleCreditsPage())
 		if s.Billing != nil {
@@ -98,8 +98,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/v1/auth/session-to-token", api("auth", s.handleSessionToToken()))
 	mux.Handle("GET /api/auth/get-session", api("auth", s.handleGetSession()))
 	mux.Handle("POST /api/v1/auth/2fa/enroll", api("auth", s.handleAPI2FAEnroll()))
-	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FACode(true)))
-	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FACode(false)))
+	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FAVerify()))
+	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FADisable()))
 
 	// Credits: a protected resource server trusting only our access tokens.
 	if s.Credits != nil {

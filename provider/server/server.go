@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -34,16 +33,20 @@ type Config struct {
 	Limits map[string]Limit
 	// TrustedProxies may set X-Forwarded-For (TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
-	Now            func() time.Time
+	// BackchannelLogout: ended sessions reach the apps by back-channel
+	// logout (discovery says so).
+	BackchannelLogout bool
+	Now               func() time.Time
 }
 
 // Deps are the collaborators of the HTTP layer.
 type Deps struct {
-	Logger   *slog.Logger
-	Config   Config
-	Store    provider.Store
-	OP       *oidc.Provider
-	JWKS     func() []byte
+	Logger *slog.Logger
+	Config Config
+	Store  provider.Store
+	OP     *oidc.Provider
+	JWKS   func() []byte
+	// Sessions owns login sessions: start, continue, end.
 	Sessions *websession.Manager
 	Accounts *account.Service
 	// CORS admits the first-party web apps to the JSON API; nil admits none.
@@ -52,32 +55,12 @@ type Deps struct {
 	Limiter ratelimit.Limiter
 	// Backoff slows repeated failed logins per account; nil disables it.
 	Backoff *ratelimit.Backoff
-	// Logout hears of every browser session the HTTP layer ends, so the
-	// apps holding its tokens are signed out too (back-channel logout);
-	// nil when not configured.
-	Logout LogoutNotifier
 	// Credits serves the credits API under /api/v1/credits and books the
 	// signup bonus at registration; nil leaves the routes out.
 	Credits *credits.Service
 	// Billing serves purchases, Checkout and the Stripe webhook; nil when
 	// Stripe is not configured.
 	Billing *billing.Billing
-}
-
-// LogoutNotifier fans an ended session out to the relying parties.
-type LogoutNotifier interface {
-	SessionEnded(ctx context.Context, sessionID, subject string) error
-}
-
-// sessionEnded tells the notifier; a failure to enqueue is logged, the
-// sign-out itself has already happened.
-func (s *server) sessionEnded(ctx context.Context, sessionID, subject string) {
-	if s.Logout == nil || sessionID == "" {
-		return
-	}
-	if err := s.Logout.SessionEnded(ctx, sessionID, subject); err != nil {
-		s.Logger.ErrorContext(ctx, "enqueue back-channel logout", "error", err)
-	}
 }
 
 // server carries what every handler shares.
@@ -116,10 +99,4 @@ func New(d Deps) (http.Handler, error) {
 		started: d.Config.Now(),
 	}
 	return s.routes(), nil
-}
-
-// clientIP is the caller's address: the peer, or the forwarding chain's
-// client when the peer is a trusted proxy.
-func (s *server) clientIP(r *http.Request) string {
-	return httpx.ClientIP(r, s.Config.TrustedProxies)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/provider/websession"
 )
 
 // sessionToToken posts to /api/v1/auth/session-to-token from the browser.
@@ -221,7 +222,7 @@ func TestBackChannelLogout(t *testing.T) {
 				SID string `json:"sid"`
 			}
 			_ = chat2.idToken.Claims(&c2)
-			if _, err := e.accounts.EndAllSessions(ctx, e.user.ID, ""); err != nil {
+			if _, err := e.sessions.EndAll(ctx, e.user.ID, "", websession.Ending{Reason: websession.EndAllRevoked}); err != nil {
 				t.Fatal(err)
 			}
 			if n, err := e.notifier.DeliverDue(ctx); err != nil || n != 1 {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,15 +13,8 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/manacore/mana-core-auth/provider"
-	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 )
-
-// graceResponse is what the grace cache holds for a rotated refresh token.
-type graceResponse struct {
-	ClientID string          `json:"client_id"`
-	Body     json.RawMessage `json:"body"`
-}
 
 func writeTokenJSON(w http.ResponseWriter, body []byte) {
 	h := w.Header()
@@ -52,7 +46,11 @@ func (s *server) handleToken() http.Handler {
 			s.accessError(w, r, nil, err)
 			return
 		}
-		body, ar, err := s.exchange(r)
+		if err := cleanTokenRequest(r); err != nil {
+			s.accessError(w, r, nil, err)
+			return
+		}
+		body, ar, err := s.OP.Token(r.Context(), r, s.caller(r), s.admitClient(r, "token"))
 		if err != nil {
 			var rl *rateLimited
 			if errors.As(err, &rl) {
@@ -67,64 +65,14 @@ func (s *server) handleToken() http.Handler {
 	})
 }
 
-// exchange runs one token request through fosite and returns the JSON
-// response body. It is shared by the token endpoint and the first-party
-// JSON API, so both get the same rotation, grace window and reuse detection.
-func (s *server) exchange(r *http.Request) ([]byte, fosite.AccessRequester, error) {
-	ctx := r.Context()
-	if err := cleanTokenRequest(r); err != nil {
-		return nil, nil, err
-	}
-	ar, err := s.OP.NewAccessRequest(ctx, r, oidc.NewSession())
-	if err != nil {
-		if oidc.IsRotatedInGrace(err) {
-			if body, ok := s.replayGrace(r, ar); ok {
-				return body, ar, nil
-			}
-			err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+// admitClient applies the per-client rule to a client that authenticated.
+func (s *server) admitClient(r *http.Request, rule string) oidc.Admit {
+	return func(_ context.Context, clientID string) error {
+		if ok, wait := s.clientLimited(r, rule, clientID); !ok {
+			return &rateLimited{wait: wait}
 		}
-		return nil, ar, err
+		return nil
 	}
-	if ok, wait := s.clientLimited(r, "token", ar.GetClient().GetID()); !ok {
-		return nil, ar, &rateLimited{wait: wait}
-	}
-	if ar.GetGrantTypes().ExactOne("client_credentials") {
-		// fosite checked the scopes and audiences against the client;
-		// granting is left to us.
-		for _, sc := range ar.GetRequestedScopes() {
-			ar.GrantScope(sc)
-		}
-		for _, a := range ar.GetRequestedAudience() {
-			ar.GrantAudience(a)
-		}
-	}
-	resp, err := s.OP.NewAccessResponse(ctx, ar)
-	if err != nil {
-		// A concurrent request with the same refresh token rotated it
-		// between our read and our rotation (fosite reports that as a
-		// serialization failure): answer with the winner's successor.
-		if ar.GetGrantTypes().ExactOne("refresh_token") &&
-			(oidc.IsRotatedInGrace(err) || errors.Is(err, fosite.ErrSerializationFailure)) {
-			if body, ok := s.replayGrace(r, ar); ok {
-				return body, ar, nil
-			}
-			err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
-		}
-		return nil, ar, err
-	}
-	body, err := json.Marshal(resp.ToMap())
-	if err != nil {
-		return nil, ar, fosite.ErrServerError.WithWrap(err)
-	}
-	if ar.GetGrantTypes().ExactOne("refresh_token") {
-		cached, _ := json.Marshal(graceResponse{ClientID: ar.GetClient().GetID(), Body: body})
-		if err := s.OP.SaveGrace(ctx, r.PostForm.Get("refresh_token"), ar.GetID(), cached); err != nil {
-			// Without the cache a retry is treated as reuse; the
-			// response itself is still valid.
-			s.Logger.ErrorContext(ctx, "save refresh grace entry", "error", err)
-		}
-	}
-	return body, ar, nil
 }
 
 // cleanTokenRequest refuses a token request whose parameters or Basic
@@ -136,11 +84,11 @@ func cleanTokenRequest(r *http.Request) error {
 		return fosite.ErrInvalidRequest.WithHint("Unable to parse the request body.").WithWrap(err)
 	}
 	for k, vs := range r.Form {
-		if !account.CleanText(k) {
+		if !provider.CleanText(k) {
 			return fosite.ErrInvalidRequest.WithHint("The request contains invalid characters.")
 		}
 		for _, v := range vs {
-			if !account.CleanText(v) {
+			if !provider.CleanText(v) {
 				return fosite.ErrInvalidRequest.WithHint("The request contains invalid characters.")
 			}
 		}
@@ -148,8 +96,8 @@ func cleanTokenRequest(r *http.Request) error {
 	if id, secret, ok := r.BasicAuth(); ok {
 		uid, err1 := url.QueryUnescape(id)
 		usecret, err2 := url.QueryUnescape(secret)
-		if !account.CleanText(id) || !account.CleanText(secret) || err1 != nil || err2 != nil ||
-			!account.CleanText(uid) || !account.CleanText(usecret) {
+		if !provider.CleanText(id) || !provider.CleanText(secret) || err1 != nil || err2 != nil ||
+			!provider.CleanText(uid) || !provider.CleanText(usecret) {
 			return fosite.ErrInvalidClient.WithHint("The client credentials contain invalid characters.")
 		}
 	}
@@ -172,30 +120,6 @@ func firstRepeated(form url.Values) error {
 		}
 	}
 	return nil
-}
-
-// replayGrace answers a retried refresh within the grace window with the
-// successor the first request got. The first request may still be
-// committing, so wait briefly for its cache entry.
-func (s *server) replayGrace(r *http.Request, ar fosite.AccessRequester) ([]byte, bool) {
-	token := r.PostForm.Get("refresh_token")
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if b, ok := s.OP.LookupGrace(r.Context(), token); ok {
-			var g graceResponse
-			if json.Unmarshal(b, &g) != nil {
-				return nil, false
-			}
-			if ar == nil || ar.GetClient() == nil || ar.GetClient().GetID() != g.ClientID {
-				return nil, false
-			}
-			return g.Body, true
-		}
-		if time.Now().After(deadline) || r.Context().Err() != nil {
-			return nil, false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func (s *server) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
@@ -386,17 +310,7 @@ func (s *server) handleUserinfo() http.Handler {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 			return
 		}
-		claims := map[string]any{"sub": user.ID}
-		if scopes.Has("email") {
-			claims["email"] = user.Email
-			claims["email_verified"] = user.EmailVerified
-		}
-		if scopes.Has("profile") {
-			if user.Name != "" {
-				claims["name"] = user.Name
-			}
-			claims["updated_at"] = user.UpdatedAt.Unix()
-		}
+		claims := oidc.UserClaims(user, scopes)
 		writeJSON(w, http.StatusOK, claims)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -18,7 +19,28 @@ import (
 	"github.com/manacore/mana-core-auth/provider"
 )
 
-// Config configures the session cookie and lifetimes.
+// Store is what sessions persist through.
+type Store interface {
+	provider.SessionStore
+	provider.Transactor
+	// DeleteUserSessions and RevokeSession end sessions and their tokens.
+	DeleteUserSessions(ctx context.Context, userID, exceptID string) ([]string, error)
+	RevokeSession(ctx context.Context, sessionID string) (int, error)
+}
+
+// Notifier hears of every ended session so the apps holding its tokens
+// sign the user out too (back-channel logout). It is called inside the
+// transaction that ends the session, so its queue entries commit with it.
+type Notifier interface {
+	SessionEnded(ctx context.Context, sessionID, subject string) error
+}
+
+// Auditor records security events.
+type Auditor interface {
+	Record(ctx context.Context, e *provider.SecurityEvent)
+}
+
+// Config configures the session cookie, lifetimes and collaborators.
 type Config struct {
 	SecretKey []byte // >= 32 bytes; cookie keys derive from it
 	// Secure marks the cookie Secure and gives it the __Secure- prefix; set
@@ -36,22 +58,44 @@ type Config struct {
 	// is (default 30 days): a stolen cookie cannot be kept alive forever.
 	MaxLifetime time.Duration
 	Now         func() time.Time
+	// Notifier and Audit are told about ended (and started) sessions;
+	// nil leaves them out.
+	Notifier Notifier
+	Audit    Auditor
+	Logger   *slog.Logger
 }
 
 // CookieName is the base name of the session cookie.
 const CookieName = "mana.session"
 
-// Manager reads and writes browser sessions.
+// Why a session ended, recorded in the audit event.
+const (
+	EndLogout        = "logout"         // the user signed out of this session
+	EndRevoked       = "revoked"        // the user signed out this device from another one
+	EndOthersRevoked = "others_revoked" // "sign out everywhere else"
+	EndAllRevoked    = "all_revoked"    // every session, the caller's included
+	EndPasswordReset = "password_reset" // a password reset signs everyone out
+	EndReplaced      = "replaced"       // another account signed in in the same browser
+)
+
+// Ending says why and by whom sessions are ended.
+type Ending struct {
+	Reason        string // one of the End* constants
+	IP, UserAgent string // of the request that ended it
+}
+
+// Manager owns login sessions. See the package doc.
 type Manager struct {
 	cfg     Config
-	store   provider.SessionStore
+	store   Store
 	cookie  *sessions.CookieStore
 	name    string
 	domains []string
+	log     *slog.Logger
 }
 
 // New returns a session manager.
-func New(cfg Config, store provider.SessionStore) (*Manager, error) {
+func New(cfg Config, store Store) (*Manager, error) {
 	if len(cfg.SecretKey) < 32 {
 		return nil, errors.New("websession: secret key must be at least 32 bytes")
 	}
@@ -66,6 +110,10 @@ func New(cfg Config, store provider.SessionStore) (*Manager, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	var domains []string
 	for _, d := range strings.Split(cfg.Domain, ",") {
@@ -88,11 +136,12 @@ func New(cfg Config, store provider.SessionStore) (*Manager, error) {
 	if cfg.Secure {
 		name = "__Secure-" + CookieName
 	}
-	return &Manager{cfg: cfg, store: store, cookie: cs, name: name, domains: domains}, nil
+	return &Manager{cfg: cfg, store: store, cookie: cs, name: name, domains: domains, log: log}, nil
 }
 
-// expiry is when a session seen at now expires: the idle timeout (longer
-// with remember-me) slides, but never past MaxLifetime after creation.
+// expiry is the one expiry rule: a session seen at now lives for the idle
+// timeout (longer with remember-me) from now, but never past MaxLifetime
+// after creation. Every path that starts or continues a session uses it.
 func (m *Manager) expiry(created, now time.Time, remember bool) time.Time {
 	exp := now.Add(m.cfg.IdleTimeout)
 	if remember {
@@ -106,6 +155,237 @@ func (m *Manager) expiry(created, now time.Time, remember bool) time.Time {
 
 // Name is the cookie name in use.
 func (m *Manager) Name() string { return m.name }
+
+// --- starting ---
+
+// LoginInfo describes a successful authentication.
+type LoginInfo struct {
+	UserID     string
+	Methods    []string // "pwd", "otp", ...
+	RememberMe bool
+	IP         string
+	UserAgent  string
+	DeviceID   string
+	DeviceName string
+	// Via is where the user signed in ("page", "api"), for the audit log.
+	Via string
+}
+
+// Start records a new session without a cookie: the first-party JSON API
+// signs apps in with tokens, but the session is still listed, revocable
+// and bound to the tokens like a browser's. It writes the login event.
+func (m *Manager) Start(ctx context.Context, info LoginInfo) (*provider.Session, error) {
+	now := m.cfg.Now().UTC()
+	s := &provider.Session{
+		ID: newID(), UserID: info.UserID, CreatedAt: now, LastSeenAt: now, ExpiresAt: m.expiry(now, now, info.RememberMe),
+		AuthTime: now, IP: info.IP, UserAgent: provider.Sanitize(info.UserAgent, 512),
+		DeviceID: provider.Sanitize(info.DeviceID, 128), DeviceName: provider.Sanitize(info.DeviceName, 128),
+		AuthMethods: info.Methods, RememberMe: info.RememberMe,
+	}
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	m.loggedIn(ctx, s, info)
+	return s, nil
+}
+
+// Login records a successful authentication in the browser and sets the
+// cookie. A browser already signed in as the same user keeps its session
+// (so the apps' tokens bound to it stay valid) with a fresh auth time; a
+// session of another user is ended and replaced by a new id, which also
+// defeats session fixation. The cookie value is re-encoded either way. It
+// returns the session and, when one was replaced, the replaced id.
+func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, info LoginInfo) (*provider.Session, string, error) {
+	now := m.cfg.Now().UTC()
+	var replaced string
+	if old, err := m.Current(ctx, r); err == nil {
+		if old.UserID == info.UserID {
+			if err := m.store.UpdateSessionAuth(ctx, old.ID, now, info.Methods); err != nil {
+				return nil, "", fmt.Errorf("update session auth: %w", err)
+			}
+			old.AuthTime, old.AuthMethods = now, info.Methods
+			m.loggedIn(ctx, old, info)
+			return old, "", m.writeCookie(w, r, old)
+		}
+		if _, err := m.End(ctx, old.UserID, old.ID, Ending{Reason: EndReplaced, IP: info.IP, UserAgent: info.UserAgent}); err != nil {
+			return nil, "", fmt.Errorf("end replaced session: %w", err)
+		}
+		replaced = old.ID
+	} else if !errors.Is(err, provider.ErrNotFound) {
+		return nil, "", err
+	}
+	s, err := m.Start(ctx, info)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, replaced, m.writeCookie(w, r, s)
+}
+
+func (m *Manager) loggedIn(ctx context.Context, s *provider.Session, info LoginInfo) {
+	if m.cfg.Audit == nil {
+		return
+	}
+	m.cfg.Audit.Record(ctx, &provider.SecurityEvent{UserID: s.UserID, Type: provider.EventLoginSuccess, IP: info.IP, UserAgent: info.UserAgent,
+		Detail: map[string]string{"via": info.Via, "methods": strings.Join(info.Methods, ",")}})
+}
+
+// --- continuing ---
+
+// Continue returns the live session id and slides its expiry by the one
+// rule. The row is written at most once a minute to spare the database.
+// ErrNotFound when the session ended or expired.
+func (m *Manager) Continue(ctx context.Context, id string) (*provider.Session, error) {
+	if id == "" {
+		return nil, provider.ErrNotFound
+	}
+	now := m.cfg.Now()
+	s, err := m.store.GetSession(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	if now.Sub(s.LastSeenAt) > time.Minute {
+		exp := m.expiry(s.CreatedAt, now, s.RememberMe)
+		if err := m.store.TouchSession(ctx, id, now, exp); err != nil {
+			// The session is alive; failing to slide it only shortens it.
+			m.log.WarnContext(ctx, "slide session expiry", "error", err)
+		} else {
+			s.LastSeenAt, s.ExpiresAt = now, exp
+		}
+	}
+	return s, nil
+}
+
+// Current returns the live session of the request's cookie, continued, or
+// provider.ErrNotFound.
+func (m *Manager) Current(ctx context.Context, r *http.Request) (*provider.Session, error) {
+	return m.Continue(ctx, m.sessionID(r))
+}
+
+// --- ending ---
+
+// End ends the user's session id, vouched for by the caller (a verified
+// token names both): it deletes the row (expired or not), revokes every
+// token issued from it and queues the back-channel logouts in one
+// transaction, then audits. It reports whether there was a session to end;
+// one that another request ended first is not ended (or announced) twice.
+func (m *Manager) End(ctx context.Context, userID, id string, e Ending) (bool, error) {
+	ended, err := m.end(ctx, userID, func(ctx context.Context) ([]string, error) {
+		if err := m.store.DeleteSession(ctx, id); err != nil {
+			if errors.Is(err, provider.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return []string{id}, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	m.audit(ctx, userID, ended, e)
+	return len(ended) > 0, nil
+}
+
+// EndOwn ends session id if it is a live session of the user (a device
+// sign-out, where the id comes from the request); ErrNotFound otherwise.
+func (m *Manager) EndOwn(ctx context.Context, userID, id string, e Ending) error {
+	if !provider.CleanText(id) {
+		return provider.ErrNotFound // no session id contains it, and PostgreSQL would refuse to look
+	}
+	s, err := m.store.GetSession(ctx, id, m.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if s.UserID != userID {
+		return provider.ErrNotFound
+	}
+	_, err = m.End(ctx, s.UserID, s.ID, e)
+	return err
+}
+
+// EndAll ends every session of the user except keepID ("" keeps none),
+// expired ones included, and returns the ended ids.
+func (m *Manager) EndAll(ctx context.Context, userID, keepID string, e Ending) ([]string, error) {
+	ids, err := m.end(ctx, userID, func(ctx context.Context) ([]string, error) {
+		return m.store.DeleteUserSessions(ctx, userID, keepID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.audit(ctx, userID, ids, e)
+	return ids, nil
+}
+
+// Logout ends the request's session and clears the cookie. It returns the
+// ended session; nil when the browser had none (nothing was ended).
+func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request, e Ending) (*provider.Session, error) {
+	m.ClearCookie(w, r)
+	id := m.sessionID(r)
+	if id == "" {
+		return nil, nil
+	}
+	s, err := m.store.GetSession(ctx, id, m.cfg.Now())
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ended, err := m.End(ctx, s.UserID, s.ID, e)
+	if err != nil || !ended {
+		return nil, err
+	}
+	return s, nil
+}
+
+// end deletes sessions of userID with del and, in the same transaction,
+// revokes the tokens of each deleted one and queues its back-channel
+// logouts: a session is either gone with all of its tokens or not ended
+// at all.
+func (m *Manager) end(ctx context.Context, userID string, del func(context.Context) ([]string, error)) ([]string, error) {
+	tx, err := m.store.BeginTx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("end session: %w", err)
+	}
+	defer func() { _ = m.store.Rollback(tx) }()
+	ids, err := del(tx)
+	if err != nil {
+		return nil, fmt.Errorf("end session: delete: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := m.store.RevokeSession(tx, id); err != nil {
+			return nil, fmt.Errorf("end session: revoke tokens: %w", err)
+		}
+		if m.cfg.Notifier != nil {
+			if err := m.cfg.Notifier.SessionEnded(tx, id, userID); err != nil {
+				return nil, fmt.Errorf("end session: %w", err)
+			}
+		}
+	}
+	if err := m.store.Commit(tx); err != nil {
+		return nil, fmt.Errorf("end session: %w", err)
+	}
+	return ids, nil
+}
+
+func (m *Manager) audit(ctx context.Context, userID string, ids []string, e Ending) {
+	if m.cfg.Audit == nil {
+		return
+	}
+	typ := provider.EventSessionRevoked
+	if e.Reason == EndLogout || e.Reason == EndReplaced {
+		typ = provider.EventLogout
+	}
+	for _, id := range ids {
+		m.cfg.Audit.Record(ctx, &provider.SecurityEvent{UserID: userID, Type: typ, IP: e.IP, UserAgent: e.UserAgent,
+			Detail: map[string]string{"reason": e.Reason, "session": shortID(id)}})
+	}
+}
+
+// shortID identifies a session in the audit log without handing out the
+// whole id, which a cookie carries (sealed) and the API accepts for revocation.
+func shortID(id string) string { return id[:min(len(id), 8)] }
+
+// --- the cookie ---
 
 // domainFor picks the configured parent domain the request's host belongs
 // to; "" (a host-only cookie) when it belongs to none.
@@ -123,132 +403,21 @@ func (m *Manager) domainFor(r *http.Request) string {
 	return ""
 }
 
-func (m *Manager) options(r *http.Request, maxAge int) *sessions.Options {
-	return &sessions.Options{
-		Path:     "/",
-		Domain:   m.domainFor(r),
-		MaxAge:   maxAge,
-		Secure:   m.cfg.Secure,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	}
-}
-
 func (m *Manager) sessionID(r *http.Request) string {
 	c, err := r.Cookie(m.name)
 	if err != nil || c.Value == "" {
 		return ""
 	}
-	var id string
 	// A cookie that does not decode (wrong key, tampered, expired) is
 	// treated as no session.
 	vals := map[interface{}]interface{}{}
-	if err := decodeCookie(m.cookie, m.name, c.Value, &vals); err != nil {
-		return ""
-	}
-	id, _ = vals["sid"].(string)
-	return id
-}
-
-func decodeCookie(cs *sessions.CookieStore, name, value string, dst *map[interface{}]interface{}) error {
-	for _, codec := range cs.Codecs {
-		if err := codec.Decode(name, value, dst); err == nil {
-			return nil
+	for _, codec := range m.cookie.Codecs {
+		if codec.Decode(m.name, c.Value, &vals) == nil {
+			id, _ := vals["sid"].(string)
+			return id
 		}
 	}
-	return errors.New("undecodable session cookie")
-}
-
-// Current returns the live session of the request, or provider.ErrNotFound.
-// It slides the idle timeout at most once a minute to spare the database.
-func (m *Manager) Current(ctx context.Context, r *http.Request) (*provider.Session, error) {
-	id := m.sessionID(r)
-	if id == "" {
-		return nil, provider.ErrNotFound
-	}
-	now := m.cfg.Now()
-	s, err := m.store.GetSession(ctx, id, now)
-	if err != nil {
-		return nil, err
-	}
-	if now.Sub(s.LastSeenAt) > time.Minute {
-		exp := m.expiry(s.CreatedAt, now, s.RememberMe)
-		if err := m.store.TouchSession(ctx, id, now, exp); err == nil {
-			s.LastSeenAt, s.ExpiresAt = now, exp
-		}
-	}
-	return s, nil
-}
-
-// LoginInfo describes a successful authentication.
-type LoginInfo struct {
-	UserID     string
-	Methods    []string // "pwd", "otp", ...
-	RememberMe bool
-	IP         string
-	UserAgent  string
-	DeviceID   string
-	DeviceName string
-}
-
-// Login records a successful authentication and sets the cookie. A browser
-// already signed in as the same user keeps its session (so the apps'
-// tokens bound to it stay valid) with a fresh auth time; any other session
-// is replaced by a new id, which defeats session fixation. The cookie value
-// is re-encoded either way. It returns the session and, when a session of
-// another user was replaced, that session's id.
-func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, info LoginInfo) (*provider.Session, string, error) {
-	now := m.cfg.Now().UTC()
-	var replaced string
-	if old, err := m.Current(ctx, r); err == nil {
-		if old.UserID == info.UserID {
-			if err := m.store.UpdateSessionAuth(ctx, old.ID, now, info.Methods); err != nil {
-				return nil, "", fmt.Errorf("update session auth: %w", err)
-			}
-			old.AuthTime, old.AuthMethods = now, info.Methods
-			return old, "", m.writeCookie(w, r, old)
-		}
-		replaced = old.ID
-		if err := m.store.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
-			return nil, "", fmt.Errorf("delete replaced session: %w", err)
-		}
-	}
-	exp := m.expiry(now, now, info.RememberMe)
-	s := &provider.Session{
-		ID:          newID(),
-		UserID:      info.UserID,
-		CreatedAt:   now,
-		LastSeenAt:  now,
-		ExpiresAt:   exp,
-		AuthTime:    now,
-		IP:          info.IP,
-		UserAgent:   truncate(info.UserAgent, 512),
-		DeviceID:    truncate(info.DeviceID, 128),
-		DeviceName:  truncate(info.DeviceName, 128),
-		AuthMethods: info.Methods,
-		RememberMe:  info.RememberMe,
-	}
-	if err := m.store.CreateSession(ctx, s); err != nil {
-		return nil, "", fmt.Errorf("create session: %w", err)
-	}
-	return s, replaced, m.writeCookie(w, r, s)
-}
-
-// Create records a session without a cookie: the first-party JSON API
-// signs apps in with tokens, but the session is still listed, revocable and
-// bound to the tokens like a browser's.
-func (m *Manager) Create(ctx context.Context, info LoginInfo) (*provider.Session, error) {
-	now := m.cfg.Now().UTC()
-	exp := m.expiry(now, now, info.RememberMe)
-	s := &provider.Session{
-		ID: newID(), UserID: info.UserID, CreatedAt: now, LastSeenAt: now, ExpiresAt: exp, AuthTime: now,
-		IP: info.IP, UserAgent: truncate(info.UserAgent, 512), DeviceID: truncate(info.DeviceID, 128),
-		DeviceName: truncate(info.DeviceName, 128), AuthMethods: info.Methods, RememberMe: info.RememberMe,
-	}
-	if err := m.store.CreateSession(ctx, s); err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
-	}
-	return s, nil
+	return ""
 }
 
 func (m *Manager) writeCookie(w http.ResponseWriter, r *http.Request, s *provider.Session) error {
@@ -258,30 +427,17 @@ func (m *Manager) writeCookie(w http.ResponseWriter, r *http.Request, s *provide
 	if s.RememberMe {
 		maxAge = int(m.cfg.RememberTimeout.Seconds())
 	}
-	gs.Options = m.options(r, maxAge)
+	gs.Options = &sessions.Options{Path: "/", Domain: m.domainFor(r), MaxAge: maxAge, Secure: m.cfg.Secure,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode}
 	gs.IsNew = true
 	return m.cookie.Save(r, w, gs)
 }
 
-// Logout deletes the request's session row and clears the cookie. It
-// returns the ended session (nil when there was none).
-func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request) (*provider.Session, error) {
-	m.ClearCookie(w, r)
-	id := m.sessionID(r)
-	if id == "" {
-		return nil, nil
-	}
-	s, err := m.store.GetSession(ctx, id, m.cfg.Now())
-	if err != nil {
-		if errors.Is(err, provider.ErrNotFound) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if err := m.store.DeleteSession(ctx, id); err != nil && !errors.Is(err, provider.ErrNotFound) {
-		return nil, fmt.Errorf("delete session: %w", err)
-	}
-	return s, nil
+// HasCookie reports whether the request carries a session cookie at all
+// (valid or not).
+func (m *Manager) HasCookie(r *http.Request) bool {
+	_, err := r.Cookie(m.name)
+	return err == nil
 }
 
 // ClearCookie expires the session cookie.
@@ -296,14 +452,4 @@ func newID() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func truncate(s string, n int) string {
-	// PostgreSQL refuses NUL and invalid UTF-8 in text columns; header
-	// values are attacker-chosen.
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

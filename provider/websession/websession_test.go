@@ -85,7 +85,7 @@ func TestLoginCurrentLogout(t *testing.T) {
 
 			// Logout deletes the row and clears the cookie.
 			rec4 := httptest.NewRecorder()
-			ended, err := m.Logout(ctx, rec4, withCookies(rec3))
+			ended, err := m.Logout(ctx, rec4, withCookies(rec3), websession.Ending{Reason: websession.EndLogout})
 			if err != nil || ended == nil || ended.ID != s3.ID {
 				t.Fatalf("logout: %+v %v", ended, err)
 			}

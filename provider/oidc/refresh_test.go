@@ -1,0 +1,192 @@
+package oidc_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/keys"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/provider/websession"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type firstParty struct {
+	store    provider.Store
+	op       *oidc.Provider
+	sessions *websession.Manager
+	user     *provider.User
+	clock    *clock
+}
+
+func admitAll(context.Context, string) error { return nil }
+
+func newFirstParty(t *testing.T, b storetest.Backend, sc websession.Config) *firstParty {
+	t.Helper()
+	ctx := t.Context()
+	st := b.Open(t)
+	secret := []byte("0123456789abcdef0123456789abcdef-oidc")
+	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	ring, err := keys.New(st, secret, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ring.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sc.SecretKey, sc.Now = secret, c.now
+	sessions, err := websession.New(sc, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := oidc.New(oidc.Config{Issuer: "https://auth.mana.test", SecretKey: secret, Audience: []string{"manacore"},
+		RefreshTokenTTL: 7 * 24 * time.Hour, RememberRefreshTTL: 30 * 24 * time.Hour, Now: c.now, Sessions: sessions}, st, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oidc.EnsureFirstPartyClient(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	u := &provider.User{ID: "user-1", Email: "u@mana.test", EmailVerified: true, Role: provider.RoleUser, CreatedAt: c.now(), UpdatedAt: c.now()}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	return &firstParty{store: st, op: op, sessions: sessions, user: u, clock: c}
+}
+
+// TestAPIRefreshKeepsSessionRules: the first-party refresh continues the
+// login session by the one expiry rule. A remember-me session stays alive
+// across refreshes more than the plain idle timeout apart (the old API
+// refresh cut it to seven days), and no refresh keeps a session past its
+// maximum lifetime: then the refresh fails and the tokens are revoked.
+func TestAPIRefreshKeepsSessionRules(t *testing.T) {
+	const (
+		idle     = 7 * 24 * time.Hour
+		remember = 30 * 24 * time.Hour
+		maxLife  = 40 * 24 * time.Hour
+	)
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fp := newFirstParty(t, b, websession.Config{IdleTimeout: idle, RememberTimeout: remember, MaxLifetime: maxLife})
+			ctx := t.Context()
+			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID, RememberMe: true, Methods: []string{"pwd"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refresh := pair.RefreshToken
+			// Refresh every ten days: longer than the idle timeout, shorter
+			// than the remember-me one.
+			for day := 10; day < 40; day += 10 {
+				fp.clock.advance(10 * 24 * time.Hour)
+				res, err := fp.op.RefreshFirstParty(ctx, refresh, oidc.Caller{}, admitAll)
+				if err != nil {
+					t.Fatalf("day %d: refresh: %v", day, err)
+				}
+				if res.SessionID != sess.ID || res.User.ID != fp.user.ID || res.Pair.AccessToken == "" {
+					t.Fatalf("day %d: refresh result %+v", day, res)
+				}
+				refresh = res.Pair.RefreshToken
+				got, err := fp.store.GetSession(ctx, sess.ID, fp.clock.now())
+				if err != nil {
+					t.Fatalf("day %d: session gone after a refresh: %v", day, err)
+				}
+				want := fp.clock.now().Add(remember)
+				if limit := sess.CreatedAt.Add(maxLife); want.After(limit) {
+					want = limit
+				}
+				if !got.ExpiresAt.Equal(want) {
+					t.Errorf("day %d: session expires %s, want %s", day, got.ExpiresAt, want)
+				}
+				if got.ExpiresAt.After(sess.CreatedAt.Add(maxLife)) {
+					t.Errorf("day %d: session expires past its maximum lifetime", day)
+				}
+			}
+			// Day 41: past the maximum lifetime. The refresh token itself is
+			// still valid (30 days), the session is not.
+			fp.clock.advance(11 * 24 * time.Hour)
+			if _, err := fp.op.RefreshFirstParty(ctx, refresh, oidc.Caller{}, admitAll); !errors.Is(err, oidc.ErrSessionEnded) {
+				t.Fatalf("refresh past the maximum lifetime: %v, want ErrSessionEnded", err)
+			}
+			if _, err := fp.op.RefreshFirstParty(ctx, refresh, oidc.Caller{}, admitAll); err == nil {
+				t.Fatal("the tokens of the ended session still refresh")
+			}
+		})
+	}
+}
+
+// TestAPIRefreshIsTheTokenEndpointRefresh: rotation, the grace window and
+// reuse detection behave at the first-party refresh as at /oauth2/token.
+func TestAPIRefreshIsTheTokenEndpointRefresh(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fp := newFirstParty(t, b, websession.Config{})
+			ctx := t.Context()
+			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Pair.RefreshToken == pair.RefreshToken {
+				t.Fatal("refresh token not rotated")
+			}
+			// A retry within the grace window gets the same successor.
+			again, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll)
+			if err != nil || again.Pair != first.Pair {
+				t.Fatalf("retry in the grace window: %v, same pair %v", err, err == nil && again.Pair == first.Pair)
+			}
+			// Past the window the old token is reuse: the family is revoked.
+			fp.clock.advance(10 * time.Second)
+			if _, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll); !errors.Is(err, fosite.ErrInvalidGrant) {
+				t.Fatalf("reuse: %v, want invalid_grant", err)
+			}
+			if _, err := fp.op.RefreshFirstParty(ctx, first.Pair.RefreshToken, oidc.Caller{}, admitAll); err == nil {
+				t.Fatal("successor survived the reuse of its predecessor")
+			}
+			// The limiter's verdict is returned as it is.
+			sess2, _ := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
+			pair2, err := fp.op.IssueFirstParty(ctx, fp.user, sess2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			limited := errors.New("slow down")
+			if _, err := fp.op.RefreshFirstParty(ctx, pair2.RefreshToken, oidc.Caller{}, func(context.Context, string) error { return limited }); !errors.Is(err, limited) {
+				t.Fatalf("admit error: %v", err)
+			}
+			// Malformed input is a refused grant, never a database error.
+			for _, bad := range []string{"", "a\x00b", "\xff\xfe", "no-dot"} {
+				_, err := fp.op.RefreshFirstParty(ctx, bad, oidc.Caller{}, admitAll)
+				if rfc := fosite.ErrorToRFC6749Error(err); err == nil || rfc.CodeField >= 500 {
+					t.Errorf("refresh %q: %v", bad, err)
+				}
+			}
+		})
+	}
+}

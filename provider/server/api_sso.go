@@ -1,0 +1,53 @@
+package server
+
+import (
+	"net/http"
+)
+
+// Single sign-on for first-party SPAs on other subdomains: the shared
+// browser session cookie turned into tokens or a session description.
+
+// handleSessionToToken turns the shared browser session cookie into the
+// token pair /login returns, bound to that session, for first-party SPAs on
+// other subdomains. The cookie is SameSite=Lax, so only same-site pages
+// send it; the Origin must also be ours or an allowed CORS origin, so a
+// sibling subdomain outside CORS_ORIGINS cannot mint tokens with it.
+func (s *server) handleSessionToToken() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && origin != s.ownOrigin() && (s.CORS == nil || !s.CORS.Allowed(origin)) {
+			writeAPIError(w, http.StatusForbidden, "origin_not_allowed", "Origin not allowed")
+			return
+		}
+		if !s.Sessions.HasCookie(r) {
+			writeAPIError(w, http.StatusUnauthorized, "no_session", "No session cookie found")
+			return
+		}
+		sess, u := s.currentUser(r.Context(), r)
+		if sess == nil {
+			writeAPIError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
+			return
+		}
+		pair, err := s.OP.IssueFirstParty(r.Context(), u, sess)
+		if err != nil {
+			s.internalError(w, r, "session to token", err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, loginResponse(u, pair))
+	})
+}
+
+// handleGetSession answers {user, session} for the browser's live session
+// or null, as the old service's /api/auth/get-session did; the session row
+// is checked on every call, so a revocation takes effect at once.
+func (s *server) handleGetSession() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		sess, u := s.currentUser(r.Context(), r)
+		if sess == nil {
+			writeJSON(w, http.StatusOK, nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"user": toAPIUser(u, true), "session": toAPISession(sess, sess.ID)})
+	})
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/httpx"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/websession"
+	"github.com/manacore/mana-core-auth/templates"
+)
+
+// Helpers every area of the HTTP layer shares.
+
+// lang is the page language the request asks for.
+func lang(r *http.Request) string { return templates.PickLang(r.Header.Get("Accept-Language")) }
+
+// clientIP is the caller's address: the peer, or the forwarding chain's
+// client when the peer is a trusted proxy.
+func (s *server) clientIP(r *http.Request) string {
+	return httpx.ClientIP(r, s.Config.TrustedProxies)
+}
+
+// caller identifies the request for the audit log.
+func (s *server) caller(r *http.Request) oidc.Caller {
+	return oidc.Caller{IP: s.clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// ending is how this request ends sessions, for the audit log.
+func (s *server) ending(r *http.Request, reason string) websession.Ending {
+	return websession.Ending{Reason: reason, IP: s.clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// currentUser returns the browser's live session and its user, or nils.
+func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Session, *provider.User) {
+	sess, err := s.Sessions.Current(ctx, r)
+	if err != nil {
+		if !errors.Is(err, provider.ErrNotFound) {
+			s.Logger.ErrorContext(ctx, "load session", "error", err)
+		}
+		return nil, nil
+	}
+	user, err := s.Store.GetUser(ctx, sess.UserID)
+	if err != nil {
+		return nil, nil
+	}
+	return sess, user
+}
+
+// safeReturnTo accepts only same-origin paths, so the login form cannot be
+// turned into an open redirector.
+func safeReturnTo(raw string) string {
+	if raw == "" || !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") {
+		return "/"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return u.RequestURI()
+}
+
+// isAuthorizePath reports whether a return target resumes an authorization.
+func isAuthorizePath(p string) bool {
+	path, _, _ := strings.Cut(p, "?")
+	return strings.HasSuffix(path, "/authorize")
+}
+
+// ownOrigin is the issuer's origin.
+func (s *server) ownOrigin() string {
+	u, err := url.Parse(s.Config.Issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// clientView is what the pages show of a client: its name (its id when it
+// has none) and logo.
+func clientView(c *oidc.Client) (name, logo string) {
+	if c == nil {
+		return "", ""
+	}
+	name = c.Model.Name
+	if name == "" {
+		name = c.GetID()
+	}
+	return name, c.Model.LogoURI
+}
+
+// covers reports whether granted includes every scope in requested.
+func covers(granted, requested []string) bool {
+	for _, r := range requested {
+		if !slices.Contains(granted, r) {
+			return false
+		}
+	}
+	return true
+}

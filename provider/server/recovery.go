@@ -1,0 +1,76 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/templates"
+)
+
+// Forgotten and reset password pages.
+
+func (s *server) handleForgotPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.render(r.Context(), w, http.StatusOK, templates.ForgotPasswordPage(templates.ForgotView{Lang: lang(r)}))
+	})
+}
+
+func (s *server) handleForgotSubmit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.parseForm(w, r) {
+			return
+		}
+		l := lang(r)
+		email := account.NormalizeEmail(r.PostForm.Get("email"))
+		if !account.ValidEmail(email) {
+			s.render(r.Context(), w, http.StatusBadRequest, templates.ForgotPasswordPage(templates.ForgotView{Lang: l,
+				Email: r.PostForm.Get("email"), Error: templates.T(l, templates.KeyRegisterInvalidEmail)}))
+			return
+		}
+		if err := s.Accounts.ForgotPassword(r.Context(), email, s.Config.Issuer, l); err != nil {
+			s.pageError(w, r, fmt.Errorf("forgot password: %w", err))
+			return
+		}
+		s.render(r.Context(), w, http.StatusOK, templates.ForgotPasswordPage(templates.ForgotView{Lang: l, Email: email, Sent: true}))
+	})
+}
+
+func (s *server) handleResetPage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.render(r.Context(), w, http.StatusOK, templates.ResetPasswordPage(templates.ResetView{Lang: lang(r), Token: r.URL.Query().Get("token")}))
+	})
+}
+
+func (s *server) handleResetSubmit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.parseForm(w, r) {
+			return
+		}
+		l := lang(r)
+		v := templates.ResetView{Lang: l, Token: r.PostForm.Get("token")}
+		pw := r.PostForm.Get("password")
+		if pw != r.PostForm.Get("password_confirm") {
+			v.Error = templates.T(l, templates.KeyResetMismatch)
+			s.render(r.Context(), w, http.StatusBadRequest, templates.ResetPasswordPage(v))
+			return
+		}
+		_, err := s.Accounts.ResetPassword(r.Context(), v.Token, pw, s.clientIP(r), r.UserAgent())
+		var ve *account.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			v.Error = templates.T(l, templates.KeyRegisterPasswordLength)
+			s.render(r.Context(), w, http.StatusBadRequest, templates.ResetPasswordPage(v))
+		case errors.Is(err, account.ErrInvalidToken):
+			v.Error = templates.T(l, templates.KeyResetInvalidToken)
+			s.render(r.Context(), w, http.StatusBadRequest, templates.ResetPasswordPage(v))
+		case err != nil:
+			s.pageError(w, r, fmt.Errorf("reset password: %w", err))
+		default:
+			// Every session ended with the reset, this browser's included.
+			s.Sessions.ClearCookie(w, r)
+			s.render(r.Context(), w, http.StatusOK, templates.ResetPasswordPage(templates.ResetView{Lang: l, Done: true}))
+		}
+	})
+}
