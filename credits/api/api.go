@@ -7,16 +7,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 )
 
 // Principal is the verified caller of the API.
@@ -59,90 +58,34 @@ func New(svc *credits.Service, v TokenVerifier, logger *slog.Logger) *API {
 	return &API{svc: svc, verify: v, log: logger}
 }
 
-// apiError is the provider's error envelope, which the Mana apps parse.
-type apiError struct {
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
-	Error      string `json:"error"`
-	Code       string `json:"code,omitempty"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, apiError{StatusCode: status, Message: msg, Error: http.StatusText(status), Code: code})
-}
-
-var validationMessages = map[string]string{
-	"required":    "%s should not be empty",
-	"not_allowed": "property %s should not exist",
-	"positive":    "%s must be a positive integer",
-	"integer":     "%s must be an integer",
-	"length":      "%s has an invalid length",
-	"object":      "%s must be an object",
-	"invalid":     "%s is invalid",
-}
-
-// writeValidation answers 400 listing every bad field, as the provider does.
-func writeValidation(w http.ResponseWriter, fields map[string]string) {
-	names := make([]string, 0, len(fields))
-	for f := range fields {
-		names = append(names, f)
-	}
-	sort.Strings(names)
-	msgs := make([]string, 0, len(names))
-	for _, f := range names {
-		tmpl, ok := validationMessages[fields[f]]
-		if !ok {
-			tmpl = "%s is invalid"
-		}
-		msgs = append(msgs, strings.Replace(tmpl, "%s", f, 1))
-	}
-	writeJSON(w, http.StatusBadRequest, map[string]any{
-		"statusCode": http.StatusBadRequest, "message": msgs, "error": "Bad Request",
-		"code": "validation_failed", "errors": fields,
-	})
-}
-
-func (a *API) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	a.log.ErrorContext(r.Context(), "credits: "+what, "error", err)
-	writeError(w, http.StatusInternalServerError, "internal_error", "Internal server error")
-}
-
 // authorize verifies the bearer token and the scope; it answers the error
 // itself and reports whether the request may go on.
 func (a *API) authorize(w http.ResponseWriter, r *http.Request, scope string) (Principal, bool) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	token = strings.TrimSpace(token)
-	if !ok || token == "" {
+	token := httpapi.BearerToken(r)
+	if token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer`)
-		writeError(w, http.StatusUnauthorized, "missing_token", "No token provided")
+		httpapi.WriteError(w, http.StatusUnauthorized, "missing_token", "No token provided")
 		return Principal{}, false
 	}
 	p, err := a.verify.Verify(r.Context(), token)
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
+		httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
 		return Principal{}, false
 	case errors.Is(err, ErrForbidden):
-		writeError(w, http.StatusForbidden, "insufficient_scope", "This token may not use the credits API")
+		httpapi.WriteError(w, http.StatusForbidden, "insufficient_scope", "This token may not use the credits API")
 		return Principal{}, false
 	case err != nil:
-		a.internal(w, r, "verify token", err)
+		httpapi.InternalError(w, r, a.log, "verify token", err)
 		return Principal{}, false
 	case p.Subject == "":
-		writeError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
+		httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
 		return Principal{}, false
 	}
 	if !slices.Contains(p.Scopes, scope) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+scope+`"`)
-		writeError(w, http.StatusForbidden, "insufficient_scope", "Missing scope "+scope)
+		httpapi.WriteError(w, http.StatusForbidden, "insufficient_scope", "Missing scope "+scope)
 		return Principal{}, false
 	}
 	return p, true
@@ -191,10 +134,10 @@ func (a *API) Balance() http.Handler {
 		}
 		b, err := a.svc.Balance(r.Context(), p.Subject)
 		if err != nil {
-			a.internal(w, r, "balance", err)
+			httpapi.InternalError(w, r, a.log, "balance", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, balanceJSON{Balance: b.Paid, FreeCreditsRemaining: b.Free, TotalEarned: b.TotalEarned,
+		httpapi.WriteJSON(w, http.StatusOK, balanceJSON{Balance: b.Paid, FreeCreditsRemaining: b.Free, TotalEarned: b.TotalEarned,
 			TotalSpent: b.TotalSpent, DailyFreeCredits: a.svc.Config().DailyFree})
 	})
 }
@@ -213,40 +156,26 @@ func (a *API) Use() http.Handler {
 		if !ok {
 			return
 		}
-		if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
-			return
-		}
-		var raw map[string]json.RawMessage
-		dec := json.NewDecoder(r.Body)
-		if err := dec.Decode(&raw); err != nil || raw == nil || dec.More() {
-			var mbe *http.MaxBytesError
-			switch {
-			case errors.As(err, &mbe):
-				writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large")
-			case errors.Is(err, io.EOF) || err == nil && raw == nil:
-				writeError(w, http.StatusBadRequest, "invalid_json", "Request body must be a JSON object")
-			default:
-				writeError(w, http.StatusBadRequest, "invalid_json", "Request body must be a single JSON object")
-			}
+		raw, ok := httpapi.DecodeObject(w, r)
+		if !ok {
 			return
 		}
 		in, fields := parseUse(raw)
 		if len(fields) > 0 {
-			writeValidation(w, fields)
+			httpapi.WriteValidation(w, fields)
 			return
 		}
 		in.UserID = p.Subject
 		tx, after, replay, err := a.svc.Spend(r.Context(), in)
 		switch {
 		case errors.Is(err, credits.ErrInsufficientCredits):
-			writeError(w, http.StatusBadRequest, "insufficient_credits", "Insufficient credits")
+			httpapi.WriteError(w, http.StatusBadRequest, "insufficient_credits", "Insufficient credits")
 			return
 		case errors.Is(err, credits.ErrInvalidAmount):
-			writeValidation(w, map[string]string{"amount": "positive"})
+			httpapi.WriteValidation(w, map[string]string{"amount": "positive"})
 			return
 		case err != nil:
-			a.internal(w, r, "spend", err)
+			httpapi.InternalError(w, r, a.log, "spend", err)
 			return
 		}
 		out := map[string]any{
@@ -257,7 +186,7 @@ func (a *API) Use() http.Handler {
 		if replay {
 			out["message"] = "Transaction already processed"
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -339,18 +268,18 @@ func (a *API) Transactions() http.Handler {
 		limit := min(num("limit", credits.DefaultLimit, 1, 1<<30), credits.MaxLimit)
 		offset := num("offset", 0, 0, 1<<30)
 		if len(fields) > 0 {
-			writeValidation(w, fields)
+			httpapi.WriteValidation(w, fields)
 			return
 		}
 		txs, err := a.svc.Transactions(r.Context(), p.Subject, limit, offset)
 		if err != nil {
-			a.internal(w, r, "transactions", err)
+			httpapi.InternalError(w, r, a.log, "transactions", err)
 			return
 		}
 		out := make([]transactionJSON, 0, len(txs))
 		for _, tx := range txs {
 			out = append(out, toTransactionJSON(tx))
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 	})
 }

@@ -2,13 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 )
 
 // Billing is what the purchase routes need from credits/billing.
@@ -47,14 +46,14 @@ func (a *API) Packages(b Billing) http.Handler {
 		}
 		ps, err := b.Packages(r.Context())
 		if err != nil {
-			a.internal(w, r, "packages", err)
+			httpapi.InternalError(w, r, a.log, "packages", err)
 			return
 		}
 		out := make([]packageJSON, 0, len(ps))
 		for _, p := range ps {
 			out = append(out, packageJSON{ID: p.ID, Name: p.Name, Credits: p.Credits, PriceCents: p.PriceCents, Currency: p.Currency, SortOrder: p.SortOrder})
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -67,7 +66,7 @@ func (a *API) Purchases(b Billing) http.Handler {
 		}
 		list, err := b.Purchases(r.Context(), p.Subject, credits.MaxLimit, 0)
 		if err != nil {
-			a.internal(w, r, "purchases", err)
+			httpapi.InternalError(w, r, a.log, "purchases", err)
 			return
 		}
 		out := make([]purchaseJSON, 0, len(list))
@@ -79,23 +78,28 @@ func (a *API) Purchases(b Billing) http.Handler {
 			}
 			out = append(out, j)
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 	})
 }
 
-// packageRequest reads {packageId} and answers validation errors itself.
+// maxPackageID bounds the package id a client may send.
+const maxPackageID = 128
+
+// packageRequest reads {packageId} and answers a bad request itself.
 func packageRequest(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var in struct {
 		PackageID string `json:"packageId"`
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		writeValidation(w, map[string]string{"packageId": "required"})
+	if !httpapi.Decode(w, r, &in) {
 		return "", false
 	}
-	if strings.TrimSpace(in.PackageID) == "" || len(in.PackageID) > 128 {
-		writeValidation(w, map[string]string{"packageId": "required"})
+	fields := map[string]string{}
+	httpapi.RequireFields(fields, map[string]string{"packageId": in.PackageID})
+	if len(in.PackageID) > maxPackageID {
+		fields["packageId"] = "length"
+	}
+	if len(fields) > 0 {
+		httpapi.WriteValidation(w, fields)
 		return "", false
 	}
 	return in.PackageID, true
@@ -114,15 +118,14 @@ func (a *API) Purchase(b Billing) http.Handler {
 		}
 		pu, secret, err := b.CreatePaymentIntent(r.Context(), p.Subject, pkg)
 		if errors.Is(err, credits.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "package_not_found", "Package not found")
+			httpapi.WriteError(w, http.StatusNotFound, "package_not_found", "Package not found")
 			return
 		}
 		if err != nil {
-			a.internal(w, r, "create payment intent", err)
+			httpapi.InternalError(w, r, a.log, "create payment intent", err)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, map[string]any{"purchaseId": pu.ID, "clientSecret": secret, "amount": pu.AmountCents, "currency": pu.Currency})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"purchaseId": pu.ID, "clientSecret": secret, "amount": pu.AmountCents, "currency": pu.Currency})
 	})
 }
 
@@ -139,13 +142,13 @@ func (a *API) Checkout(b Billing) http.Handler {
 		}
 		url, err := b.CreateCheckout(r.Context(), p.Subject, "", pkg)
 		if errors.Is(err, credits.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "package_not_found", "Package not found")
+			httpapi.WriteError(w, http.StatusNotFound, "package_not_found", "Package not found")
 			return
 		}
 		if err != nil {
-			a.internal(w, r, "create checkout", err)
+			httpapi.InternalError(w, r, a.log, "create checkout", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"url": url})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"url": url})
 	})
 }
