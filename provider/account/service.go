@@ -127,8 +127,30 @@ func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*
 // Hasher exposes the password hasher (the login page verifies with it).
 func (s *Service) Hasher() *Hasher { return s.hasher }
 
-// NormalizeEmail lower-cases and trims an address.
-func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+// NormalizeEmail lower-cases and trims an address. An address that is not
+// valid UTF-8 is only trimmed, so that ValidEmail still refuses it:
+// strings.ToLower would replace each invalid byte with U+FFFD and turn it
+// into a different, valid address (fix: "b\xffb@x.com" registered as
+// "b\uFFFDb@x.com").
+func NormalizeEmail(e string) string {
+	e = strings.TrimSpace(e)
+	if !utf8.ValidString(e) {
+		return e
+	}
+	return strings.ToLower(e)
+}
+
+// userByEmail finds the account of an address as typed. An address no
+// account can have (NUL, invalid UTF-8) is an unknown one without asking
+// the store (fix: PostgreSQL refuses such text with an error where SQLite
+// answers not found, and the callers must answer the same either way).
+func (s *Service) userByEmail(ctx context.Context, email string) (*provider.User, error) {
+	email = NormalizeEmail(email)
+	if !CleanText(email) {
+		return nil, provider.ErrNotFound
+	}
+	return s.store.GetUserByEmail(ctx, email)
+}
 
 // ValidEmail accepts a bare address (no display name) of sane length.
 func ValidEmail(e string) bool {
@@ -222,7 +244,7 @@ func (s *Service) sendVerification(ctx context.Context, u *provider.User, redire
 // belongs to an unverified account. It answers the same either way, so it
 // cannot be used to find out which addresses have accounts.
 func (s *Service) ResendVerification(ctx context.Context, email, sourceAppURL, lang string) error {
-	u, err := s.store.GetUserByEmail(ctx, NormalizeEmail(email))
+	u, err := s.userByEmail(ctx, email)
 	if err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return nil
@@ -268,7 +290,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*provider.User
 // ForgotPassword sends a reset link when the address has an account, and
 // answers the same either way.
 func (s *Service) ForgotPassword(ctx context.Context, email, redirectTo, lang string) error {
-	u, err := s.store.GetUserByEmail(ctx, NormalizeEmail(email))
+	u, err := s.userByEmail(ctx, email)
 	if err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return nil
