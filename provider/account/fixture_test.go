@@ -14,6 +14,7 @@ import (
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/provider/websession"
 )
 
 // Shared fixtures of the service tests: a real store of each backend, a
@@ -132,9 +133,15 @@ func newFixture(t *testing.T, b storetest.Backend, opts ...fixtureOpt) *fixture 
 // service returns another service on the fixture's store, clock and outbox.
 func (f *fixture) service(t *testing.T, opts ...fixtureOpt) *account.Service {
 	t.Helper()
+	// The real session service: a password reset ends sessions through it.
+	sessions, err := websession.New(websession.Config{SecretKey: secretKey, Now: f.clock.Now}, f.store)
+	if err != nil {
+		t.Fatalf("websession.New: %v", err)
+	}
 	cfg := account.Config{
 		BaseURL:   baseURL,
 		SecretKey: secretKey,
+		Sessions:  sessions,
 		Redirects: &account.RedirectPolicy{
 			Domain: redirectDomain,
 			Extra:  func(origin string) bool { return origin == partnerOrigin },

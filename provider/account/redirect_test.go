@@ -1,10 +1,12 @@
 package account_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/websession"
 )
 
 func TestRedirectPolicyOrigin(t *testing.T) {
@@ -79,7 +81,8 @@ func TestRedirectPolicyOrigin(t *testing.T) {
 // NewService derives Self from BaseURL, so flows return to our own pages.
 func TestServiceRedirectOriginSelf(t *testing.T) {
 	t.Parallel()
-	svc, err := account.NewService(account.Config{BaseURL: "https://Auth.Example.net/base", SecretKey: secretKey}, nil, account.NewHasher(cheapParams, 1), &outbox{})
+	svc, err := account.NewService(account.Config{BaseURL: "https://Auth.Example.net/base", SecretKey: secretKey, Sessions: noSessions{}},
+		nil, account.NewHasher(cheapParams, 1), &outbox{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,4 +95,11 @@ func TestServiceRedirectOriginSelf(t *testing.T) {
 			t.Errorf("RedirectOrigin(%q) = %q, want %q", raw, got, want)
 		}
 	}
+}
+
+// noSessions stands in for the session service where no session is ended.
+type noSessions struct{}
+
+func (noSessions) EndAll(context.Context, string, string, websession.Ending) ([]string, error) {
+	return nil, nil
 }

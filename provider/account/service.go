@@ -130,7 +130,7 @@ func (s *Service) Hasher() *Hasher { return s.hasher }
 // NormalizeEmail lower-cases and trims an address. An address that is not
 // valid UTF-8 is only trimmed, so that ValidEmail still refuses it:
 // strings.ToLower would replace each invalid byte with U+FFFD and turn it
-// into a different, valid address (fix: "b\xffb@x.com" registered as
+// into a different, valid address ("b\xffb@x.com" would be registered as
 // "b\uFFFDb@x.com").
 func NormalizeEmail(e string) string {
 	e = strings.TrimSpace(e)
@@ -142,11 +142,11 @@ func NormalizeEmail(e string) string {
 
 // userByEmail finds the account of an address as typed. An address no
 // account can have (NUL, invalid UTF-8) is an unknown one without asking
-// the store (fix: PostgreSQL refuses such text with an error where SQLite
-// answers not found, and the callers must answer the same either way).
+// the store: PostgreSQL refuses such text with an error where SQLite
+// answers not found, and the callers must answer the same either way.
 func (s *Service) userByEmail(ctx context.Context, email string) (*provider.User, error) {
 	email = NormalizeEmail(email)
-	if !CleanText(email) {
+	if !provider.CleanText(email) {
 		return nil, provider.ErrNotFound
 	}
 	return s.store.GetUserByEmail(ctx, email)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/websession"
@@ -21,14 +22,14 @@ func (s *server) handleAPISessions() http.Handler {
 		}
 		list, err := s.Store.ListSessions(r.Context(), c.Subject, s.Config.Now())
 		if err != nil {
-			s.internalError(w, r, "list sessions", err)
+			httpapi.InternalError(w, r, s.Logger, "list sessions", err)
 			return
 		}
 		out := make([]apiSession, 0, len(list))
 		for _, sess := range list {
 			out = append(out, toAPISession(sess, c.SessionID))
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out})
 	})
 }
 
@@ -41,11 +42,11 @@ func (s *server) handleAPIRevokeSession() http.Handler {
 		err := s.Sessions.EndOwn(r.Context(), c.Subject, r.PathValue("id"), s.ending(r, websession.EndRevoked))
 		switch {
 		case errors.Is(err, provider.ErrNotFound):
-			writeAPIError(w, http.StatusNotFound, "session_not_found", "Session not found")
+			httpapi.WriteError(w, http.StatusNotFound, "session_not_found", "Session not found")
 		case err != nil:
-			s.internalError(w, r, "revoke session", err)
+			httpapi.InternalError(w, r, s.Logger, "revoke session", err)
 		default:
-			writeJSON(w, http.StatusOK, map[string]any{"success": true})
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
 		}
 	})
 }
@@ -59,7 +60,7 @@ func (s *server) handleAPIRevokeAll() http.Handler {
 		in := struct {
 			KeepCurrent *bool `json:"keepCurrent"`
 		}{}
-		if r.ContentLength != 0 && !decodeBody(w, r, &in) {
+		if r.ContentLength != 0 && !httpapi.Decode(w, r, &in) {
 			return
 		}
 		keep, reason := c.SessionID, websession.EndOthersRevoked
@@ -68,10 +69,10 @@ func (s *server) handleAPIRevokeAll() http.Handler {
 		}
 		ids, err := s.Sessions.EndAll(r.Context(), c.Subject, keep, s.ending(r, reason))
 		if err != nil {
-			s.internalError(w, r, "revoke all sessions", err)
+			httpapi.InternalError(w, r, s.Logger, "revoke all sessions", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "revoked": len(ids)})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "revoked": len(ids)})
 	})
 }
 
@@ -85,20 +86,20 @@ func (s *server) handleAPIChangePassword() http.Handler {
 			CurrentPassword string `json:"currentPassword"`
 			NewPassword     string `json:"newPassword"`
 		}
-		if !decodeBody(w, r, &in) {
+		if !httpapi.Decode(w, r, &in) {
 			return
 		}
 		err := s.Accounts.ChangePassword(r.Context(), c.Subject, in.CurrentPassword, in.NewPassword, s.clientIP(r), r.UserAgent())
 		var ve *account.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			writeValidation(w, ve.Fields)
+			httpapi.WriteValidation(w, ve.Fields)
 		case errors.Is(err, account.ErrInvalidCredentials):
-			writeAPIError(w, http.StatusUnauthorized, "invalid_credentials", "Current password is incorrect")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_credentials", "Current password is incorrect")
 		case err != nil:
-			s.internalError(w, r, "change password", err)
+			httpapi.InternalError(w, r, s.Logger, "change password", err)
 		default:
-			writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Password changed successfully"})
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Password changed successfully"})
 		}
 	})
 }
@@ -111,20 +112,19 @@ func (s *server) handleAPI2FAEnroll() http.Handler {
 		}
 		u, err := s.Store.GetUser(r.Context(), c.Subject)
 		if err != nil {
-			writeAPIError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
 			return
 		}
 		e, err := s.Accounts.BeginTOTP(r.Context(), u)
 		if errors.Is(err, account.ErrTOTPAlreadyEnabled) {
-			writeAPIError(w, http.StatusConflict, "2fa_already_enabled", "Two-factor authentication is already enabled")
+			httpapi.WriteError(w, http.StatusConflict, "2fa_already_enabled", "Two-factor authentication is already enabled")
 			return
 		}
 		if err != nil {
-			s.internalError(w, r, "2fa enroll", err)
+			httpapi.InternalError(w, r, s.Logger, "2fa enroll", err)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, map[string]any{"secret": e.Secret, "otpauthUri": e.URI, "qrCode": e.QRDataURI})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"secret": e.Secret, "otpauthUri": e.URI, "qrCode": e.QRDataURI})
 	})
 }
 
@@ -133,7 +133,7 @@ func codeRequest(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var in struct {
 		Code string `json:"code"`
 	}
-	ok := decodeBody(w, r, &in)
+	ok := httpapi.Decode(w, r, &in)
 	return in.Code, ok
 }
 
@@ -150,16 +150,15 @@ func (s *server) handleAPI2FAVerify() http.Handler {
 		codes, err := s.Accounts.ConfirmTOTP(r.Context(), c.Subject, code, s.clientIP(r), r.UserAgent())
 		switch {
 		case errors.Is(err, account.ErrInvalidCode):
-			writeAPIError(w, http.StatusBadRequest, "invalid_code", "Invalid two-factor code")
+			httpapi.WriteError(w, http.StatusBadRequest, "invalid_code", "Invalid two-factor code")
 		case errors.Is(err, account.ErrTOTPNotEnrolled):
-			writeAPIError(w, http.StatusBadRequest, "2fa_not_enrolled", "Start the set-up with /2fa/enroll first")
+			httpapi.WriteError(w, http.StatusBadRequest, "2fa_not_enrolled", "Start the set-up with /2fa/enroll first")
 		case errors.Is(err, account.ErrTOTPAlreadyEnabled):
-			writeAPIError(w, http.StatusConflict, "2fa_already_enabled", "Two-factor authentication is already enabled")
+			httpapi.WriteError(w, http.StatusConflict, "2fa_already_enabled", "Two-factor authentication is already enabled")
 		case err != nil:
-			s.internalError(w, r, "2fa verify", err)
+			httpapi.InternalError(w, r, s.Logger, "2fa verify", err)
 		default:
-			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusOK, map[string]any{"enabled": true, "recoveryCodes": codes})
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"enabled": true, "recoveryCodes": codes})
 		}
 	})
 }
@@ -177,13 +176,13 @@ func (s *server) handleAPI2FADisable() http.Handler {
 		err := s.Accounts.DisableTOTP(r.Context(), c.Subject, code, s.clientIP(r), r.UserAgent())
 		switch {
 		case errors.Is(err, account.ErrInvalidCode):
-			writeAPIError(w, http.StatusBadRequest, "invalid_code", "Invalid two-factor code")
+			httpapi.WriteError(w, http.StatusBadRequest, "invalid_code", "Invalid two-factor code")
 		case errors.Is(err, account.ErrTOTPNotEnrolled):
-			writeAPIError(w, http.StatusBadRequest, "2fa_not_enabled", "Two-factor authentication is not enabled")
+			httpapi.WriteError(w, http.StatusBadRequest, "2fa_not_enabled", "Two-factor authentication is not enabled")
 		case err != nil:
-			s.internalError(w, r, "2fa disable", err)
+			httpapi.InternalError(w, r, s.Logger, "2fa disable", err)
 		default:
-			writeJSON(w, http.StatusOK, map[string]any{"enabled": false})
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"enabled": false})
 		}
 	})
 }

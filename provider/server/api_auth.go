@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
@@ -69,7 +70,7 @@ func (s *server) handleAPIRegister() http.Handler {
 			Name         string `json:"name"`
 			SourceAppURL string `json:"sourceAppUrl"`
 		}
-		if !decodeBody(w, r, &in) {
+		if !httpapi.Decode(w, r, &in) {
 			return
 		}
 		u, err := s.Accounts.Register(r.Context(), account.RegisterInput{
@@ -79,14 +80,14 @@ func (s *server) handleAPIRegister() http.Handler {
 		var ve *account.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			writeValidation(w, ve.Fields)
+			httpapi.WriteValidation(w, ve.Fields)
 		case errors.Is(err, account.ErrEmailTaken):
-			writeAPIError(w, http.StatusConflict, "email_taken", "User with this email already exists")
+			httpapi.WriteError(w, http.StatusConflict, "email_taken", "User with this email already exists")
 		case err != nil:
-			s.internalError(w, r, "register", err)
+			httpapi.InternalError(w, r, s.Logger, "register", err)
 		default:
 			s.creditsSignup(r.Context(), u.ID)
-			writeJSON(w, http.StatusCreated, map[string]any{"user": toAPIUser(u, false)})
+			httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"user": toAPIUser(u, false)})
 		}
 	})
 }
@@ -106,13 +107,13 @@ func (s *server) handleAPILogin() http.Handler {
 			DeviceID   string `json:"deviceId"`
 			DeviceName string `json:"deviceName"`
 		}
-		if !decodeBody(w, r, &in) {
+		if !httpapi.Decode(w, r, &in) {
 			return
 		}
 		fields := map[string]string{}
-		requireFields(fields, map[string]string{"email": in.Email, "password": in.Password})
+		httpapi.RequireFields(fields, map[string]string{"email": in.Email, "password": in.Password})
 		if len(fields) > 0 {
-			writeValidation(w, fields)
+			httpapi.WriteValidation(w, fields)
 			return
 		}
 		if wait := s.accountWait(r, in.Email); wait > 0 {
@@ -125,27 +126,27 @@ func (s *server) handleAPILogin() http.Handler {
 		switch {
 		case errors.Is(err, account.ErrInvalidCredentials):
 			s.Accounts.LoginFailed(ctx, in.Email, s.clientIP(r), r.UserAgent(), "api")
-			writeAPIError(w, http.StatusUnauthorized, "invalid_credentials", "Invalid email or password")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_credentials", "Invalid email or password")
 			return
 		case errors.Is(err, account.ErrEmailNotVerified):
-			writeAPIError(w, http.StatusForbidden, "email_not_verified", "Email not verified")
+			httpapi.WriteError(w, http.StatusForbidden, "email_not_verified", "Email not verified")
 			return
 		case err != nil:
-			s.internalError(w, r, "login", err)
+			httpapi.InternalError(w, r, s.Logger, "login", err)
 			return
 		}
 		enabled, err := s.Accounts.TOTPEnabled(ctx, u.ID)
 		if err != nil {
-			s.internalError(w, r, "login: totp state", err)
+			httpapi.InternalError(w, r, s.Logger, "login: totp state", err)
 			return
 		}
 		if enabled {
 			challenge, err := s.tickets.seal("api-2fa", twoFactorChallenge{UserID: u.ID, DeviceID: in.DeviceID, DeviceName: in.DeviceName}, 5*time.Minute)
 			if err != nil {
-				s.internalError(w, r, "login: 2fa challenge", err)
+				httpapi.InternalError(w, r, s.Logger, "login: 2fa challenge", err)
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"twoFactorRequired": true, "challenge": challenge})
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"twoFactorRequired": true, "challenge": challenge})
 			return
 		}
 		s.apiIssue(w, r, u, []string{"pwd"}, in.DeviceID, in.DeviceName)
@@ -159,17 +160,17 @@ func (s *server) handleAPILogin2FA() http.Handler {
 			Challenge string `json:"challenge"`
 			Code      string `json:"code"`
 		}
-		if !decodeBody(w, r, &in) {
+		if !httpapi.Decode(w, r, &in) {
 			return
 		}
 		var c twoFactorChallenge
 		if err := s.tickets.open("api-2fa", in.Challenge, &c); err != nil {
-			writeAPIError(w, http.StatusUnauthorized, "invalid_challenge", "Invalid or expired challenge")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_challenge", "Invalid or expired challenge")
 			return
 		}
 		u, err := s.Store.GetUser(ctx, c.UserID)
 		if err != nil {
-			writeAPIError(w, http.StatusUnauthorized, "invalid_challenge", "Invalid or expired challenge")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_challenge", "Invalid or expired challenge")
 			return
 		}
 		if wait := s.backoffWait(r, secondFactorKey(u.ID)); wait > 0 {
@@ -180,10 +181,10 @@ func (s *server) handleAPILogin2FA() http.Handler {
 		s.backoffResult(r, secondFactorKey(u.ID), !errors.Is(err, account.ErrInvalidCode))
 		if err != nil {
 			if errors.Is(err, account.ErrInvalidCode) || errors.Is(err, account.ErrTOTPNotEnrolled) {
-				writeAPIError(w, http.StatusUnauthorized, "invalid_code", "Invalid two-factor code")
+				httpapi.WriteError(w, http.StatusUnauthorized, "invalid_code", "Invalid two-factor code")
 				return
 			}
-			s.internalError(w, r, "login 2fa", err)
+			httpapi.InternalError(w, r, s.Logger, "login 2fa", err)
 			return
 		}
 		s.apiIssue(w, r, u, []string{"pwd", method}, c.DeviceID, c.DeviceName)
@@ -198,16 +199,15 @@ func (s *server) apiIssue(w http.ResponseWriter, r *http.Request, u *provider.Us
 		UserID: u.ID, Methods: methods, IP: s.clientIP(r), UserAgent: r.UserAgent(), DeviceID: deviceID, DeviceName: deviceName, Via: "api",
 	})
 	if err != nil {
-		s.internalError(w, r, "login: session", err)
+		httpapi.InternalError(w, r, s.Logger, "login: session", err)
 		return
 	}
 	pair, err := s.OP.IssueFirstParty(ctx, u, sess)
 	if err != nil {
-		s.internalError(w, r, "login: tokens", err)
+		httpapi.InternalError(w, r, s.Logger, "login: tokens", err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, loginResponse(u, pair))
+	httpapi.WriteJSON(w, http.StatusOK, loginResponse(u, pair))
 }
 
 func (s *server) handleAPIRefresh() http.Handler {
@@ -215,11 +215,11 @@ func (s *server) handleAPIRefresh() http.Handler {
 		var in struct {
 			RefreshToken string `json:"refreshToken"`
 		}
-		if !decodeBody(w, r, &in) {
+		if !httpapi.Decode(w, r, &in) {
 			return
 		}
 		if strings.TrimSpace(in.RefreshToken) == "" {
-			writeValidation(w, map[string]string{"refreshToken": "required"})
+			httpapi.WriteValidation(w, map[string]string{"refreshToken": "required"})
 			return
 		}
 		res, err := s.OP.RefreshFirstParty(r.Context(), in.RefreshToken, s.caller(r), s.admitClient(r, "token"))
@@ -228,16 +228,15 @@ func (s *server) handleAPIRefresh() http.Handler {
 		case errors.As(err, &rl):
 			s.tooMany(w, r, false, rl.wait)
 		case errors.Is(err, oidc.ErrUserGone):
-			writeAPIError(w, http.StatusUnauthorized, "user_not_found", "User not found")
+			httpapi.WriteError(w, http.StatusUnauthorized, "user_not_found", "User not found")
 		case errors.Is(err, oidc.ErrSessionEnded):
-			writeAPIError(w, http.StatusUnauthorized, "session_expired", "Invalid or expired session")
+			httpapi.WriteError(w, http.StatusUnauthorized, "session_expired", "Invalid or expired session")
 		case err != nil && fosite.ErrorToRFC6749Error(err).CodeField >= 500:
-			s.internalError(w, r, "refresh", err)
+			httpapi.InternalError(w, r, s.Logger, "refresh", err)
 		case err != nil:
-			writeAPIError(w, http.StatusUnauthorized, "invalid_refresh_token", "Invalid refresh token")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_refresh_token", "Invalid refresh token")
 		default:
-			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusOK, loginResponse(res.User, &res.Pair))
+			httpapi.WriteJSON(w, http.StatusOK, loginResponse(res.User, &res.Pair))
 		}
 	})
 }
@@ -245,19 +244,18 @@ func (s *server) handleAPIRefresh() http.Handler {
 // bearerClaims verifies the request's Bearer access token, revocation
 // included, and answers 401 itself when it is missing or invalid.
 func (s *server) bearerClaims(w http.ResponseWriter, r *http.Request) (*oidc.AccessClaims, bool) {
-	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(token) == "" {
-		writeAPIError(w, http.StatusUnauthorized, "missing_token", "No token provided")
+	token := httpapi.BearerToken(r)
+	if token == "" {
+		httpapi.WriteError(w, http.StatusUnauthorized, "missing_token", "No token provided")
 		return nil, false
 	}
-	c, err := s.OP.VerifyAccessToken(r.Context(), strings.TrimSpace(token), "")
+	c, err := s.OP.VerifyAccessToken(r.Context(), token, "")
 	if err != nil {
 		if !errors.Is(err, oidc.ErrTokenInvalid) && !errors.Is(err, oidc.ErrTokenExpired) && !errors.Is(err, oidc.ErrTokenRevoked) {
-			s.internalError(w, r, "verify bearer token", err)
+			httpapi.InternalError(w, r, s.Logger, "verify bearer token", err)
 			return nil, false
 		}
-		writeAPIError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
+		httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
 		return nil, false
 	}
 	// The account API manages the user's sessions, password and second
@@ -265,7 +263,7 @@ func (s *server) bearerClaims(w http.ResponseWriter, r *http.Request) (*oidc.Acc
 	// session may call it, never a third-party app the user consented to.
 	cl, err := s.OP.Client(r.Context(), c.ClientID)
 	if c.SessionID == "" || err != nil || cl.Model == nil || !cl.Model.Trusted {
-		writeAPIError(w, http.StatusForbidden, "insufficient_scope", "This token may not use the account API")
+		httpapi.WriteError(w, http.StatusForbidden, "insufficient_scope", "This token may not use the account API")
 		return nil, false
 	}
 	return c, true
@@ -279,10 +277,10 @@ func (s *server) handleAPILogout() http.Handler {
 		}
 		// The token vouches for its session, expired or not.
 		if _, err := s.Sessions.End(r.Context(), c.Subject, c.SessionID, s.ending(r, websession.EndLogout)); err != nil {
-			s.internalError(w, r, "logout", err)
+			httpapi.InternalError(w, r, s.Logger, "logout", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Signed out successfully"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Signed out successfully"})
 	})
 }
 
@@ -295,15 +293,15 @@ func (s *server) handleAPISession() http.Handler {
 		ctx := r.Context()
 		u, err := s.Store.GetUser(ctx, c.Subject)
 		if err != nil {
-			writeAPIError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
 			return
 		}
 		sess, err := s.Store.GetSession(ctx, c.SessionID, s.Config.Now())
 		if err != nil {
-			writeAPIError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"user": toAPIUser(u, true), "session": toAPISession(sess, sess.ID)})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"user": toAPIUser(u, true), "session": toAPISession(sess, sess.ID)})
 	})
 }
 
@@ -312,7 +310,7 @@ func (s *server) handleAPIValidate() http.Handler {
 		var in struct {
 			Token string `json:"token"`
 		}
-		if !decodeBody(w, r, &in) {
+		if !httpapi.Decode(w, r, &in) {
 			return
 		}
 		c, err := s.OP.VerifyAccessToken(r.Context(), strings.TrimSpace(in.Token), s.Config.Audience)
@@ -324,12 +322,12 @@ func (s *server) handleAPIValidate() http.Handler {
 			case errors.Is(err, oidc.ErrTokenRevoked):
 				reason = "token_revoked"
 			case !errors.Is(err, oidc.ErrTokenInvalid):
-				s.internalError(w, r, "validate", err)
+				httpapi.InternalError(w, r, s.Logger, "validate", err)
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"valid": false, "error": reason})
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"valid": false, "error": reason})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"valid": true, "payload": c})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"valid": true, "payload": c})
 	})
 }

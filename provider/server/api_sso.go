@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 )
 
 // Single sign-on for first-party SPAs on other subdomains: the shared
@@ -15,25 +17,24 @@ import (
 func (s *server) handleSessionToToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && origin != s.ownOrigin() && (s.CORS == nil || !s.CORS.Allowed(origin)) {
-			writeAPIError(w, http.StatusForbidden, "origin_not_allowed", "Origin not allowed")
+			httpapi.WriteError(w, http.StatusForbidden, "origin_not_allowed", "Origin not allowed")
 			return
 		}
 		if !s.Sessions.HasCookie(r) {
-			writeAPIError(w, http.StatusUnauthorized, "no_session", "No session cookie found")
+			httpapi.WriteError(w, http.StatusUnauthorized, "no_session", "No session cookie found")
 			return
 		}
 		sess, u := s.currentUser(r.Context(), r)
 		if sess == nil {
-			writeAPIError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
 			return
 		}
 		pair, err := s.OP.IssueFirstParty(r.Context(), u, sess)
 		if err != nil {
-			s.internalError(w, r, "session to token", err)
+			httpapi.InternalError(w, r, s.Logger, "session to token", err)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusOK, loginResponse(u, pair))
+		httpapi.WriteJSON(w, http.StatusOK, loginResponse(u, pair))
 	})
 }
 
@@ -42,12 +43,11 @@ func (s *server) handleSessionToToken() http.Handler {
 // is checked on every call, so a revocation takes effect at once.
 func (s *server) handleGetSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
 		sess, u := s.currentUser(r.Context(), r)
 		if sess == nil {
-			writeJSON(w, http.StatusOK, nil)
+			httpapi.WriteJSON(w, http.StatusOK, nil)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"user": toAPIUser(u, true), "session": toAPISession(sess, sess.ID)})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"user": toAPIUser(u, true), "session": toAPISession(sess, sess.ID)})
 	})
 }

@@ -291,7 +291,12 @@ func testRefreshSessionLogout(t *testing.T, b storetest.Backend) {
 	}
 	e.api(t, http.MethodGet, "/api/v1/auth/session", "", nil).wantError(t, "session without token", http.StatusUnauthorized, "", "No token provided")
 	e.api(t, http.MethodGet, "/api/v1/auth/session", "not.a.jwt", nil).wantError(t, "session bad token", http.StatusUnauthorized, "", "Invalid token")
-	for _, h := range []string{"bearer " + l.access, "BEARER " + l.access, l.access, "Token " + l.access, "Bearer"} {
+	// The scheme is case-insensitive (RFC 7235 2.1), as at /oauth2/userinfo
+	// and /api/v1/credits; anything but a Bearer token is refused.
+	for _, h := range []string{"bearer " + l.access, "BEARER " + l.access} {
+		e.api(t, http.MethodGet, "/api/v1/auth/session", "", nil, "Authorization", h).want(t, "Authorization "+h[:7], http.StatusOK)
+	}
+	for _, h := range []string{l.access, "Token " + l.access, "Bearer"} {
 		e.api(t, http.MethodGet, "/api/v1/auth/session", "", nil, "Authorization", h).
 			wantError(t, "Authorization "+h[:min(len(h), 10)], http.StatusUnauthorized, "", "")
 	}

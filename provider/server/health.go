@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 )
 
 func (s *server) handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := s.Config.Now()
-		writeJSON(w, http.StatusOK, map[string]any{
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 			"status":    "ok",
 			"timestamp": now.UTC().Format(time.RFC3339),
 			"uptime":    now.Sub(s.started).Seconds(),
@@ -19,7 +21,7 @@ func (s *server) handleHealth() http.Handler {
 
 func (s *server) handleLive() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }
 
@@ -36,7 +38,7 @@ func (s *server) handleReady() http.Handler {
 			db["status"], status, code = "error", "error", http.StatusServiceUnavailable
 		}
 		db["latency"] = time.Since(start).Milliseconds()
-		writeJSON(w, code, map[string]any{
+		httpapi.WriteJSON(w, code, map[string]any{
 			"status":    status,
 			"timestamp": s.Config.Now().UTC().Format(time.RFC3339),
 			"uptime":    s.Config.Now().Sub(s.started).Seconds(),

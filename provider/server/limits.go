@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/templates"
 )
@@ -99,7 +100,7 @@ func (s *server) tooMany(w http.ResponseWriter, r *http.Request, page bool, wait
 		s.errorPage(w, r, http.StatusTooManyRequests, templates.KeyRateLimit)
 		return
 	}
-	writeAPIError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests, please try again later")
+	httpapi.WriteError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests, please try again later")
 }
 
 // clientLimited applies a per-client rule after the client authenticated:

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 )
 
 // statusWriter remembers the status for the access log.
@@ -59,7 +61,7 @@ func (s *server) common(next http.Handler) http.Handler {
 				}
 				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					writeAPIError(sw, http.StatusInternalServerError, "internal_error", "Internal server error")
+					httpapi.WriteError(sw, http.StatusInternalServerError, "internal_error", "Internal server error")
 				}
 			}
 			level := slog.LevelDebug

@@ -11,6 +11,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/templates"
 )
@@ -76,7 +77,7 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 
 func (s *server) handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, http.StatusNotFound, "not_found", "Cannot "+r.Method+" "+r.URL.Path)
+		httpapi.WriteError(w, http.StatusNotFound, "not_found", "Cannot "+r.Method+" "+r.URL.Path)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 )
@@ -159,7 +160,7 @@ func (s *server) handleIntrospect() http.Handler {
 		if ok, wait := s.clientLimited(r, "introspect", caller); !ok {
 			retryAfter(w, wait)
 			rfc := (&rateLimited{wait: wait}).rfc()
-			writeJSON(w, rfc.CodeField, map[string]string{"error": rfc.ErrorField, "error_description": rfc.DescriptionField})
+			httpapi.WriteJSON(w, rfc.CodeField, map[string]string{"error": rfc.ErrorField, "error_description": rfc.DescriptionField})
 			return
 		}
 		s.writeIntrospection(w, ir)
@@ -262,12 +263,8 @@ func (s *server) handleRevoke() http.Handler {
 // bearerToken reads an RFC 6750 access token from the Authorization header
 // or, for POST, the form body.
 func bearerToken(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(tok)
-		}
-		return ""
+	if r.Header.Get("Authorization") != "" {
+		return httpapi.BearerToken(r)
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		if err := r.ParseForm(); err == nil {
@@ -284,33 +281,33 @@ func (s *server) handleUserinfo() http.Handler {
 		token := bearerToken(r)
 		if token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "An access token is required."})
+			httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "An access token is required."})
 			return
 		}
 		ar, sess, err := s.OP.Introspect(ctx, token)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="invalid_token"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is invalid, expired or revoked."})
+			httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is invalid, expired or revoked."})
 			return
 		}
 		scopes := ar.GetGrantedScopes()
 		if !scopes.Has("openid") || sess.Subject == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="insufficient_scope", scope="openid"`)
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token lacks the openid scope."})
+			httpapi.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token lacks the openid scope."})
 			return
 		}
 		user, err := s.Store.GetUser(ctx, sess.Subject)
 		if err != nil {
 			if errors.Is(err, provider.ErrNotFound) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="invalid_token"`)
-				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The user no longer exists."})
+				httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The user no longer exists."})
 				return
 			}
 			s.Logger.ErrorContext(ctx, "userinfo: load user", "error", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+			httpapi.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 			return
 		}
 		claims := oidc.UserClaims(user, scopes)
-		writeJSON(w, http.StatusOK, claims)
+		httpapi.WriteJSON(w, http.StatusOK, claims)
 	})
 }
