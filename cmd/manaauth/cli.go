@@ -71,7 +71,7 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	hash, err := a.hasher.Hash(ctx, *password)
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		defer a.store.Close()
+		defer a.db.Close()
 		cs, err := a.store.ListClients(ctx)
 		if err != nil {
 			return err
@@ -131,7 +131,7 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		defer a.store.Close()
+		defer a.db.Close()
 		if err := a.store.DeleteClient(ctx, args[1]); err != nil {
 			if errors.Is(err, provider.ErrNotFound) {
 				return fmt.Errorf("no client with id %q", args[1])
@@ -197,7 +197,7 @@ func clientsCreate(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	if err := a.store.CreateClient(ctx, c); err != nil {
 		if errors.Is(err, provider.ErrAlreadyExists) {
 			return fmt.Errorf("a client with id %q already exists", c.ID)
@@ -295,7 +295,7 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	if args[0] == "rotate" {
 		d := *delay
 		if d < 0 {
