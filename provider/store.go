@@ -113,7 +113,9 @@ type Transactor interface {
 }
 
 // Store is everything the provider persists. Both backends (PostgreSQL and
-// SQLite) implement it and pass storetest.Run.
+// SQLite) implement it and pass storetest.Run. A store runs on the
+// process's database handle and does not own it: whoever opened the handle
+// migrates and closes it.
 type Store interface {
 	UserStore
 	ClientStore
@@ -126,5 +128,4 @@ type Store interface {
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
-	Close() error
 }

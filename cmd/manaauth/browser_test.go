@@ -58,7 +58,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
 const (
@@ -76,7 +76,7 @@ func TestBrowserSSOAcrossSubdomains(t *testing.T) {
 		dsn  func(t *testing.T) string
 	}{
 		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "m.db") }},
-		{"postgres", func(t *testing.T) string { return storetest.NewPostgresDatabase(t) }},
+		{"postgres", func(t *testing.T) string { return databasetest.NewPostgresDatabase(t) }},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {

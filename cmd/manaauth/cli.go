@@ -70,7 +70,7 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	hash, err := a.hasher.Hash(ctx, *password)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		defer a.store.Close()
+		defer a.db.Close()
 		cs, err := a.store.ListClients(ctx)
 		if err != nil {
 			return err
@@ -130,7 +130,7 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return err
 		}
-		defer a.store.Close()
+		defer a.db.Close()
 		if err := a.store.DeleteClient(ctx, args[1]); err != nil {
 			if errors.Is(err, provider.ErrNotFound) {
 				return fmt.Errorf("no client with id %q", args[1])
@@ -206,7 +206,7 @@ func clientsCreate(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	if err := a.store.CreateClient(ctx, c); err != nil {
 		if errors.Is(err, provider.ErrAlreadyExists) {
 			return fmt.Errorf("a client with id %q already exists", c.ID)
@@ -236,7 +236,7 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	if args[0] == "rotate" {
 		d := *delay
 		if d < 0 {

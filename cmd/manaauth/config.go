@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -175,8 +176,10 @@ func loadConfig(getenv func(string) string, dev bool) (*config, []string) {
 		problems = append(problems, fmt.Sprintf("LOG_LEVEL %q must be debug, info, warn or error", getenv("LOG_LEVEL")))
 	}
 	c.dataDir = "data"
-	if p, ok := sqlitePath(c.DatabaseURL); ok && p != ":memory:" {
-		c.dataDir = filepath.Dir(p)
+	if target, err := database.ParseURL(c.DatabaseURL); err != nil {
+		problems = append(problems, err.Error())
+	} else if dir := target.Dir(); dir != "" {
+		c.dataDir = dir
 	}
 	if s := getenv("SECRET_KEY"); s != "" {
 		if len(s) < 32 {
@@ -186,22 +189,6 @@ func loadConfig(getenv func(string) string, dev bool) (*config, []string) {
 		}
 	}
 	return c, problems
-}
-
-// sqlitePath reports the file path when DATABASE_URL selects SQLite.
-func sqlitePath(dsn string) (string, bool) {
-	switch {
-	case dsn == "":
-		return filepath.Join("data", "manaauth.db"), true
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return "", false
-	case strings.HasPrefix(dsn, "sqlite://"):
-		return strings.TrimPrefix(dsn, "sqlite://"), true
-	case strings.HasPrefix(dsn, "sqlite:"):
-		return strings.TrimPrefix(dsn, "sqlite:"), true
-	default:
-		return dsn, true
-	}
 }
 
 // ensureSecret fills a missing SECRET_KEY. Outside --dev that is an error;

@@ -13,8 +13,7 @@ import (
 
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/billing"
-	creditspg "github.com/manacore/mana-core-auth/credits/store/postgres"
-	creditssqlite "github.com/manacore/mana-core-auth/credits/store/sqlite"
+	creditsstore "github.com/manacore/mana-core-auth/credits/store"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -61,13 +60,6 @@ func creditsConfig(getenv func(string) string) (credits.Config, error) {
 	return cfg, nil
 }
 
-// creditsStore is a credits.Store that must be closed.
-type creditsStore interface {
-	credits.Store
-	credits.BillingStore
-	Close() error
-}
-
 // openBilling sets up Stripe purchases when STRIPE_SECRET_KEY is set; nil
 // otherwise (the purchase routes are then not served).
 func openBilling(getenv func(string) string, baseURL string, st credits.BillingStore, ledger *credits.Service) (*billing.Billing, error) {
@@ -85,39 +77,29 @@ func openBilling(getenv func(string) string, baseURL string, st credits.BillingS
 	}, st, ledger)
 }
 
-// openCredits opens the credits store on the provider's database (which
-// the provider store has migrated, credits schema included) and builds
-// the Service.
-func openCredits(ctx context.Context, a *app, getenv func(string) string) (*credits.Service, func(), error) {
-	svc, _, closeFn, err := openCreditsStore(ctx, a, getenv)
-	return svc, closeFn, err
+// openCredits builds the credits Service on the app's database handle
+// (which open migrated, credits schema included).
+func openCredits(a *app, getenv func(string) string) (*credits.Service, error) {
+	svc, _, err := openCreditsStore(a, getenv)
+	return svc, err
 }
 
 // openCreditsStore is openCredits that also returns the store, which
 // billing needs.
-func openCreditsStore(ctx context.Context, a *app, getenv func(string) string) (*credits.Service, creditsStore, func(), error) {
+func openCreditsStore(a *app, getenv func(string) string) (*credits.Service, credits.BillingStore, error) {
 	cfg, err := creditsConfig(getenv)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	var st creditsStore
-	if path, ok := sqlitePath(a.cfg.DatabaseURL); ok {
-		if path == ":memory:" {
-			return nil, nil, nil, errors.New("credits need a database file or PostgreSQL, not an in-memory SQLite database")
-		}
-		st, err = creditssqlite.Open(ctx, path)
-	} else {
-		st, err = creditspg.Open(ctx, a.cfg.DatabaseURL)
-	}
+	ledger, bs, err := creditsstore.New(a.db)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open credits store: %w", err)
+		return nil, nil, err
 	}
-	svc, err := credits.NewService(st, cfg)
+	svc, err := credits.NewService(ledger, cfg)
 	if err != nil {
-		_ = st.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return svc, st, func() { _ = st.Close() }, nil
+	return svc, bs, nil
 }
 
 func cmdCredits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -170,12 +152,11 @@ func creditsVerify(ctx context.Context, getenv func(string) string, stdout, stde
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
-	svc, closeCredits, err := openCredits(ctx, a, getenv)
+	defer a.db.Close()
+	svc, err := openCredits(a, getenv)
 	if err != nil {
 		return err
 	}
-	defer closeCredits()
 	ms, err := svc.Verify(ctx)
 	if err != nil {
 		return err
@@ -220,18 +201,17 @@ func creditsGrant(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	if _, err := a.store.GetUser(ctx, *user); err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return fmt.Errorf("no user with id %q", *user)
 		}
 		return err
 	}
-	svc, closeCredits, err := openCredits(ctx, a, getenv)
+	svc, err := openCredits(a, getenv)
 	if err != nil {
 		return err
 	}
-	defer closeCredits()
 	tx, b, err := svc.Grant(ctx, *user, *amount, strings.TrimSpace(*reason))
 	if err != nil {
 		if errors.Is(err, credits.ErrInsufficientCredits) {
@@ -244,19 +224,18 @@ func creditsGrant(ctx context.Context, args []string, getenv func(string) string
 	return nil
 }
 
-// withCreditsStore opens the provider's database and the credits store on
-// it and calls f.
+// withCreditsStore opens the database and the credits store on it and
+// calls f.
 func withCreditsStore(ctx context.Context, getenv func(string) string, stderr io.Writer, f func(credits.BillingStore) error) error {
 	a, err := open(ctx, getenv, stderr, true)
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
-	_, st, closeCredits, err := openCreditsStore(ctx, a, getenv)
+	defer a.db.Close()
+	_, st, err := openCreditsStore(a, getenv)
 	if err != nil {
 		return err
 	}
-	defer closeCredits()
 	return f(st)
 }
 

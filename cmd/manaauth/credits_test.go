@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite"
 
-	"github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
 var userIDRE = regexp.MustCompile(`id:\s+(\S+)`)
@@ -41,7 +41,7 @@ func TestCreditsCLI(t *testing.T) {
 					}
 				}
 			} else {
-				dsn = storetest.NewPostgresDatabase(t)
+				dsn = databasetest.NewPostgresDatabase(t)
 				tamper = func(t *testing.T, user string) {
 					conn, err := pgx.Connect(context.Background(), dsn)
 					if err != nil {
@@ -164,7 +164,7 @@ func TestCreditsPackagesCLI(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			dsn := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
 			if backend == "postgres" {
-				dsn = storetest.NewPostgresDatabase(t)
+				dsn = databasetest.NewPostgresDatabase(t)
 			}
 			env := map[string]string{"DATABASE_URL": dsn, "SECRET_KEY": strings.Repeat("k", 40), "BASE_URL": "http://localhost:3001"}
 			if _, errOut, err := runCmd(t, env, "migrate"); err != nil {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
 // syncBuffer is a goroutine-safe writer the running program prints to.
@@ -221,7 +221,7 @@ func TestCLIUsersClientsKeys(t *testing.T) {
 func TestSameBinaryBothBackends(t *testing.T) {
 	backends := map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "m.db") },
-		"postgres": func(t *testing.T) string { return storetest.NewPostgresDatabase(t) },
+		"postgres": func(t *testing.T) string { return databasetest.NewPostgresDatabase(t) },
 	}
 	for name, dsn := range backends {
 		t.Run(name, func(t *testing.T) {

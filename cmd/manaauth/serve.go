@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/audit"
@@ -32,10 +33,11 @@ import (
 	"github.com/manacore/mana-core-auth/provider/websession"
 )
 
-// app is an opened configuration: store migrated and keys loaded.
+// app is an opened configuration: database migrated and keys loaded.
 type app struct {
 	cfg    *config
 	log    *slog.Logger
+	db     *database.DB // the one handle: the provider and credits stores run on it
 	store  provider.Store
 	ring   *keys.Ring
 	hasher *account.Hasher
@@ -52,29 +54,32 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, dev
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := database.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	if m, ok := st.(store.Migrator); ok {
-		if err := m.Migrate(ctx); err != nil {
-			st.Close()
-			return nil, fmt.Errorf("migrate database: %w", err)
-		}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	st, err := store.New(db)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	ring, err := keys.New(st, cfg.SecretKey, keys.Options{Logger: logger.With("component", "keys")})
 	if err != nil {
-		st.Close()
+		db.Close()
 		return nil, err
 	}
 	if err := ring.Init(ctx); err != nil {
-		st.Close()
+		db.Close()
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	// Each argon2id hash holds 19 MiB; two per core keeps a login flood from
 	// exhausting memory while using every core.
 	hasher := account.NewHasher(account.DefaultParams, 2*runtime.GOMAXPROCS(0))
-	return &app{cfg: cfg, log: logger, store: st, ring: ring, hasher: hasher}, nil
+	return &app{cfg: cfg, log: logger, db: db, store: st, ring: ring, hasher: hasher}, nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -87,7 +92,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
 }
@@ -103,7 +108,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer a.db.Close()
 	cfg := a.cfg
 
 	if cfg.Dev {
@@ -190,12 +195,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	// Credits: the same database, migrated above with the provider's schema.
-	creditsSvc, creditsSt, closeCredits, err := openCreditsStore(ctx, a, getenv)
+	// Credits: the same database handle, migrated above with the provider's schema.
+	creditsSvc, creditsSt, err := openCreditsStore(a, getenv)
 	if err != nil {
 		return fmt.Errorf("credits: %w", err)
 	}
-	defer closeCredits()
 	bill, err := openBilling(getenv, cfg.BaseURL, creditsSt, creditsSvc)
 	if err != nil {
 		return fmt.Errorf("stripe: %w", err)

@@ -9,58 +9,29 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	creditsstore "github.com/manacore/mana-core-auth/credits/store"
+	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
+
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/api"
-	"github.com/manacore/mana-core-auth/credits/store/postgres"
-	"github.com/manacore/mana-core-auth/credits/store/sqlite"
-	provsqlite "github.com/manacore/mana-core-auth/provider/store/sqlite"
-	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
-// openStore returns a migrated, empty credits store on backend, closed when
-// the test ends. The schema belongs to the provider's migrations, so they
-// run first.
+// openStore returns a migrated, empty credits store on backend, on a
+// database handle closed when the test ends.
 func openStore(t *testing.T, backend string) credits.Store {
 	t.Helper()
-	ctx := context.Background()
-	var (
-		s interface {
-			credits.Store
-			Close() error
-		}
-		err error
-	)
-	switch backend {
-	case "postgres":
-		s, err = postgres.Open(ctx, provstoretest.MigratedPostgresDatabase(t))
-	case "sqlite":
-		path := filepath.Join(t.TempDir(), "manaauth.db")
-		ps, perr := provsqlite.Open(ctx, path)
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		if perr := ps.Migrate(ctx); perr != nil {
-			t.Fatal(perr)
-		}
-		if perr := ps.Close(); perr != nil {
-			t.Fatal(perr)
-		}
-		s, err = sqlite.Open(ctx, path)
-	default:
-		t.Fatalf("unknown backend %q", backend)
-	}
+	st, _, err := creditsstore.New(databasetest.Open(t, database.Dialect(backend)))
 	if err != nil {
 		t.Fatalf("open %s: %v", backend, err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return st
 }
 
 // verifier is a TokenVerifier made of a function.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +20,8 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 	cpostgres "github.com/manacore/mana-core-auth/credits/store/postgres"
 	csqlite "github.com/manacore/mana-core-auth/credits/store/sqlite"
-	provsqlite "github.com/manacore/mana-core-auth/provider/store/sqlite"
-	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
 const whsec = "whsec_test_secret"
@@ -34,32 +33,10 @@ type backend struct {
 
 var backends = []backend{
 	{"sqlite", func(t *testing.T) credits.Store {
-		ctx := context.Background()
-		path := filepath.Join(t.TempDir(), "manaauth.db")
-		ps, err := provsqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ps.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_ = ps.Close()
-		s, err := csqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return csqlite.New(databasetest.Open(t, database.SQLite).SQLite())
 	}},
 	{"postgres", func(t *testing.T) credits.Store {
-		ctx := context.Background()
-		dsn := provstoretest.MigratedPostgresDatabase(t)
-		s, err := cpostgres.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return cpostgres.New(databasetest.Open(t, database.Postgres).Postgres())
 	}},
 }
 

@@ -233,7 +233,8 @@ func containsAny(list []any, v string) bool {
 
 func testRefreshSessionLogout(t *testing.T, b storetest.Backend) {
 	var hs *hidingStore
-	e := setup(t, b, withGrace(time.Second), func(o *setupOpts) {
+	c := &clock{}
+	e := setup(t, b, withGrace(time.Second), withClock(c), func(o *setupOpts) {
 		o.wrapStore = func(s provider.Store) provider.Store { hs = &hidingStore{Store: s}; return hs }
 	})
 
@@ -262,7 +263,7 @@ func testRefreshSessionLogout(t *testing.T, b storetest.Backend) {
 		t.Error("the new access token is not valid")
 	}
 	// Reuse after the grace window: 401, and the whole family is revoked.
-	time.Sleep(1200 * time.Millisecond)
+	c.advance(1200 * time.Millisecond)
 	e.apiRefresh(t, l.refresh).wantError(t, "reuse", http.StatusUnauthorized, "", "")
 	e.apiRefresh(t, p2.refresh).wantError(t, "family after reuse", http.StatusUnauthorized, "", "")
 	if ok, _ := e.valid(t, p2.access); ok {
@@ -708,7 +709,7 @@ func testAuditLog(t *testing.T, b storetest.Backend) {
 	// Refresh token reuse.
 	p2 := tokensOf(t, e.apiRefresh(t, l.refresh).want(t, "refresh", http.StatusOK))
 	keep(p2.access, p2.refresh)
-	time.Sleep(700 * time.Millisecond)
+	c.advance(700 * time.Millisecond)
 	e.apiRefresh(t, l.refresh).want(t, "reuse", http.StatusUnauthorized)
 
 	// 2FA enabled, used, recovery code used.

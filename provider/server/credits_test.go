@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -18,11 +17,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/manacore/mana-core-auth/credits"
-	creditspg "github.com/manacore/mana-core-auth/credits/store/postgres"
-	creditssqlite "github.com/manacore/mana-core-auth/credits/store/sqlite"
+	creditsstore "github.com/manacore/mana-core-auth/credits/store"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/provider"
-	pgstore "github.com/manacore/mana-core-auth/provider/store/postgres"
-	sqlitestore "github.com/manacore/mana-core-auth/provider/store/sqlite"
+	"github.com/manacore/mana-core-auth/provider/store"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
@@ -35,67 +33,23 @@ func withBilling() func(*setupOpts) {
 	return func(o *setupOpts) { o.credits, o.billing = true, true }
 }
 
-// openWithCredits opens a migrated provider store of backend b and the
-// credits service on the same database, as manaauth serve does; it also
-// returns the credits store for billing.
+// openWithCredits opens one migrated handle of backend b's dialect and
+// builds the provider store and the credits service on it, as manaauth
+// serve does; it also returns the credits store for billing.
 func openWithCredits(t testing.TB, b storetest.Backend, now func() time.Time) (provider.Store, *credits.Service, credits.BillingStore) {
 	t.Helper()
-	ctx := context.Background()
-	var (
-		ps interface {
-			provider.Store
-			Migrate(context.Context) error
-		}
-		cs interface {
-			credits.Store
-			Close() error
-		}
-		err error
-	)
-	switch b.Name {
-	case "sqlite":
-		path := filepath.Join(t.TempDir(), "manaauth.db")
-		s, err := sqlitestore.Open(ctx, path)
-		if err != nil {
-			t.Fatalf("open sqlite: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		ps = s
-		if err := ps.Migrate(ctx); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
-		c, err := creditssqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatalf("open credits sqlite: %v", err)
-		}
-		cs = c
-	case "postgres":
-		dsn := storetest.NewPostgresDatabase(t)
-		s, err := pgstore.Open(ctx, dsn)
-		if err != nil {
-			t.Fatalf("open postgres: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		ps = s
-		if err := ps.Migrate(ctx); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
-		c, err := creditspg.Open(ctx, dsn)
-		if err != nil {
-			t.Fatalf("open credits postgres: %v", err)
-		}
-		cs = c
-	default:
-		t.Fatalf("unknown backend %q", b.Name)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
-	svc, err := credits.NewService(cs, credits.Config{Now: now})
+	db := databasetest.Open(t, b.Dialect)
+	ps, err := store.New(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, ok := cs.(credits.BillingStore)
-	if !ok {
-		t.Fatalf("%s credits store is not a BillingStore", b.Name)
+	ledger, bs, err := creditsstore.New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := credits.NewService(ledger, credits.Config{Now: now})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ps, svc, bs
 }

@@ -22,7 +22,8 @@ import (
 // the relying party, once per storage backend.
 func TestE2E(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
-		e := setup(t, b)
+		c := &clock{}
+		e := setup(t, b, withClock(c))
 		ctx := context.Background()
 
 		t.Run("CodeFlowPKCE", func(t *testing.T) {
@@ -445,7 +446,7 @@ func TestE2E(t *testing.T) {
 			}
 
 			// prompt=login shows the login page and yields a newer auth_time.
-			time.Sleep(1100 * time.Millisecond) // auth_time has second precision
+			c.advance(time.Second) // auth_time has second precision
 			for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0")} {
 				ra := e.rp(t, trustedID)
 				verifier := oauth2.GenerateVerifier()
@@ -476,7 +477,7 @@ func TestE2E(t *testing.T) {
 					t.Errorf("re-authentication as the same user changed the session: %q -> %q", c1.SID, c2.SID)
 				}
 				fa.idToken = idt
-				time.Sleep(1100 * time.Millisecond)
+				c.advance(time.Second)
 			}
 			// The tokens of the first app survive a re-authentication.
 			if !e.active(t, fa.tok.RefreshToken) {
@@ -832,13 +833,14 @@ func TestE2E(t *testing.T) {
 // after the grace window revokes the whole family.
 func TestRefreshReuseAfterGrace(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
-		e := setup(t, b, func(o *setupOpts) { o.grace = 300 * time.Millisecond })
+		c := &clock{}
+		e := setup(t, b, withClock(c), func(o *setupOpts) { o.grace = 300 * time.Millisecond })
 		f := e.codeFlow(t, e.browser(t), e.rp(t, trustedID))
 		r1 := e.refresh(t, trustedID, f.tok.RefreshToken)
 		if r1.status != http.StatusOK {
 			t.Fatalf("refresh: %d %s", r1.status, r1.body)
 		}
-		time.Sleep(400 * time.Millisecond)
+		c.advance(400 * time.Millisecond)
 		r2 := e.refresh(t, trustedID, f.tok.RefreshToken)
 		if r2.status != http.StatusBadRequest || r2.str("error") != "invalid_grant" {
 			t.Fatalf("reuse after grace: %d %s", r2.status, r2.body)

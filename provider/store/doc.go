@@ -1,5 +1,4 @@
-// Package store picks the provider.Store backend from DATABASE_URL, so the
-// rest of the program never imports a database driver: PostgreSQL for
-// postgres:// URLs, SQLite for everything else (by default a file under
-// ./data, so a fresh checkout runs with nothing installed).
+// Package store picks the provider.Store backend for the process's database
+// handle (internal/database), so the rest of the program never imports a
+// store implementation: PostgreSQL or SQLite, whichever DATABASE_URL named.
 package store

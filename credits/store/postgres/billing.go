@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/internal/database"
 )
 
 var _ credits.BillingStore = (*Store)(nil)
@@ -55,7 +56,7 @@ func (s *Store) CreatePackage(ctx context.Context, p credits.Package) error {
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO credits.packages (`+packageCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		p.ID, p.Name, p.Credits, p.PriceCents, p.Currency, p.Active, p.SortOrder, ts(p.CreatedAt))
+		p.ID, p.Name, p.Credits, p.PriceCents, p.Currency, p.Active, p.SortOrder, database.PGTime(p.CreatedAt))
 	return mapErr(err)
 }
 
@@ -101,7 +102,7 @@ func nullTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	t = ts(t)
+	t = database.PGTime(t)
 	return &t
 }
 
@@ -118,7 +119,7 @@ func (s *Store) CreatePurchase(ctx context.Context, p credits.Purchase) error {
 			currency, status, stripe_payment_intent_id, stripe_checkout_session_id, created_at, completed_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			p.ID, p.UserID, p.PackageID, p.Credits, p.AmountCents, p.Currency, string(p.Status),
-			nullStr(p.StripePaymentIntentID), nullStr(p.StripeCheckoutSessionID), ts(p.CreatedAt), nullTime(p.CompletedAt))
+			nullStr(p.StripePaymentIntentID), nullStr(p.StripeCheckoutSessionID), database.PGTime(p.CreatedAt), nullTime(p.CompletedAt))
 		return mapErr(err)
 	})
 }
@@ -174,7 +175,7 @@ func (s *Store) ApplyStripeEvent(ctx context.Context, ev credits.StripeEvent, re
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		res = credits.EventResult{}
 		tag, err := tx.Exec(ctx, `INSERT INTO credits.stripe_events (id, type, received_at) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO NOTHING`, ev.ID, ev.Type, ts(time.Now()))
+			ON CONFLICT (id) DO NOTHING`, ev.ID, ev.Type, database.PGTime(time.Now()))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -217,7 +218,7 @@ func (s *Store) ApplyStripeEvent(ctx context.Context, ev credits.StripeEvent, re
 			p.Status = up.Status
 		}
 		if !up.CompletedAt.IsZero() {
-			p.CompletedAt = ts(up.CompletedAt)
+			p.CompletedAt = database.PGTime(up.CompletedAt)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE credits.purchases SET status = $2, stripe_payment_intent_id = $3,
 			completed_at = $4 WHERE id = $1`,

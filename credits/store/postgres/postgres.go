@@ -20,44 +20,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/internal/database"
 )
 
 // Store implements credits.Store on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
-	own  bool
 }
 
 var _ credits.Store = (*Store)(nil)
 
-// New returns a store on pool (migrated elsewhere); Close does not close it.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-// Open connects to dsn. It does not migrate: the provider store's Migrate
-// creates the credits schema.
-func Open(ctx context.Context, dsn string) (*Store, error) {
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("credits postgres: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("credits postgres: connect: %w", err)
-	}
-	return &Store{pool: pool, own: true}, nil
-}
-
-// Close closes the pool if Open created it.
-func (s *Store) Close() error {
-	if s.own {
-		s.pool.Close()
-	}
-	return nil
-}
+// New returns a store on the process's PostgreSQL handle, which its opener
+// migrates (credits schema included) and closes.
+func New(db *database.PostgresDB) *Store { return &Store{pool: db.Pool()} }
 
 // AppRole is the role user-scoped transactions run as; 0006_credits_rls.sql
 // creates it and grants it to the migrating user.
@@ -128,7 +106,7 @@ func (s *Store) Book(ctx context.Context, userID, key string, decide credits.Dec
 
 // bookTx is Book inside the database transaction tx.
 func bookTx(ctx context.Context, tx pgx.Tx, userID, key string, decide credits.Decider) (out credits.Transaction, after credits.Balance, replay bool, err error) {
-	now := ts(time.Now())
+	now := database.PGTime(time.Now())
 	lock := func() (credits.Balance, error) {
 		return scanBalance(tx.QueryRow(ctx,
 			`SELECT `+balanceCols+` FROM credits.balances WHERE user_id = $1 FOR UPDATE`, userID))
@@ -174,7 +152,7 @@ func bookTx(ctx context.Context, tx pgx.Tx, userID, key string, decide credits.D
 		(id, user_id, type, amount, app_id, description, idempotency_key, grant_day, metadata, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		t.ID, userID, string(t.Type), t.Amount, t.AppID, t.Description, t.IdempotencyKey, t.GrantDay,
-		string(t.Metadata), ts(t.CreatedAt))
+		string(t.Metadata), database.PGTime(t.CreatedAt))
 	for i, p := range t.Postings {
 		b.Queue(`INSERT INTO credits.postings (transaction_id, seq, account, amount)
 			VALUES ($1, $2, $3, $4)`, t.ID, i, p.Account, p.Amount)
@@ -202,7 +180,7 @@ func bookTx(ctx context.Context, tx pgx.Tx, userID, key string, decide credits.D
 		return out, after, false, mapErr(err)
 	}
 	t.UserID = userID
-	t.CreatedAt = ts(t.CreatedAt)
+	t.CreatedAt = database.PGTime(t.CreatedAt)
 	nb.Version = cur.Version + 1
 	return t, nb, false, nil
 }
@@ -366,23 +344,5 @@ func (s *Store) Verify(ctx context.Context) ([]credits.Mismatch, error) {
 }
 
 func mapErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return credits.ErrNotFound
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505":
-			return fmt.Errorf("%w: %w", credits.ErrAlreadyExists, err)
-		case "40001", "40P01", "55P03":
-			return fmt.Errorf("%w: %w", credits.ErrConflict, err)
-		}
-	}
-	return err
+	return database.Sentinels{NotFound: credits.ErrNotFound, AlreadyExists: credits.ErrAlreadyExists, Conflict: credits.ErrConflict}.Map(err)
 }
-
-// ts: UTC, millisecond precision, as the provider stores write times.
-func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }

@@ -1,25 +1,18 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/store/postgres"
 	"github.com/manacore/mana-core-auth/credits/store/storetest"
-	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
 func open(t *testing.T) credits.Store {
 	t.Helper()
-	ctx := context.Background()
-	dsn := provstoretest.MigratedPostgresDatabase(t)
-	s, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return postgres.New(databasetest.Open(t, database.Postgres).Postgres())
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }

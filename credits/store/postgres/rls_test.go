@@ -9,7 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/manacore/mana-core-auth/credits/store/postgres"
-	provstoretest "github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
 // rlsTables are the user-owned credits tables under row-level security,
@@ -84,12 +85,7 @@ func countAs(t *testing.T, ctx context.Context, pool *pgxpool.Pool, scopedTo *st
 
 func TestRowLevelSecurity(t *testing.T) {
 	ctx := context.Background()
-	dsn := provstoretest.MigratedPostgresDatabase(t)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := databasetest.Open(t, database.Postgres).Postgres().Pool()
 
 	a, b := "user-a", "user-b"
 	seedLedger(t, ctx, pool, a)
@@ -121,7 +117,7 @@ func TestRowLevelSecurity(t *testing.T) {
 		}
 	}
 	// Unfiltered queries under A's scope return only A's rows.
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL ROLE `+postgres.AppRole); err != nil {
 			return err
 		}
@@ -206,15 +202,11 @@ func TestRowLevelSecurity(t *testing.T) {
 // results, and A's reads still see A's own rows.
 func TestStoreRunsScoped(t *testing.T) {
 	ctx := context.Background()
-	dsn := provstoretest.MigratedPostgresDatabase(t)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	db := databasetest.Open(t, database.Postgres)
+	pool := db.Postgres().Pool()
 	seedLedger(t, ctx, pool, "user-a")
 	seedLedger(t, ctx, pool, "user-b")
-	s := postgres.New(pool)
+	s := postgres.New(db.Postgres())
 
 	bal, err := s.Balance(ctx, "user-a")
 	if err != nil || bal.Free != 10 {

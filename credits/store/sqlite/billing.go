@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/internal/database"
 )
 
 var _ credits.BillingStore = (*Store)(nil)
@@ -21,7 +22,7 @@ func scanPackage(row scanner) (credits.Package, error) {
 		created int64
 	)
 	err := row.Scan(&p.ID, &p.Name, &p.Credits, &p.PriceCents, &p.Currency, &p.Active, &p.SortOrder, &created)
-	p.CreatedAt = time.UnixMilli(created).UTC()
+	p.CreatedAt = database.FromMillis(created)
 	return p, mapErr(err)
 }
 
@@ -59,7 +60,7 @@ func (s *Store) CreatePackage(ctx context.Context, p credits.Package) error {
 	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO credit_packages (`+packageCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Name, p.Credits, p.PriceCents, p.Currency, p.Active, p.SortOrder, p.CreatedAt.UnixMilli())
+		p.ID, p.Name, p.Credits, p.PriceCents, p.Currency, p.Active, p.SortOrder, database.Millis(p.CreatedAt))
 	return mapErr(err)
 }
 
@@ -90,9 +91,9 @@ func scanPurchase(row scanner) (credits.Purchase, error) {
 	err := row.Scan(&p.ID, &p.UserID, &p.PackageID, &p.Credits, &p.AmountCents, &p.Currency, &status,
 		&p.StripePaymentIntentID, &p.StripeCheckoutSessionID, &created, &completed)
 	p.Status = credits.PurchaseStatus(status)
-	p.CreatedAt = time.UnixMilli(created).UTC()
+	p.CreatedAt = database.FromMillis(created)
 	if completed.Valid {
-		p.CompletedAt = time.UnixMilli(completed.Int64).UTC()
+		p.CompletedAt = database.FromMillis(completed.Int64)
 	}
 	return p, mapErr(err)
 }
@@ -108,7 +109,7 @@ func nullMilli(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UnixMilli()
+	return database.Millis(t)
 }
 
 // CreatePurchase implements credits.BillingStore.
@@ -123,7 +124,7 @@ func (s *Store) CreatePurchase(ctx context.Context, p credits.Purchase) error {
 		currency, status, stripe_payment_intent_id, stripe_checkout_session_id, created_at, completed_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.UserID, p.PackageID, p.Credits, p.AmountCents, p.Currency, string(p.Status),
-		nullStr(p.StripePaymentIntentID), nullStr(p.StripeCheckoutSessionID), p.CreatedAt.UnixMilli(), nullMilli(p.CompletedAt))
+		nullStr(p.StripePaymentIntentID), nullStr(p.StripeCheckoutSessionID), database.Millis(p.CreatedAt), nullMilli(p.CompletedAt))
 	return mapErr(err)
 }
 
@@ -184,7 +185,7 @@ func (s *Store) ApplyStripeEvent(ctx context.Context, ev credits.StripeEvent, re
 func (s *Store) applyEvent(ctx context.Context, tx *sql.Tx, ev credits.StripeEvent, ref credits.PurchaseRef, decide credits.PurchaseDecider) (credits.EventResult, error) {
 	var res credits.EventResult
 	r, err := tx.ExecContext(ctx, `INSERT INTO credit_stripe_events (id, type, received_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`, ev.ID, ev.Type, time.Now().UnixMilli())
+		ON CONFLICT (id) DO NOTHING`, ev.ID, ev.Type, database.Millis(time.Now()))
 	if err != nil {
 		return res, mapErr(err)
 	}

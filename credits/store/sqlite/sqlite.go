@@ -1,96 +1,34 @@
 // Package sqlite implements credits.Store on SQLite (tables credit_*,
 // created by migrations/sqlite/0004_credits.sql).
 //
-// Writes go through one connection with _txlock=immediate, so every Book
-// holds SQLite's write lock from its first read to its commit: writers are
-// serialised and never overdraw.
+// Writes go through the process's one SQLite write connection (opened with
+// _txlock=immediate by internal/database and shared with the provider
+// store), so every Book holds SQLite's write lock from its first read to its
+// commit: writers are serialised and never overdraw.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"runtime"
-	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/internal/database"
 )
 
 // Store implements credits.Store on SQLite.
 type Store struct {
 	write *sql.DB
 	read  *sql.DB
-	own   bool
 }
 
 var _ credits.Store = (*Store)(nil)
 
-const (
-	writeParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	readParams  = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_query_only=1"
-)
-
-// New returns a store on existing pools: write must be a single-connection
-// pool opened with _txlock=immediate, read may be the same pool. Close does
-// not close them.
-func New(write, read *sql.DB) *Store {
-	if read == nil {
-		read = write
-	}
-	return &Store{write: write, read: read}
-}
-
-// Open opens the (already migrated) database file at path with its own
-// single-writer pool and read pool.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("credits sqlite: database path %q: want a plain file path", path)
-	}
-	write, err := sql.Open("sqlite", path+"?"+writeParams)
-	if err != nil {
-		return nil, fmt.Errorf("credits sqlite: open %s: %w", path, err)
-	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
-	write.SetConnMaxLifetime(0)
-	write.SetConnMaxIdleTime(0)
-	if err := write.PingContext(ctx); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("credits sqlite: open %s: %w", path, err)
-	}
-	read, err := sql.Open("sqlite", path+"?"+readParams)
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("credits sqlite: open %s: %w", path, err)
-	}
-	n := max(4, runtime.GOMAXPROCS(0))
-	read.SetMaxOpenConns(n)
-	read.SetMaxIdleConns(n)
-	return &Store{write: write, read: read, own: true}, nil
-}
-
-// Close closes the pools if Open created them.
-func (s *Store) Close() error {
-	if !s.own {
-		return nil
-	}
-	err := s.write.Close()
-	if s.read != s.write {
-		err = errors.Join(err, s.read.Close())
-	}
-	return err
-}
-
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// New returns a store on the process's SQLite handle, which its opener
+// migrates and closes. Its writes queue on the handle's one write
+// connection together with the provider's.
+func New(db *database.SQLiteDB) *Store { return &Store{write: db.WritePool(), read: db.ReadPool()} }
 
 const balanceCols = `user_id, paid, free, total_earned, total_spent, last_daily_grant, signup_granted, version`
 
@@ -123,7 +61,7 @@ func (s *Store) Book(ctx context.Context, userID, key string, decide credits.Dec
 }
 
 func (s *Store) book(ctx context.Context, tx *sql.Tx, userID, key string, decide credits.Decider) (credits.Transaction, credits.Balance, bool, error) {
-	now := time.Now().UnixMilli()
+	now := database.Millis(time.Now())
 	if _, err := tx.ExecContext(ctx, `INSERT INTO credit_balances (user_id, created_at, updated_at)
 		VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, userID, now, now); err != nil {
 		return credits.Transaction{}, credits.Balance{}, false, mapErr(err)
@@ -165,7 +103,7 @@ func (s *Store) book(ctx context.Context, tx *sql.Tx, userID, key string, decide
 		(id, user_id, type, amount, app_id, description, idempotency_key, grant_day, metadata, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, userID, string(t.Type), t.Amount, t.AppID, t.Description, t.IdempotencyKey, t.GrantDay,
-		string(t.Metadata), t.CreatedAt.UnixMilli()); err != nil {
+		string(t.Metadata), database.Millis(t.CreatedAt)); err != nil {
 		return credits.Transaction{}, credits.Balance{}, false, mapErr(err)
 	}
 	for i, p := range t.Postings {
@@ -187,7 +125,7 @@ func (s *Store) book(ctx context.Context, tx *sql.Tx, userID, key string, decide
 }
 
 // queryTxs loads transactions matching where (with args) and their postings.
-func queryTxs(ctx context.Context, q querier, where string, args ...any) ([]credits.Transaction, error) {
+func queryTxs(ctx context.Context, q database.SQLQuerier, where string, args ...any) ([]credits.Transaction, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, user_id, type, amount, app_id, description, idempotency_key,
 		grant_day, metadata, created_at FROM credit_transactions `+where, args...)
 	if err != nil {
@@ -210,7 +148,7 @@ func queryTxs(ctx context.Context, q querier, where string, args ...any) ([]cred
 		if meta != "" {
 			t.Metadata = []byte(meta)
 		}
-		t.CreatedAt = time.UnixMilli(created).UTC()
+		t.CreatedAt = database.FromMillis(created)
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
@@ -321,22 +259,5 @@ func (s *Store) Verify(ctx context.Context) ([]credits.Mismatch, error) {
 }
 
 func mapErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return credits.ErrNotFound
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %w", credits.ErrAlreadyExists, err)
-		}
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return fmt.Errorf("%w: %w", credits.ErrConflict, err)
-		}
-	}
-	return err
+	return database.Sentinels{NotFound: credits.ErrNotFound, AlreadyExists: credits.ErrAlreadyExists, Conflict: credits.ErrConflict}.Map(err)
 }

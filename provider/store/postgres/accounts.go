@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -29,7 +30,7 @@ func scanToken(row pgx.Row) (*provider.OneTimeToken, error) {
 func (s *Store) CreateToken(ctx context.Context, x *provider.OneTimeToken) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.one_time_tokens (`+tokenCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		x.Hash, x.Purpose, x.UserID, x.RedirectTo, ts(x.CreatedAt), ts(x.ExpiresAt))
+		x.Hash, x.Purpose, x.UserID, x.RedirectTo, database.PGTime(x.CreatedAt), database.PGTime(x.ExpiresAt))
 	return inserted(fmt.Sprintf("create %q token of user %q", x.Purpose, x.UserID), tag, err)
 }
 
@@ -38,7 +39,7 @@ func (s *Store) CreateToken(ctx context.Context, x *provider.OneTimeToken) error
 func (s *Store) ConsumeToken(ctx context.Context, purpose, hash string, now time.Time) (*provider.OneTimeToken, error) {
 	x, err := scanToken(s.db(ctx).QueryRow(ctx, `DELETE FROM auth.one_time_tokens
 		WHERE hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING `+tokenCols,
-		hash, purpose, ts(now)))
+		hash, purpose, database.PGTime(now)))
 	if err != nil {
 		return nil, fmt.Errorf("consume %q token: %w", purpose, err)
 	}
@@ -74,7 +75,7 @@ func scanEvent(row pgx.Row) (*provider.SecurityEvent, error) {
 func (s *Store) AddEvent(ctx context.Context, e *provider.SecurityEvent) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.security_events (`+eventCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		e.ID, e.UserID, e.Type, e.IP, e.UserAgent, encodeDetail(e.Detail), ts(e.CreatedAt))
+		e.ID, e.UserID, e.Type, e.IP, e.UserAgent, encodeDetail(e.Detail), database.PGTime(e.CreatedAt))
 	return inserted(fmt.Sprintf("add %q event of user %q", e.Type, e.UserID), tag, err)
 }
 
@@ -126,7 +127,7 @@ func (s *Store) GetTOTP(ctx context.Context, userID string) (*provider.TOTP, err
 		return nil, fmt.Errorf("get totp of user %q: %w", userID, mapErr(err))
 	}
 	x.SecretEnc, x.RecoveryHashes = nilIfEmpty(x.SecretEnc), nilIfEmpty(x.RecoveryHashes)
-	x.CreatedAt, x.EnabledAt = x.CreatedAt.UTC(), utcPtr(x.EnabledAt)
+	x.CreatedAt, x.EnabledAt = x.CreatedAt.UTC(), database.UTCPtr(x.EnabledAt)
 	return &x, nil
 }
 
@@ -138,7 +139,7 @@ func (s *Store) PutTOTP(ctx context.Context, x *provider.TOTP) error {
 			recovery_hashes = excluded.recovery_hashes, created_at = excluded.created_at,
 			enabled_at = excluded.enabled_at`,
 		x.UserID, blob(x.SecretEnc), x.Enabled, x.LastStep, list(x.RecoveryHashes),
-		ts(x.CreatedAt), tsPtr(x.EnabledAt))
+		database.PGTime(x.CreatedAt), database.PGTimePtr(x.EnabledAt))
 	if err != nil {
 		return fmt.Errorf("put totp of user %q: %w", x.UserID, mapErr(err))
 	}

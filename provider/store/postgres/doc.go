@@ -1,5 +1,6 @@
 // Package postgres is the production backend of provider.Store: PostgreSQL
-// through a pgx connection pool, tables in schema auth.
+// through the process's one pgx pool (internal/database, shared with the
+// credits store), tables in schema auth.
 //
 // The token endpoints write a row per issued token, so the hot paths
 // (CreateGrant, GetGrant, GetClient, RotateGrant) are one statement each, and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -52,11 +53,11 @@ func (s *Store) EnqueueLogouts(ctx context.Context, jobs []*provider.LogoutJob) 
 	if len(jobs) == 0 {
 		return nil
 	}
-	st := s.txState(ctx)
-	if st == nil {
-		return enqueueLogouts(ctx, s.pool, jobs)
+	tx := s.pg.Tx(ctx)
+	if tx == nil {
+		return enqueueLogouts(ctx, s.pg.Pool(), jobs)
 	}
-	sp, err := st.tx.Begin(ctx)
+	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("enqueue %d logout jobs: %w", len(jobs), mapErr(err))
 	}
@@ -70,7 +71,7 @@ func (s *Store) EnqueueLogouts(ctx context.Context, jobs []*provider.LogoutJob) 
 	return nil
 }
 
-func enqueueLogouts(ctx context.Context, db querier, jobs []*provider.LogoutJob) error {
+func enqueueLogouts(ctx context.Context, db database.PGQuerier, jobs []*provider.LogoutJob) error {
 	n := len(jobs)
 	var (
 		ids, clients, uris, sessions = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -81,7 +82,7 @@ func enqueueLogouts(ctx context.Context, db querier, jobs []*provider.LogoutJob)
 	for i, j := range jobs {
 		ids[i], clients[i], uris[i], sessions[i] = j.ID, j.ClientID, j.URI, j.SessionID
 		subjects[i], lastErrors[i], attempts[i] = j.Subject, j.LastError, int32(j.Attempts)
-		next[i], created[i] = ts(j.NextAttemptAt), ts(j.CreatedAt)
+		next[i], created[i] = database.PGTime(j.NextAttemptAt), database.PGTime(j.CreatedAt)
 	}
 	_, err := db.Exec(ctx, `INSERT INTO auth.logout_jobs (`+logoutCols+`)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -106,7 +107,7 @@ func (s *Store) ClaimLogoutJobs(ctx context.Context, now time.Time, limit int, l
 			ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) due
 		WHERE id = due.due_id
 		RETURNING `+logoutCols,
-		ts(now), ts(now.Add(lease)), limit)
+		database.PGTime(now), database.PGTime(now.Add(lease)), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim logout jobs: %w", mapErr(err))
 	}
@@ -126,7 +127,7 @@ func (s *Store) CompleteLogoutJob(ctx context.Context, id string) error {
 func (s *Store) RetryLogoutJob(ctx context.Context, id string, next time.Time, lastError string) error {
 	tag, err := s.db(ctx).Exec(ctx, `UPDATE auth.logout_jobs
 		SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`,
-		id, ts(next), lastError)
+		id, database.PGTime(next), lastError)
 	return affected(fmt.Sprintf("retry logout job %q", id), tag, err)
 }
 

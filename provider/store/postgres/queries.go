@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -40,7 +41,7 @@ func (s *Store) CreateUser(ctx context.Context, u *provider.User) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.users (`+userCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
 		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash,
-		ts(u.CreatedAt), ts(u.UpdatedAt))
+		database.PGTime(u.CreatedAt), database.PGTime(u.UpdatedAt))
 	return inserted(fmt.Sprintf("create user %q (id or email)", u.ID), tag, err)
 }
 
@@ -70,11 +71,11 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (*provider.Use
 // instead of aborting the transaction. Outside one there is nothing to
 // protect and no extra round trip.
 func (s *Store) UpdateUser(ctx context.Context, u *provider.User) error {
-	st := s.txState(ctx)
-	if st == nil {
-		return updateUser(ctx, s.pool, u)
+	tx := s.pg.Tx(ctx)
+	if tx == nil {
+		return updateUser(ctx, s.pg.Pool(), u)
 	}
-	sp, err := st.tx.Begin(ctx)
+	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("update user %q: %w", u.ID, mapErr(err))
 	}
@@ -88,11 +89,11 @@ func (s *Store) UpdateUser(ctx context.Context, u *provider.User) error {
 	return nil
 }
 
-func updateUser(ctx context.Context, db querier, u *provider.User) error {
+func updateUser(ctx context.Context, db database.PGQuerier, u *provider.User) error {
 	tag, err := db.Exec(ctx, `UPDATE auth.users
 		SET email = $2, email_verified = $3, name = $4, role = $5, password_hash = $6, updated_at = $7
 		WHERE id = $1`,
-		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, ts(u.UpdatedAt))
+		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, database.PGTime(u.UpdatedAt))
 	if err == nil && tag.RowsAffected() == 0 {
 		err = provider.ErrNotFound
 	}
@@ -137,7 +138,7 @@ func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 		ON CONFLICT DO NOTHING`,
 		c.ID, c.Name, c.SecretHash, c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
 		list(c.GrantTypes), list(c.ResponseTypes), list(c.Scopes), list(c.Audience), c.Trusted,
-		c.LogoURI, c.BackchannelLogoutURI, c.IDTokenAlg, ts(c.CreatedAt))
+		c.LogoURI, c.BackchannelLogoutURI, c.IDTokenAlg, database.PGTime(c.CreatedAt))
 	return inserted(fmt.Sprintf("create client %q", c.ID), tag, err)
 }
 
@@ -200,14 +201,14 @@ func scanSession(row pgx.Row) (*provider.Session, error) {
 func (s *Store) CreateSession(ctx context.Context, x *provider.Session) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.sessions (`+sessionCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-		x.ID, x.UserID, ts(x.CreatedAt), ts(x.LastSeenAt), ts(x.ExpiresAt), ts(x.AuthTime),
+		x.ID, x.UserID, database.PGTime(x.CreatedAt), database.PGTime(x.LastSeenAt), database.PGTime(x.ExpiresAt), database.PGTime(x.AuthTime),
 		x.IP, x.UserAgent, x.DeviceID, x.DeviceName, list(x.AuthMethods), x.RememberMe)
 	return inserted(fmt.Sprintf("create session of user %q", x.UserID), tag, err)
 }
 
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*provider.Session, error) {
 	x, err := scanSession(s.db(ctx).QueryRow(ctx,
-		`SELECT `+sessionCols+` FROM auth.sessions WHERE id = $1 AND expires_at > $2`, id, ts(now)))
+		`SELECT `+sessionCols+` FROM auth.sessions WHERE id = $1 AND expires_at > $2`, id, database.PGTime(now)))
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
@@ -218,7 +219,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*prov
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, expires time.Time) error {
 	tag, err := s.db(ctx).Exec(ctx,
 		`UPDATE auth.sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1`,
-		id, ts(lastSeen), ts(expires))
+		id, database.PGTime(lastSeen), database.PGTime(expires))
 	return affected("touch session", tag, err)
 }
 
@@ -226,7 +227,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, expires t
 func (s *Store) UpdateSessionAuth(ctx context.Context, id string, authTime time.Time, methods []string) error {
 	tag, err := s.db(ctx).Exec(ctx,
 		`UPDATE auth.sessions SET auth_time = $2, auth_methods = $3 WHERE id = $1`,
-		id, ts(authTime), list(methods))
+		id, database.PGTime(authTime), list(methods))
 	return affected("update session auth", tag, err)
 }
 
@@ -237,7 +238,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]*provider.Session, error) {
 	rows, err := s.db(ctx).Query(ctx, `SELECT `+sessionCols+` FROM auth.sessions
-		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC`, userID, ts(now))
+		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC`, userID, database.PGTime(now))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %q: %w", userID, mapErr(err))
 	}
@@ -258,7 +259,7 @@ func scanKey(row pgx.Row) (*provider.Key, error) {
 	}
 	k.PublicJWK, k.PrivateEnc = nilIfEmpty(k.PublicJWK), nilIfEmpty(k.PrivateEnc)
 	k.CreatedAt, k.ActiveAt = k.CreatedAt.UTC(), k.ActiveAt.UTC()
-	k.RetiredAt, k.ExpiresAt = utcPtr(k.RetiredAt), utcPtr(k.ExpiresAt)
+	k.RetiredAt, k.ExpiresAt = database.UTCPtr(k.RetiredAt), database.UTCPtr(k.ExpiresAt)
 	return &k, nil
 }
 
@@ -266,8 +267,8 @@ func scanKey(row pgx.Row) (*provider.Key, error) {
 func (s *Store) InsertKey(ctx context.Context, k *provider.Key) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.keys (`+keyCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		k.ID, k.Alg, blob(k.PublicJWK), blob(k.PrivateEnc), ts(k.CreatedAt), ts(k.ActiveAt),
-		tsPtr(k.RetiredAt), tsPtr(k.ExpiresAt))
+		k.ID, k.Alg, blob(k.PublicJWK), blob(k.PrivateEnc), database.PGTime(k.CreatedAt), database.PGTime(k.ActiveAt),
+		database.PGTimePtr(k.RetiredAt), database.PGTimePtr(k.ExpiresAt))
 	return inserted(fmt.Sprintf("insert key %q", k.ID), tag, err)
 }
 
@@ -286,7 +287,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*provider.Key, error) {
 func (s *Store) UpdateKeyTimes(ctx context.Context, id string, retiredAt, expiresAt *time.Time) error {
 	tag, err := s.db(ctx).Exec(ctx,
 		`UPDATE auth.keys SET retired_at = $2, expires_at = $3 WHERE id = $1`,
-		id, tsPtr(retiredAt), tsPtr(expiresAt))
+		id, database.PGTimePtr(retiredAt), database.PGTimePtr(expiresAt))
 	return affected(fmt.Sprintf("update key %q", id), tag, err)
 }
 
@@ -310,7 +311,7 @@ func (s *Store) SaveConsent(ctx context.Context, c *provider.Consent) error {
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.consents (user_id, client_id, scopes, granted_at)
 		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-		c.UserID, c.ClientID, list(c.Scopes), ts(c.GrantedAt))
+		c.UserID, c.ClientID, list(c.Scopes), database.PGTime(c.GrantedAt))
 	if err != nil {
 		return fmt.Errorf("save consent of user %q for client %q: %w", c.UserID, c.ClientID, mapErr(err))
 	}
@@ -328,7 +329,7 @@ func (s *Store) CreateGrant(ctx context.Context, g *provider.Grant) error {
 		subject, session_id, active, rotated_at, requested_at, expires_at, data, paired_signature)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 		g.Kind, g.Signature, g.RequestID, g.ClientID, g.Subject, g.SessionID, g.Active,
-		tsPtr(g.RotatedAt), ts(g.RequestedAt), ts(g.ExpiresAt), blob(g.Data), g.PairedSignature)
+		database.PGTimePtr(g.RotatedAt), database.PGTime(g.RequestedAt), database.PGTime(g.ExpiresAt), blob(g.Data), g.PairedSignature)
 	return inserted("create "+g.Kind+" grant", tag, err)
 }
 
@@ -342,7 +343,7 @@ func (s *Store) GetGrant(ctx context.Context, kind, signature string) (*provider
 	if err != nil {
 		return nil, fmt.Errorf("get %s grant: %w", kind, mapErr(err))
 	}
-	g.RotatedAt, g.RequestedAt, g.ExpiresAt = utcPtr(g.RotatedAt), g.RequestedAt.UTC(), g.ExpiresAt.UTC()
+	g.RotatedAt, g.RequestedAt, g.ExpiresAt = database.UTCPtr(g.RotatedAt), g.RequestedAt.UTC(), g.ExpiresAt.UTC()
 	g.Data = nilIfEmpty(g.Data)
 	return &g, nil
 }
@@ -367,7 +368,7 @@ func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time
 	db := s.db(ctx)
 	var paired string
 	err := db.QueryRow(ctx, `UPDATE auth.grants SET active = false, rotated_at = $3
-		WHERE kind = $1 AND signature = $2 AND active RETURNING paired_signature`, kind, signature, ts(at)).Scan(&paired)
+		WHERE kind = $1 AND signature = $2 AND active RETURNING paired_signature`, kind, signature, database.PGTime(at)).Scan(&paired)
 	if err == nil {
 		return paired, nil
 	}
@@ -446,7 +447,7 @@ func (s *Store) PutGrace(ctx context.Context, e *provider.GraceEntry) error {
 		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (signature) DO UPDATE SET request_id = excluded.request_id,
 			payload = excluded.payload, expires_at = excluded.expires_at`,
-		e.Signature, e.RequestID, blob(e.Payload), ts(e.ExpiresAt))
+		e.Signature, e.RequestID, blob(e.Payload), database.PGTime(e.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("put grace entry: %w", mapErr(err))
 	}
@@ -456,7 +457,7 @@ func (s *Store) PutGrace(ctx context.Context, e *provider.GraceEntry) error {
 func (s *Store) GetGrace(ctx context.Context, signature string, now time.Time) (*provider.GraceEntry, error) {
 	e := provider.GraceEntry{Signature: signature}
 	err := s.db(ctx).QueryRow(ctx, `SELECT request_id, payload, expires_at FROM auth.grant_grace
-		WHERE signature = $1 AND expires_at > $2`, signature, ts(now)).Scan(&e.RequestID, &e.Payload, &e.ExpiresAt)
+		WHERE signature = $1 AND expires_at > $2`, signature, database.PGTime(now)).Scan(&e.RequestID, &e.Payload, &e.ExpiresAt)
 	if err != nil {
 		return nil, fmt.Errorf("get grace entry: %w", mapErr(err))
 	}
@@ -469,7 +470,7 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error
 		WITH gr AS (DELETE FROM auth.grant_grace WHERE expires_at <= $1),
 		     se AS (DELETE FROM auth.sessions WHERE expires_at <= $1),
 		     ot AS (DELETE FROM auth.one_time_tokens WHERE expires_at <= $1)
-		DELETE FROM auth.grants WHERE expires_at < $1`, ts(before))
+		DELETE FROM auth.grants WHERE expires_at < $1`, database.PGTime(before))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired grants: %w", mapErr(err))
 	}

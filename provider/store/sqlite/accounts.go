@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -20,7 +21,7 @@ const tokenCols = `hash, purpose, user_id, redirect_to, created_at, expires_at`
 func scanToken(row interface{ Scan(...any) error }) (*provider.OneTimeToken, error) {
 	var x provider.OneTimeToken
 	if err := row.Scan(&x.Hash, &x.Purpose, &x.UserID, &x.RedirectTo,
-		timeScanner{&x.CreatedAt}, timeScanner{&x.ExpiresAt}); err != nil {
+		database.ScanMillis(&x.CreatedAt), database.ScanMillis(&x.ExpiresAt)); err != nil {
 		return nil, mapErr(err)
 	}
 	return &x, nil
@@ -29,7 +30,7 @@ func scanToken(row interface{ Scan(...any) error }) (*provider.OneTimeToken, err
 func (s *Store) CreateToken(ctx context.Context, x *provider.OneTimeToken) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO one_time_tokens (`+tokenCols+`)
 		VALUES (?, ?, ?, ?, ?, ?)`,
-		x.Hash, x.Purpose, x.UserID, x.RedirectTo, ms(x.CreatedAt), ms(x.ExpiresAt))
+		x.Hash, x.Purpose, x.UserID, x.RedirectTo, database.Millis(x.CreatedAt), database.Millis(x.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create %q token of user %q: %w", x.Purpose, x.UserID, mapErr(err))
 	}
@@ -42,7 +43,7 @@ func (s *Store) CreateToken(ctx context.Context, x *provider.OneTimeToken) error
 func (s *Store) ConsumeToken(ctx context.Context, purpose, hash string, now time.Time) (*provider.OneTimeToken, error) {
 	x, err := scanToken(s.writer(ctx).QueryRowContext(ctx, `DELETE FROM one_time_tokens
 		WHERE hash = ? AND purpose = ? AND expires_at > ? RETURNING `+tokenCols,
-		hash, purpose, ms(now)))
+		hash, purpose, database.Millis(now)))
 	if err != nil {
 		return nil, fmt.Errorf("consume %q token: %w", purpose, err)
 	}
@@ -65,7 +66,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*provider.SecurityEvent, er
 		detail string
 	)
 	if err := row.Scan(&e.ID, &e.UserID, &e.Type, &e.IP, &e.UserAgent, &detail,
-		timeScanner{&e.CreatedAt}); err != nil {
+		database.ScanMillis(&e.CreatedAt)); err != nil {
 		return nil, mapErr(err)
 	}
 	var err error
@@ -78,7 +79,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*provider.SecurityEvent, er
 func (s *Store) AddEvent(ctx context.Context, e *provider.SecurityEvent) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO security_events (`+eventCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.UserID, e.Type, e.IP, e.UserAgent, encodeDetail(e.Detail), ms(e.CreatedAt))
+		e.ID, e.UserID, e.Type, e.IP, e.UserAgent, encodeDetail(e.Detail), database.Millis(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("add %q event of user %q: %w", e.Type, e.UserID, mapErr(err))
 	}
@@ -131,11 +132,11 @@ func (s *Store) GetTOTP(ctx context.Context, userID string) (*provider.TOTP, err
 	)
 	err := s.reader(ctx).QueryRowContext(ctx, `SELECT `+totpCols+` FROM totp WHERE user_id = ?`, userID).Scan(
 		&x.UserID, &x.SecretEnc, &x.Enabled, &x.LastStep, listScanner{&x.RecoveryHashes},
-		timeScanner{&x.CreatedAt}, &enabledAt)
+		database.ScanMillis(&x.CreatedAt), &enabledAt)
 	if err != nil {
 		return nil, fmt.Errorf("get totp of user %q: %w", userID, mapErr(err))
 	}
-	x.SecretEnc, x.EnabledAt = nilIfEmpty(x.SecretEnc), fromMSPtr(enabledAt)
+	x.SecretEnc, x.EnabledAt = nilIfEmpty(x.SecretEnc), database.FromMillisPtr(enabledAt)
 	return &x, nil
 }
 
@@ -147,7 +148,7 @@ func (s *Store) PutTOTP(ctx context.Context, x *provider.TOTP) error {
 			recovery_hashes = excluded.recovery_hashes, created_at = excluded.created_at,
 			enabled_at = excluded.enabled_at`,
 		x.UserID, blob(x.SecretEnc), x.Enabled, x.LastStep, jsonList(x.RecoveryHashes),
-		ms(x.CreatedAt), msPtr(x.EnabledAt))
+		database.Millis(x.CreatedAt), database.MillisPtr(x.EnabledAt))
 	if err != nil {
 		return fmt.Errorf("put totp of user %q: %w", x.UserID, mapErr(err))
 	}
@@ -188,7 +189,7 @@ func (s *Store) AdvanceTOTPStep(ctx context.Context, userID string, step int64) 
 // so a concurrent use of the same code, in this process or another, sees
 // the list without it.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID, hash string) error {
-	err := s.inTx(ctx, func(q querier) error {
+	err := s.inTx(ctx, func(q database.SQLQuerier) error {
 		var hashes []string
 		err := q.QueryRowContext(ctx, `SELECT recovery_hashes FROM totp WHERE user_id = ?`, userID).
 			Scan(listScanner{&hashes})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -43,7 +44,7 @@ const logoutCols = `id, client_id, uri, session_id, subject, attempts, next_atte
 func scanLogoutJob(row interface{ Scan(...any) error }) (*provider.LogoutJob, error) {
 	var j provider.LogoutJob
 	if err := row.Scan(&j.ID, &j.ClientID, &j.URI, &j.SessionID, &j.Subject, &j.Attempts,
-		timeScanner{&j.NextAttemptAt}, timeScanner{&j.CreatedAt}, &j.LastError); err != nil {
+		database.ScanMillis(&j.NextAttemptAt), database.ScanMillis(&j.CreatedAt), &j.LastError); err != nil {
 		return nil, mapErr(err)
 	}
 	return &j, nil
@@ -66,7 +67,7 @@ func (s *Store) EnqueueLogouts(ctx context.Context, jobs []*provider.LogoutJob) 
 	if len(jobs) <= enqueueChunk {
 		err = enqueueLogouts(ctx, s.writer(ctx), jobs)
 	} else {
-		err = s.inTx(ctx, func(q querier) error {
+		err = s.inTx(ctx, func(q database.SQLQuerier) error {
 			if _, err := q.ExecContext(ctx, `SAVEPOINT enqueue_logouts`); err != nil {
 				return mapErr(err)
 			}
@@ -87,11 +88,11 @@ func (s *Store) EnqueueLogouts(ctx context.Context, jobs []*provider.LogoutJob) 
 	return nil
 }
 
-func enqueueLogouts(ctx context.Context, q querier, jobs []*provider.LogoutJob) error {
+func enqueueLogouts(ctx context.Context, q database.SQLQuerier, jobs []*provider.LogoutJob) error {
 	args := make([]any, 0, 9*len(jobs))
 	for _, j := range jobs {
 		args = append(args, j.ID, j.ClientID, j.URI, j.SessionID, j.Subject, j.Attempts,
-			ms(j.NextAttemptAt), ms(j.CreatedAt), j.LastError)
+			database.Millis(j.NextAttemptAt), database.Millis(j.CreatedAt), j.LastError)
 	}
 	values := strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", len(jobs))[2:]
 	_, err := q.ExecContext(ctx, `INSERT INTO logout_jobs (`+logoutCols+`) VALUES `+values, args...)
@@ -106,12 +107,12 @@ func (s *Store) ClaimLogoutJobs(ctx context.Context, now time.Time, limit int, l
 		return nil, nil
 	}
 	var out []*provider.LogoutJob
-	err := s.inTx(ctx, func(q querier) error {
+	err := s.inTx(ctx, func(q database.SQLQuerier) error {
 		rows, err := q.QueryContext(ctx, `UPDATE logout_jobs SET next_attempt_at = ?
 			WHERE id IN (SELECT id FROM logout_jobs WHERE next_attempt_at <= ?
 				ORDER BY next_attempt_at, id LIMIT ?)
 			RETURNING `+logoutCols,
-			ms(now.Add(lease)), ms(now), limit)
+			database.Millis(now.Add(lease)), database.Millis(now), limit)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -138,6 +139,6 @@ func (s *Store) CompleteLogoutJob(ctx context.Context, id string) error {
 func (s *Store) RetryLogoutJob(ctx context.Context, id string, next time.Time, lastError string) error {
 	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE logout_jobs
 		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`,
-		ms(next), lastError, id)
+		database.Millis(next), lastError, id)
 	return affected(fmt.Sprintf("retry logout job %q", id), res, err)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 )
 
@@ -20,7 +21,7 @@ const userCols = `id, email, email_verified, name, role, password_hash, created_
 func scanUser(row interface{ Scan(...any) error }) (*provider.User, error) {
 	var u provider.User
 	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.Role, &u.PasswordHash,
-		timeScanner{&u.CreatedAt}, timeScanner{&u.UpdatedAt}); err != nil {
+		database.ScanMillis(&u.CreatedAt), database.ScanMillis(&u.UpdatedAt)); err != nil {
 		return nil, mapErr(err)
 	}
 	return &u, nil
@@ -31,7 +32,7 @@ func (s *Store) CreateUser(ctx context.Context, u *provider.User) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO users (`+userCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash,
-		ms(u.CreatedAt), ms(u.UpdatedAt))
+		database.Millis(u.CreatedAt), database.Millis(u.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.ID, mapErr(err))
 	}
@@ -64,7 +65,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *provider.User) error {
 	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE users
 		SET email = ?, email_verified = ?, name = ?, role = ?, password_hash = ?, updated_at = ?
 		WHERE id = ?`,
-		strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, ms(u.UpdatedAt), u.ID)
+		strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, database.Millis(u.UpdatedAt), u.ID)
 	return affected(fmt.Sprintf("update user %q", u.ID), res, err)
 }
 
@@ -86,7 +87,7 @@ func scanClient(row interface{ Scan(...any) error }) (*provider.Client, error) {
 		listScanner{&c.PostLogoutRedirectURIs}, listScanner{&c.GrantTypes},
 		listScanner{&c.ResponseTypes}, listScanner{&c.Scopes}, listScanner{&c.Audience},
 		&c.Trusted, &c.LogoURI, &c.BackchannelLogoutURI, &c.IDTokenAlg,
-		timeScanner{&c.CreatedAt}); err != nil {
+		database.ScanMillis(&c.CreatedAt)); err != nil {
 		return nil, mapErr(err)
 	}
 	return &c, nil
@@ -98,7 +99,7 @@ func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 		c.ID, c.Name, c.SecretHash, c.Public, jsonList(c.RedirectURIs),
 		jsonList(c.PostLogoutRedirectURIs), jsonList(c.GrantTypes), jsonList(c.ResponseTypes),
 		jsonList(c.Scopes), jsonList(c.Audience), c.Trusted, c.LogoURI, c.BackchannelLogoutURI,
-		c.IDTokenAlg, ms(c.CreatedAt))
+		c.IDTokenAlg, database.Millis(c.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create client %q: %w", c.ID, mapErr(err))
 	}
@@ -130,7 +131,7 @@ func (s *Store) ListClients(ctx context.Context) ([]*provider.Client, error) {
 // before anything else is touched, then its grants, their grace entries and
 // its consents, all in one transaction.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	err := s.inTx(ctx, func(q querier) error {
+	err := s.inTx(ctx, func(q database.SQLQuerier) error {
 		res, err := q.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 		if err := affected("", res, err); err != nil {
 			return err
@@ -157,8 +158,8 @@ const sessionCols = `id, user_id, created_at, last_seen_at, expires_at, auth_tim
 
 func scanSession(row interface{ Scan(...any) error }) (*provider.Session, error) {
 	var x provider.Session
-	if err := row.Scan(&x.ID, &x.UserID, timeScanner{&x.CreatedAt}, timeScanner{&x.LastSeenAt},
-		timeScanner{&x.ExpiresAt}, timeScanner{&x.AuthTime}, &x.IP, &x.UserAgent, &x.DeviceID,
+	if err := row.Scan(&x.ID, &x.UserID, database.ScanMillis(&x.CreatedAt), database.ScanMillis(&x.LastSeenAt),
+		database.ScanMillis(&x.ExpiresAt), database.ScanMillis(&x.AuthTime), &x.IP, &x.UserAgent, &x.DeviceID,
 		&x.DeviceName, listScanner{&x.AuthMethods}, &x.RememberMe); err != nil {
 		return nil, mapErr(err)
 	}
@@ -168,7 +169,7 @@ func scanSession(row interface{ Scan(...any) error }) (*provider.Session, error)
 func (s *Store) CreateSession(ctx context.Context, x *provider.Session) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		x.ID, x.UserID, ms(x.CreatedAt), ms(x.LastSeenAt), ms(x.ExpiresAt), ms(x.AuthTime),
+		x.ID, x.UserID, database.Millis(x.CreatedAt), database.Millis(x.LastSeenAt), database.Millis(x.ExpiresAt), database.Millis(x.AuthTime),
 		x.IP, x.UserAgent, x.DeviceID, x.DeviceName, jsonList(x.AuthMethods), x.RememberMe)
 	if err != nil {
 		return fmt.Errorf("create session of user %q: %w", x.UserID, mapErr(err))
@@ -178,7 +179,7 @@ func (s *Store) CreateSession(ctx context.Context, x *provider.Session) error {
 
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*provider.Session, error) {
 	x, err := scanSession(s.reader(ctx).QueryRowContext(ctx,
-		`SELECT `+sessionCols+` FROM sessions WHERE id = ? AND expires_at > ?`, id, ms(now)))
+		`SELECT `+sessionCols+` FROM sessions WHERE id = ? AND expires_at > ?`, id, database.Millis(now)))
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
@@ -189,7 +190,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (*prov
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, expires time.Time) error {
 	res, err := s.writer(ctx).ExecContext(ctx,
 		`UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`,
-		ms(lastSeen), ms(expires), id)
+		database.Millis(lastSeen), database.Millis(expires), id)
 	return affected("touch session", res, err)
 }
 
@@ -197,7 +198,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, expires t
 func (s *Store) UpdateSessionAuth(ctx context.Context, id string, authTime time.Time, methods []string) error {
 	res, err := s.writer(ctx).ExecContext(ctx,
 		`UPDATE sessions SET auth_time = ?, auth_methods = ? WHERE id = ?`,
-		ms(authTime), jsonList(methods), id)
+		database.Millis(authTime), jsonList(methods), id)
 	return affected("update session auth", res, err)
 }
 
@@ -208,7 +209,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]*provider.Session, error) {
 	rows, err := s.reader(ctx).QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions
-		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC`, userID, ms(now))
+		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC`, userID, database.Millis(now))
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %q: %w", userID, mapErr(err))
 	}
@@ -226,12 +227,12 @@ func scanKey(row interface{ Scan(...any) error }) (*provider.Key, error) {
 		k                  provider.Key
 		retired, expiresAt sql.NullInt64
 	)
-	if err := row.Scan(&k.ID, &k.Alg, &k.PublicJWK, &k.PrivateEnc, timeScanner{&k.CreatedAt},
-		timeScanner{&k.ActiveAt}, &retired, &expiresAt); err != nil {
+	if err := row.Scan(&k.ID, &k.Alg, &k.PublicJWK, &k.PrivateEnc, database.ScanMillis(&k.CreatedAt),
+		database.ScanMillis(&k.ActiveAt), &retired, &expiresAt); err != nil {
 		return nil, mapErr(err)
 	}
 	k.PublicJWK, k.PrivateEnc = nilIfEmpty(k.PublicJWK), nilIfEmpty(k.PrivateEnc)
-	k.RetiredAt, k.ExpiresAt = fromMSPtr(retired), fromMSPtr(expiresAt)
+	k.RetiredAt, k.ExpiresAt = database.FromMillisPtr(retired), database.FromMillisPtr(expiresAt)
 	return &k, nil
 }
 
@@ -239,8 +240,8 @@ func scanKey(row interface{ Scan(...any) error }) (*provider.Key, error) {
 func (s *Store) InsertKey(ctx context.Context, k *provider.Key) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO keys (`+keyCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Alg, blob(k.PublicJWK), blob(k.PrivateEnc), ms(k.CreatedAt), ms(k.ActiveAt),
-		msPtr(k.RetiredAt), msPtr(k.ExpiresAt))
+		k.ID, k.Alg, blob(k.PublicJWK), blob(k.PrivateEnc), database.Millis(k.CreatedAt), database.Millis(k.ActiveAt),
+		database.MillisPtr(k.RetiredAt), database.MillisPtr(k.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert key %q: %w", k.ID, mapErr(err))
 	}
@@ -262,7 +263,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*provider.Key, error) {
 func (s *Store) UpdateKeyTimes(ctx context.Context, id string, retiredAt, expiresAt *time.Time) error {
 	res, err := s.writer(ctx).ExecContext(ctx,
 		`UPDATE keys SET retired_at = ?, expires_at = ? WHERE id = ?`,
-		msPtr(retiredAt), msPtr(expiresAt), id)
+		database.MillisPtr(retiredAt), database.MillisPtr(expiresAt), id)
 	return affected(fmt.Sprintf("update key %q", id), res, err)
 }
 
@@ -275,7 +276,7 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (*provi
 	c := provider.Consent{UserID: userID, ClientID: clientID}
 	err := s.reader(ctx).QueryRowContext(ctx, `SELECT scopes, granted_at FROM consents
 		WHERE user_id = ? AND client_id = ?`, userID, clientID).Scan(
-		listScanner{&c.Scopes}, timeScanner{&c.GrantedAt})
+		listScanner{&c.Scopes}, database.ScanMillis(&c.GrantedAt))
 	if err != nil {
 		return nil, fmt.Errorf("get consent of user %q for client %q: %w", userID, clientID, mapErr(err))
 	}
@@ -286,7 +287,7 @@ func (s *Store) SaveConsent(ctx context.Context, c *provider.Consent) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at)
 		VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-		c.UserID, c.ClientID, jsonList(c.Scopes), ms(c.GrantedAt))
+		c.UserID, c.ClientID, jsonList(c.Scopes), database.Millis(c.GrantedAt))
 	if err != nil {
 		return fmt.Errorf("save consent of user %q for client %q: %w", c.UserID, c.ClientID, mapErr(err))
 	}
@@ -304,7 +305,7 @@ func (s *Store) CreateGrant(ctx context.Context, g *provider.Grant) error {
 		subject, session_id, active, rotated_at, requested_at, expires_at, data, paired_signature)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.Kind, g.Signature, g.RequestID, g.ClientID, g.Subject, g.SessionID, g.Active,
-		msPtr(g.RotatedAt), ms(g.RequestedAt), ms(g.ExpiresAt), blob(g.Data), g.PairedSignature)
+		database.MillisPtr(g.RotatedAt), database.Millis(g.RequestedAt), database.Millis(g.ExpiresAt), blob(g.Data), g.PairedSignature)
 	if err != nil {
 		return fmt.Errorf("create %s grant: %w", g.Kind, mapErr(err))
 	}
@@ -318,11 +319,11 @@ func (s *Store) GetGrant(ctx context.Context, kind, signature string) (*provider
 		rotated_at, requested_at, expires_at, data, paired_signature
 		FROM grants WHERE kind = ? AND signature = ?`, kind, signature).Scan(
 		&g.RequestID, &g.ClientID, &g.Subject, &g.SessionID, &g.Active, &rotated,
-		timeScanner{&g.RequestedAt}, timeScanner{&g.ExpiresAt}, &g.Data, &g.PairedSignature)
+		database.ScanMillis(&g.RequestedAt), database.ScanMillis(&g.ExpiresAt), &g.Data, &g.PairedSignature)
 	if err != nil {
 		return nil, fmt.Errorf("get %s grant: %w", kind, mapErr(err))
 	}
-	g.RotatedAt, g.Data = fromMSPtr(rotated), nilIfEmpty(g.Data)
+	g.RotatedAt, g.Data = database.FromMillisPtr(rotated), nilIfEmpty(g.Data)
 	return &g, nil
 }
 
@@ -344,7 +345,7 @@ func (s *Store) DeactivateGrant(ctx context.Context, kind, signature string) err
 func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time.Time) (string, error) {
 	var paired string
 	err := s.writer(ctx).QueryRowContext(ctx, `UPDATE grants SET active = 0, rotated_at = ?
-		WHERE kind = ? AND signature = ? AND active RETURNING paired_signature`, ms(at), kind, signature).Scan(&paired)
+		WHERE kind = ? AND signature = ? AND active RETURNING paired_signature`, database.Millis(at), kind, signature).Scan(&paired)
 	if err == nil {
 		return paired, nil
 	}
@@ -367,7 +368,7 @@ func (s *Store) RotateGrant(ctx context.Context, kind, signature string, at time
 // entry is exactly what must stop working), then deactivates the active ones.
 func (s *Store) revoke(ctx context.Context, withGrace bool, where string, args ...any) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(q querier) error {
+	err := s.inTx(ctx, func(q database.SQLQuerier) error {
 		if withGrace {
 			if _, err := q.ExecContext(ctx,
 				`DELETE FROM grant_grace WHERE signature IN (SELECT signature FROM grants WHERE `+where+`)`,
@@ -424,7 +425,7 @@ func (s *Store) PutGrace(ctx context.Context, e *provider.GraceEntry) error {
 		VALUES (?, ?, ?, ?)
 		ON CONFLICT (signature) DO UPDATE SET request_id = excluded.request_id,
 			payload = excluded.payload, expires_at = excluded.expires_at`,
-		e.Signature, e.RequestID, blob(e.Payload), ms(e.ExpiresAt))
+		e.Signature, e.RequestID, blob(e.Payload), database.Millis(e.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("put grace entry: %w", mapErr(err))
 	}
@@ -434,8 +435,8 @@ func (s *Store) PutGrace(ctx context.Context, e *provider.GraceEntry) error {
 func (s *Store) GetGrace(ctx context.Context, signature string, now time.Time) (*provider.GraceEntry, error) {
 	e := provider.GraceEntry{Signature: signature}
 	err := s.reader(ctx).QueryRowContext(ctx, `SELECT request_id, payload, expires_at FROM grant_grace
-		WHERE signature = ? AND expires_at > ?`, signature, ms(now)).Scan(
-		&e.RequestID, &e.Payload, timeScanner{&e.ExpiresAt})
+		WHERE signature = ? AND expires_at > ?`, signature, database.Millis(now)).Scan(
+		&e.RequestID, &e.Payload, database.ScanMillis(&e.ExpiresAt))
 	if err != nil {
 		return nil, fmt.Errorf("get grace entry: %w", mapErr(err))
 	}
@@ -445,17 +446,17 @@ func (s *Store) GetGrace(ctx context.Context, signature string, now time.Time) (
 
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(q querier) error {
-		if _, err := q.ExecContext(ctx, `DELETE FROM grant_grace WHERE expires_at <= ?`, ms(before)); err != nil {
+	err := s.inTx(ctx, func(q database.SQLQuerier) error {
+		if _, err := q.ExecContext(ctx, `DELETE FROM grant_grace WHERE expires_at <= ?`, database.Millis(before)); err != nil {
 			return mapErr(err)
 		}
-		if _, err := q.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, ms(before)); err != nil {
+		if _, err := q.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, database.Millis(before)); err != nil {
 			return mapErr(err)
 		}
-		if _, err := q.ExecContext(ctx, `DELETE FROM one_time_tokens WHERE expires_at <= ?`, ms(before)); err != nil {
+		if _, err := q.ExecContext(ctx, `DELETE FROM one_time_tokens WHERE expires_at <= ?`, database.Millis(before)); err != nil {
 			return mapErr(err)
 		}
-		res, err := q.ExecContext(ctx, `DELETE FROM grants WHERE expires_at < ?`, ms(before))
+		res, err := q.ExecContext(ctx, `DELETE FROM grants WHERE expires_at < ?`, database.Millis(before))
 		if err != nil {
 			return mapErr(err)
 		}

@@ -3,12 +3,13 @@ package sqlite_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/store/sqlite"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
@@ -18,20 +19,18 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) provider.Store { return storetest.OpenSQLite(t) })
 }
 
-func open(t *testing.T, path string) *sqlite.Store {
+// open returns a store on a handle of its own (a process of its own) on
+// the database at path, and the handle.
+func open(t *testing.T, path string) (*sqlite.Store, *database.DB) {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	db := databasetest.Connect(t, "sqlite:"+path)
+	return sqlite.New(db.SQLite()), db
 }
 
 func TestMemory(t *testing.T) {
-	s := open(t, ":memory:")
+	s, db := open(t, ":memory:")
 	ctx := t.Context()
-	if err := s.Migrate(ctx); err != nil {
+	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	u := &provider.User{ID: "u", Email: "u@example.com", CreatedAt: time.Now(), UpdatedAt: time.Now()}
@@ -54,59 +53,14 @@ func TestMemory(t *testing.T) {
 	}
 }
 
-func TestOpenCreatesPrivateFiles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a", "b", "manaauth.db")
-	s := open(t, path)
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{path, path + "-wal"} {
-		fi, err := os.Stat(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			t.Errorf("%s has mode %v; it holds secrets and must be private", filepath.Base(name), perm)
-		}
-	}
-}
-
-func TestOpenRejectsBadPaths(t *testing.T) {
-	for _, path := range []string{"", "x.db?mode=ro", "file:x.db"} {
-		if s, err := sqlite.Open(t.Context(), path); err == nil {
-			s.Close()
-			t.Errorf("Open(%q): want an error", path)
-		}
-	}
-}
-
-// Migrate runs at every start, possibly from several processes at once.
-func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "manaauth.db")
-	stores := []*sqlite.Store{open(t, path), open(t, path), open(t, path)}
-	var wg sync.WaitGroup
-	errs := make([]error, len(stores))
-	for i, s := range stores {
-		wg.Go(func() { errs[i] = s.Migrate(t.Context()) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Migrate #%d: %v", i, err)
-		}
-	}
-	if err := stores[0].Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate again: %v", err)
-	}
-}
-
 // Two stores on one file stand for two processes (say, the server and
 // "manaauth clients add"): their writers cannot queue on a shared Go pool,
 // so busy_timeout and BEGIN IMMEDIATE must keep them from failing.
 func TestTwoStoresOnOneFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "manaauth.db")
-	a, b := open(t, path), open(t, path)
-	if err := a.Migrate(t.Context()); err != nil {
+	a, adb := open(t, path)
+	b, _ := open(t, path)
+	if err := adb.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()

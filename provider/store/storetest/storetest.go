@@ -14,8 +14,9 @@ import (
 	"github.com/manacore/mana-core-auth/provider"
 )
 
-// Run runs the conformance suite. open must return a migrated, empty store
-// and register its Close with t.Cleanup; it is called once per subtest.
+// Run runs the conformance suite. open must return a store on a migrated,
+// empty database whose handle is closed by a t.Cleanup; it is called once
+// per subtest.
 func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 	for _, tc := range []struct {
 		name string

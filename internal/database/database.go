@@ -1,0 +1,79 @@
+package database
+
+import (
+	"context"
+	"fmt"
+)
+
+// DB is the database handle of a process: one per DATABASE_URL, opened
+// once and handed to every store. Whoever opened it closes it; the stores
+// built on it never do.
+type DB struct {
+	target Target
+	pg     *PostgresDB // set for Postgres
+	lite   *SQLiteDB   // set for SQLite
+}
+
+// Open parses raw (see ParseURL) and connects: PostgreSQL through one pgx
+// pool, SQLite through one writer connection and a reader pool on the
+// file, which it creates (private, with its directory) when missing. It
+// does not migrate: call Migrate.
+func Open(ctx context.Context, raw string) (*DB, error) {
+	t, err := ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{target: t}
+	switch t.Dialect {
+	case Postgres:
+		db.pg, err = openPostgres(ctx, t.DSN)
+	case SQLite:
+		db.lite, err = openSQLite(ctx, t.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Dialect tells which database the handle is connected to.
+func (db *DB) Dialect() Dialect { return db.target.Dialect }
+
+// Postgres is the PostgreSQL side of the handle; nil on SQLite.
+func (db *DB) Postgres() *PostgresDB { return db.pg }
+
+// SQLite is the SQLite side of the handle; nil on PostgreSQL.
+func (db *DB) SQLite() *SQLiteDB { return db.lite }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.pg != nil {
+		return db.pg.Ping(ctx)
+	}
+	return db.lite.Ping(ctx)
+}
+
+// Migrate applies the embedded migrations of the handle's dialect that are
+// not applied yet, one transaction per file, under a lock that keeps
+// processes migrating at once from applying a file twice.
+func (db *DB) Migrate(ctx context.Context) error {
+	var err error
+	if db.pg != nil {
+		err = db.pg.migrate(ctx)
+	} else {
+		err = db.lite.migrate(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pools, waiting for borrowed connections to come back.
+func (db *DB) Close() error {
+	if db.pg != nil {
+		db.pg.pool.Close()
+		return nil
+	}
+	return db.lite.close()
+}
