@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/app"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
@@ -64,14 +65,14 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 		problems = append(problems, "--name must be at most 255 characters on one line")
 	}
 	if len(problems) > 0 {
-		return problemsError(problems)
+		return app.ProblemsError(problems)
 	}
-	a, err := open(ctx, getenv, stderr, true)
+	t, err := openTool(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
-	hash, err := a.hasher.Hash(ctx, *password)
+	defer t.Close()
+	hash, err := t.hasher().Hash(ctx, *password)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	now := time.Now().UTC()
 	u := &provider.User{ID: account.NewID(), Email: account.NormalizeEmail(*email), EmailVerified: *verified,
 		Name: strings.TrimSpace(*name), Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	if err := a.store.CreateUser(ctx, u); err != nil {
+	if err := t.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, provider.ErrAlreadyExists) {
 			return fmt.Errorf("a user with email %s already exists", u.Email)
 		}
@@ -102,12 +103,12 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 	case "create":
 		return clientsCreate(ctx, args[1:], getenv, stdout, stderr)
 	case "list":
-		a, err := open(ctx, getenv, stderr, true)
+		t, err := openTool(ctx, getenv, stderr)
 		if err != nil {
 			return err
 		}
-		defer a.db.Close()
-		cs, err := a.store.ListClients(ctx)
+		defer t.Close()
+		cs, err := t.store.ListClients(ctx)
 		if err != nil {
 			return err
 		}
@@ -126,12 +127,12 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintln(stderr, "usage: manaauth clients delete ID")
 			return errUsage
 		}
-		a, err := open(ctx, getenv, stderr, true)
+		t, err := openTool(ctx, getenv, stderr)
 		if err != nil {
 			return err
 		}
-		defer a.db.Close()
-		if err := a.store.DeleteClient(ctx, args[1]); err != nil {
+		defer t.Close()
+		if err := t.store.DeleteClient(ctx, args[1]); err != nil {
 			if errors.Is(err, provider.ErrNotFound) {
 				return fmt.Errorf("no client with id %q", args[1])
 			}
@@ -200,14 +201,14 @@ func clientsCreate(ctx context.Context, args []string, getenv func(string) strin
 		problems = append(problems, cp...)
 	}
 	if len(problems) > 0 {
-		return problemsError(problems)
+		return app.ProblemsError(problems)
 	}
-	a, err := open(ctx, getenv, stderr, true)
+	t, err := openTool(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
-	if err := a.store.CreateClient(ctx, c); err != nil {
+	defer t.Close()
+	if err := t.store.CreateClient(ctx, c); err != nil {
 		if errors.Is(err, provider.ErrAlreadyExists) {
 			return fmt.Errorf("a client with id %q already exists", c.ID)
 		}
@@ -232,15 +233,19 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	a, err := open(ctx, getenv, stderr, true)
+	t, err := openTool(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
+	defer t.Close()
+	ring, err := t.ring(ctx, "keys "+args[0])
+	if err != nil {
+		return err
+	}
 	if args[0] == "rotate" {
 		d := *delay
 		if d < 0 {
-			d = a.cfg.RotationWait
+			d = t.cfg.KeyRotationDelay
 		}
 		algs := []string{provider.AlgEdDSA, provider.AlgRS256}
 		switch *alg {
@@ -251,14 +256,14 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("--alg must be EdDSA, RS256 or all")
 		}
 		for _, al := range algs {
-			k, err := a.ring.Rotate(ctx, al, d)
+			k, err := ring.Rotate(ctx, al, d)
 			if err != nil {
 				return fmt.Errorf("rotate %s key: %w", al, err)
 			}
 			fmt.Fprintf(stdout, "new %s key %s published; signs from %s\n", al, k.ID, k.ActiveAt.UTC().Format(time.RFC3339))
 		}
 	}
-	ks, err := a.ring.Keys(ctx)
+	ks, err := ring.Keys(ctx)
 	if err != nil {
 		return err
 	}

@@ -12,95 +12,9 @@ import (
 	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
-	"github.com/manacore/mana-core-auth/credits/billing"
-	creditsstore "github.com/manacore/mana-core-auth/credits/store"
+	"github.com/manacore/mana-core-auth/internal/app"
 	"github.com/manacore/mana-core-auth/provider"
 )
-
-// creditsConfig reads CREDITS_SIGNUP_BONUS (150), CREDITS_DAILY_FREE (5),
-// CREDITS_TIMEZONE (Europe/Berlin) and CREDITS_FREE_CAP (unset: no cap).
-func creditsConfig(getenv func(string) string) (credits.Config, error) {
-	var problems []string
-	num := func(name string, def int64) int64 {
-		s := strings.TrimSpace(getenv(name))
-		if s == "" {
-			return def
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			problems = append(problems, fmt.Sprintf("%s=%q: want a non-negative integer", name, s))
-			return def
-		}
-		return n
-	}
-	cfg := credits.Config{
-		SignupBonus: num("CREDITS_SIGNUP_BONUS", credits.DefaultSignupBonus),
-		DailyFree:   num("CREDITS_DAILY_FREE", credits.DefaultDailyFree),
-		FreeCap:     num("CREDITS_FREE_CAP", 0),
-	}
-	// The Service reads 0 as "the default": an explicit 0 means none.
-	if cfg.SignupBonus == 0 {
-		cfg.SignupBonus = -1
-	}
-	if cfg.DailyFree == 0 {
-		cfg.DailyFree = -1
-	}
-	tz := strings.TrimSpace(getenv("CREDITS_TIMEZONE"))
-	if tz == "" {
-		tz = "Europe/Berlin"
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		problems = append(problems, fmt.Sprintf("CREDITS_TIMEZONE=%q: %v", tz, err))
-	}
-	cfg.Timezone = loc
-	if len(problems) > 0 {
-		return credits.Config{}, problemsError(problems)
-	}
-	return cfg, nil
-}
-
-// openBilling sets up Stripe purchases when STRIPE_SECRET_KEY is set; nil
-// otherwise (the purchase routes are then not served).
-func openBilling(getenv func(string) string, baseURL string, st credits.BillingStore, ledger *credits.Service) (*billing.Billing, error) {
-	key := getenv("STRIPE_SECRET_KEY")
-	if key == "" {
-		return nil, nil
-	}
-	secret := getenv("STRIPE_WEBHOOK_SECRET")
-	if secret == "" {
-		return nil, errors.New("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY (webhooks are verified)")
-	}
-	return billing.New(billing.Config{
-		SecretKey: key, WebhookSecret: secret, APIBase: getenv("STRIPE_API_BASE"),
-		SuccessURL: baseURL + "/account/credits?purchase=success", CancelURL: baseURL + "/account/credits?purchase=cancelled",
-	}, st, ledger)
-}
-
-// openCredits builds the credits Service on the app's database handle
-// (which open migrated, credits schema included).
-func openCredits(a *app, getenv func(string) string) (*credits.Service, error) {
-	svc, _, err := openCreditsStore(a, getenv)
-	return svc, err
-}
-
-// openCreditsStore is openCredits that also returns the store, which
-// billing needs.
-func openCreditsStore(a *app, getenv func(string) string) (*credits.Service, credits.BillingStore, error) {
-	cfg, err := creditsConfig(getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	ledger, bs, err := creditsstore.New(a.db)
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, err := credits.NewService(ledger, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return svc, bs, nil
-}
 
 func cmdCredits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const usage = "usage: manaauth credits verify | grant --user ID --amount N --reason R | " +
@@ -148,12 +62,12 @@ func cmdCredits(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func creditsVerify(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	a, err := open(ctx, getenv, stderr, true)
+	t, err := openTool(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
-	svc, err := openCredits(a, getenv)
+	defer t.Close()
+	svc, _, err := t.credits()
 	if err != nil {
 		return err
 	}
@@ -195,20 +109,20 @@ func creditsGrant(ctx context.Context, args []string, getenv func(string) string
 		problems = append(problems, "--reason is required")
 	}
 	if len(problems) > 0 {
-		return problemsError(problems)
+		return app.ProblemsError(problems)
 	}
-	a, err := open(ctx, getenv, stderr, true)
+	t, err := openTool(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
-	if _, err := a.store.GetUser(ctx, *user); err != nil {
+	defer t.Close()
+	if _, err := t.store.GetUser(ctx, *user); err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return fmt.Errorf("no user with id %q", *user)
 		}
 		return err
 	}
-	svc, err := openCredits(a, getenv)
+	svc, _, err := t.credits()
 	if err != nil {
 		return err
 	}
@@ -227,12 +141,12 @@ func creditsGrant(ctx context.Context, args []string, getenv func(string) string
 // withCreditsStore opens the database and the credits store on it and
 // calls f.
 func withCreditsStore(ctx context.Context, getenv func(string) string, stderr io.Writer, f func(credits.BillingStore) error) error {
-	a, err := open(ctx, getenv, stderr, true)
+	t, err := openTool(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
-	_, st, err := openCreditsStore(a, getenv)
+	defer t.Close()
+	_, st, err := t.credits()
 	if err != nil {
 		return err
 	}
@@ -310,7 +224,7 @@ func creditsPackagesCreate(ctx context.Context, args []string, getenv func(strin
 		sortOrder = n
 	}
 	if len(problems) > 0 {
-		return problemsError(problems)
+		return app.ProblemsError(problems)
 	}
 	return withCreditsStore(ctx, getenv, stderr, func(st credits.BillingStore) error {
 		if !sortSet {

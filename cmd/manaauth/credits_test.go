@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite"
 
+	"github.com/manacore/mana-core-auth/internal/app"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
@@ -127,9 +128,12 @@ func TestServeCredits(t *testing.T) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
-	cfg, err := creditsConfig(envFunc(map[string]string{"CREDITS_DAILY_FREE": "0", "CREDITS_FREE_CAP": "200"}))
-	if err != nil || cfg.DailyFree >= 0 || cfg.SignupBonus != 150 || cfg.FreeCap != 200 || cfg.Timezone.String() != "Europe/Berlin" {
-		t.Errorf("creditsConfig = %+v, %v", cfg, err)
+	c, err := app.LoadConfig(envFunc(map[string]string{"CREDITS_DAILY_FREE": "0", "CREDITS_FREE_CAP": "200"}), app.Tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := c.Credits; cfg.DailyFree >= 0 || cfg.SignupBonus != 150 || cfg.FreeCap != 200 || cfg.Timezone.String() != "Europe/Berlin" {
+		t.Errorf("credits config = %+v", cfg)
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/app"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/oidc"
@@ -32,33 +34,35 @@ func demoSecret(secret []byte, purpose string, n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// ensureDemo creates the demo client and user on an empty database and
-// prints their credentials while they still have the derived values.
-func ensureDemo(ctx context.Context, a *app, stdout io.Writer) error {
-	clientSecret := demoSecret(a.cfg.SecretKey, "client", 24)
-	password := demoSecret(a.cfg.SecretKey, "password", 9)
+// ensureDemo creates the demo client and user on an empty database (no
+// users, no clients but the built-in first-party one) and prints their
+// credentials while they still have the derived values.
+func ensureDemo(ctx context.Context, a *app.App, stdout io.Writer) error {
+	clientSecret := demoSecret(a.Config.SecretKey, "client", 24)
+	password := demoSecret(a.Config.SecretKey, "password", 9)
 
-	users, err := a.store.CountUsers(ctx)
+	users, err := a.Store.CountUsers(ctx)
 	if err != nil {
 		return err
 	}
-	clients, err := a.store.ListClients(ctx)
+	clients, err := a.Store.ListClients(ctx)
 	if err != nil {
 		return err
 	}
+	clients = slices.DeleteFunc(clients, func(c *provider.Client) bool { return c.ID == oidc.FirstPartyClientID })
 	now := time.Now().UTC()
 	if users == 0 && len(clients) == 0 {
-		hash, err := a.hasher.Hash(ctx, password)
+		hash, err := a.Hasher.Hash(ctx, password)
 		if err != nil {
 			return err
 		}
-		if err := a.store.CreateUser(ctx, &provider.User{
+		if err := a.Store.CreateUser(ctx, &provider.User{
 			ID: account.NewID(), Email: demoEmail, EmailVerified: true, Name: "Demo User",
 			Role: provider.RoleUser, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
 		}); err != nil {
 			return err
 		}
-		if err := a.store.CreateClient(ctx, &provider.Client{
+		if err := a.Store.CreateClient(ctx, &provider.Client{
 			ID: demoClientID, Name: "Demo App", SecretHash: oidc.HashSecret(clientSecret),
 			RedirectURIs:           []string{demoRedirectURI},
 			PostLogoutRedirectURIs: []string{"http://localhost:8080/"},
@@ -69,14 +73,14 @@ func ensureDemo(ctx context.Context, a *app, stdout io.Writer) error {
 			return err
 		}
 	}
-	c, err := a.store.GetClient(ctx, demoClientID)
+	c, err := a.Store.GetClient(ctx, demoClientID)
 	if err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return nil // not a demo installation
 		}
 		return err
 	}
-	u, err := a.store.GetUserByEmail(ctx, demoEmail)
+	u, err := a.Store.GetUserByEmail(ctx, demoEmail)
 	if err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return nil
@@ -90,10 +94,10 @@ func ensureDemo(ctx context.Context, a *app, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "    client_secret: %s\n", clientSecret)
 	}
 	fmt.Fprintf(stdout, "    redirect_uri:  %s\n", demoRedirectURI)
-	fmt.Fprintf(stdout, "    discovery:     %s/.well-known/openid-configuration\n", a.cfg.BaseURL)
+	fmt.Fprintf(stdout, "    discovery:     %s/.well-known/openid-configuration\n", a.Config.BaseURL)
 	fmt.Fprintln(stdout, "  Demo user")
 	fmt.Fprintf(stdout, "    email:         %s\n", u.Email)
-	if a.hasher.Verify(ctx, u.PasswordHash, password) == nil {
+	if a.Hasher.Verify(ctx, u.PasswordHash, password) == nil {
 		fmt.Fprintf(stdout, "    password:      %s\n", password)
 	}
 	fmt.Fprintln(stdout, "")

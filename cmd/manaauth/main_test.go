@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -266,5 +267,52 @@ func TestSameBinaryBothBackends(t *testing.T) {
 				t.Errorf("wrong secret: status %d, WWW-Authenticate %q", resp2.StatusCode, resp2.Header.Get("WWW-Authenticate"))
 			}
 		})
+	}
+}
+
+// TestConfigCheckedBeforeAnythingOpens: a bad value anywhere (here a
+// credits setting) stops serve before the database is opened or migrated,
+// and every problem is named at once.
+func TestConfigCheckedBeforeAnythingOpens(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "data", "m.db")
+	_, _, err := runCmd(t, map[string]string{"DATABASE_URL": "sqlite:" + db, "BASE_URL": "https://auth.example.com",
+		"CREDITS_TIMEZONE": "Mars/Olympus", "STRIPE_SECRET_KEY": "sk_test_1"}, "serve")
+	if err == nil {
+		t.Fatal("serve started with a bad configuration")
+	}
+	for _, want := range []string{"CREDITS_TIMEZONE", "SECRET_KEY", "SMTP_HOST", "STRIPE_WEBHOOK_SECRET"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problem with %s not reported: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(db)); !os.IsNotExist(err) {
+		t.Errorf("the database directory exists after a refused start: %v", err)
+	}
+}
+
+// TestCommandsAreNotDevMode: CLI commands never generate a SECRET_KEY or
+// seal keys with one; migrate only migrates.
+func TestCommandsAreNotDevMode(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "m.db")}
+	if out, _, err := runCmd(t, env, "migrate"); err != nil || !strings.Contains(out, "migrations applied") {
+		t.Fatalf("migrate without SECRET_KEY: %v %q", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secret.key")); !os.IsNotExist(err) {
+		t.Errorf("migrate wrote a secret: %v", err)
+	}
+	if _, _, err := runCmd(t, env, "users", "create", "--email", "a@example.com", "--password", "long enough password"); err != nil {
+		t.Errorf("users create needs no SECRET_KEY: %v", err)
+	}
+	_, _, err := runCmd(t, env, "keys", "rotate")
+	if err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Fatalf("keys rotate without SECRET_KEY: %v", err)
+	}
+	// Nothing was sealed with a throwaway key: the real key starts cleanly.
+	env["SECRET_KEY"] = strings.Repeat("r", 40)
+	out, _, err := runCmd(t, env, "keys", "list")
+	if err != nil || strings.Count(out, "signing") != 2 {
+		t.Fatalf("keys list with the real key: %v\n%s", err, out)
 	}
 }

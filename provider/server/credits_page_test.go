@@ -29,7 +29,7 @@ func creditsPage(t *testing.T, e *env) (*browser, *page) {
 
 func TestCreditsPage(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
-		e := setup(t, b, withCredits())
+		e := setup(t, b)
 		ctx := context.Background()
 		u, err := e.store.GetUserByEmail(ctx, userEmail)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
@@ -17,41 +18,14 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/manacore/mana-core-auth/credits"
-	creditsstore "github.com/manacore/mana-core-auth/credits/store"
-	"github.com/manacore/mana-core-auth/internal/database/databasetest"
-	"github.com/manacore/mana-core-auth/provider"
-	"github.com/manacore/mana-core-auth/provider/store"
+	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
-func withCredits() func(*setupOpts) { return func(o *setupOpts) { o.credits = true } }
-
-// withBilling serves the credits API with Stripe purchases against a
-// stripe-mock started for the test (skipped without stripe-mock unless
-// CI=true).
+// withBilling serves Stripe purchases against a stripe-mock started for
+// the test (skipped without stripe-mock unless CI=true).
 func withBilling() func(*setupOpts) {
-	return func(o *setupOpts) { o.credits, o.billing = true, true }
-}
-
-// openWithCredits opens one migrated handle of backend b's dialect and
-// builds the provider store and the credits service on it, as manaauth
-// serve does; it also returns the credits store for billing.
-func openWithCredits(t testing.TB, b storetest.Backend, now func() time.Time) (provider.Store, *credits.Service, credits.BillingStore) {
-	t.Helper()
-	db := databasetest.Open(t, b.Dialect)
-	ps, err := store.New(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger, bs, err := creditsstore.New(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := credits.NewService(ledger, credits.Config{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ps, svc, bs
+	return func(o *setupOpts) { o.billing = true }
 }
 
 const (
@@ -70,7 +44,7 @@ func wantNum(t testing.TB, what string, m map[string]any, key string, want float
 func TestCreditsAPI(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		c := &clock{}
-		e := setup(t, b, withCredits(), withClock(c))
+		e := setup(t, b, withClock(c))
 		l := e.apiLogin(t, userEmail, userPassword)
 		ctx := context.Background()
 
@@ -459,10 +433,28 @@ func TestCreditsPurchaseAPI(t *testing.T) {
 }
 
 // TestCreditsRoutesOff: without a credits service the routes do not exist.
+// The composition root always mounts credits, so this handler is built
+// from its parts without one.
 func TestCreditsRoutesOff(t *testing.T) {
 	e := setup(t, storetest.Backends()[0])
 	l := e.apiLogin(t, userEmail, userPassword)
-	e.api(t, http.MethodGet, balancePath, l.access, nil).want(t, "no credits", http.StatusNotFound)
+	h, err := server.New(server.Deps{Config: server.Config{Issuer: e.issuer, SecretKey: []byte("0123456789abcdef0123456789abcdef-test-secret")},
+		Store: e.store, OP: e.op, JWKS: e.ring.JWKS, Sessions: e.sessions, Accounts: e.accounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := httptest.NewServer(h)
+	t.Cleanup(off.Close)
+	req, _ := http.NewRequest(http.MethodGet, off.URL+balancePath, nil)
+	req.Header.Set("Authorization", "Bearer "+l.access)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("no credits: status %d, want 404", resp.StatusCode)
+	}
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -21,13 +21,12 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/manacore/mana-core-auth/credits"
-	"github.com/manacore/mana-core-auth/credits/billing"
 	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
+	"github.com/manacore/mana-core-auth/internal/app"
+	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
-	"github.com/manacore/mana-core-auth/provider/audit"
 	"github.com/manacore/mana-core-auth/provider/backchannel"
-	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/keys"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
@@ -76,10 +75,9 @@ type env struct {
 	sessions *websession.Manager
 	// notifier queues back-channel logouts; tests deliver with DeliverDue.
 	notifier *backchannel.Notifier
-	// credits is the credits service (setup with withCredits), else nil.
+	// credits is the credits service on the same database.
 	credits *credits.Service
-	// billingStore is the credits store billing uses (setup with
-	// withBilling), else nil.
+	// billingStore is the credits store billing books through.
 	billingStore credits.BillingStore
 }
 
@@ -89,15 +87,14 @@ type setupOpts struct {
 	limiter ratelimit.Limiter
 	backoff *ratelimit.Backoff
 	limits  map[string]server.Limit
-	cors    *httpx.CORS
+	// corsOrigins is CORS_ORIGINS.
+	corsOrigins []string
 	// now, when set, is the clock of every component (token expiry, TOTP).
 	now func() time.Time
 	// wrapStore, when set, wraps the store every component uses.
 	wrapStore func(provider.Store) provider.Store
-	// credits, when set, serves the credits API on the same database.
-	credits bool
-	// billing, when set (with credits), serves purchases and the Stripe
-	// webhook through a stripe-mock started for the test.
+	// billing serves purchases and the Stripe webhook through a
+	// stripe-mock started for the test.
 	billing bool
 }
 
@@ -106,8 +103,9 @@ type discardMail struct{}
 
 func (discardMail) Send(context.Context, mail.Message) error { return nil }
 
-// setup starts a provider on a fresh store of backend b, seeded with the
-// fixture user and clients.
+// setup starts a provider on a fresh database of backend b, built by the
+// composition root exactly as manaauth serve builds it, and seeds it with
+// the fixture user and clients.
 func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	t.Helper()
 	o := setupOpts{grace: 5 * time.Second}
@@ -115,98 +113,56 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		f(&o)
 	}
 	ctx := context.Background()
-	var (
-		store        provider.Store
-		creditsSvc   *credits.Service
-		creditsStore credits.BillingStore
-		bill         *billing.Billing
-	)
-	if o.credits {
-		store, creditsSvc, creditsStore = openWithCredits(t, b, o.now)
-	} else {
-		store = b.Open(t)
-	}
-	if o.billing {
-		var err error
-		bill, err = billing.New(billing.Config{
-			SecretKey: "sk_test_123", WebhookSecret: testWebhookSecret, APIBase: stripemock.Start(t),
-			SuccessURL: "https://auth.mana.test/account/credits?purchase=success",
-			CancelURL:  "https://auth.mana.test/account/credits?purchase=cancelled",
-		}, creditsStore, creditsSvc)
-		if err != nil {
-			t.Fatalf("billing.New: %v", err)
-		}
-	}
-	if o.wrapStore != nil {
-		store = o.wrapStore(store)
-	}
-	secret := []byte("0123456789abcdef0123456789abcdef-test-secret")
-
-	ring, err := keys.New(store, secret, keys.Options{})
-	if err != nil {
-		t.Fatalf("keys.New: %v", err)
-	}
-	if err := ring.Init(ctx); err != nil {
-		t.Fatalf("ring.Init: %v", err)
-	}
-
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
 
-	notifier := backchannel.New(backchannel.Config{Issuer: issuer, Now: o.now}, store, ring)
-	auditLog := audit.New(store, o.now, nil)
-	sessions, err := websession.New(websession.Config{SecretKey: secret, Now: o.now, Notifier: notifier, Audit: auditLog}, store)
+	cfg, err := app.LoadConfig(func(string) string { return "" }, app.Tool)
 	if err != nil {
-		t.Fatalf("websession.New: %v", err)
+		t.Fatal(err)
 	}
-	op, err := oidc.New(oidc.Config{Issuer: issuer, SecretKey: secret, Audience: []string{"manacore"}, RefreshGrace: o.grace, Now: o.now,
-		Sessions: sessions, Audit: auditLog}, store, ring)
-	if err != nil {
-		t.Fatalf("oidc.New: %v", err)
+	cfg.DatabaseURL = databasetest.URL(t, b.Dialect)
+	cfg.BaseURL = issuer
+	cfg.SecretKey = []byte("0123456789abcdef0123456789abcdef-test-secret")
+	cfg.CookieParent = "mana.test"
+	cfg.RedirectLocalhost = false
+	cfg.RefreshGrace = o.grace
+	cfg.CORSOrigins = o.corsOrigins
+	// Limits and the login backoff only where a test asks for them.
+	cfg.Limits, cfg.LoginBackoff = map[string]server.Limit{}, app.Backoff{}
+	if o.limiter != nil {
+		cfg.Limits = o.limits
 	}
-	hasher := account.NewHasher(account.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 4)
+	if o.billing {
+		cfg.Stripe = app.Stripe{SecretKey: "sk_test_123", WebhookSecret: testWebhookSecret, APIBase: stripemock.Start(t)}
+	}
 	if o.mailer == nil {
 		o.mailer = discardMail{}
-	}
-	accounts, err := account.NewService(account.Config{BaseURL: issuer, SecretKey: secret, Sessions: sessions, Audit: auditLog,
-		Redirects: &account.RedirectPolicy{Domain: "mana.test"}, Now: o.now}, store, hasher, o.mailer)
-	if err != nil {
-		t.Fatalf("account.NewService: %v", err)
-	}
-	if err := oidc.EnsureFirstPartyClient(ctx, store); err != nil {
-		t.Fatalf("first-party client: %v", err)
 	}
 	logLevel := slog.LevelError + 1 // quiet unless asked
 	if os.Getenv("E2E_LOG") != "" {
 		logLevel = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
-	h, err := server.New(server.Deps{
-		Logger: logger,
-		Config: server.Config{Issuer: issuer, SecretKey: secret, Audience: "manacore", Limits: o.limits, Now: o.now,
-			BackchannelLogout: true},
-		Store:    store,
-		OP:       op,
-		JWKS:     ring.JWKS,
-		Sessions: sessions,
-		Accounts: accounts,
-		Limiter:  o.limiter,
-		CORS:     o.cors,
-		Backoff:  o.backoff,
-		Credits:  creditsSvc,
-		Billing:  bill,
+	a, err := app.New(ctx, cfg, app.Options{
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
+		Now:            o.now,
+		Mailer:         o.mailer,
+		PasswordParams: &account.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16},
+		WrapStore:      o.wrapStore,
+		Limiter:        o.limiter,
+		Backoff:        o.backoff,
 	})
 	if err != nil {
-		t.Fatalf("server.New: %v", err)
+		t.Fatalf("app.New: %v", err)
 	}
-	ts.Config.Handler = h
+	t.Cleanup(func() { _ = a.Close() })
+	ts.Config.Handler = a.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	e := &env{name: b.Name, issuer: issuer, store: store, op: op, ring: ring, hasher: hasher, ts: ts, mail: o.mailer, accounts: accounts, sessions: sessions, notifier: notifier, credits: creditsSvc}
-	if o.billing {
-		e.billingStore = creditsStore
-	}
+	e := &env{name: b.Name, issuer: issuer, store: a.Store, op: a.OP, ring: a.Ring, hasher: a.Hasher, ts: ts, mail: o.mailer,
+		accounts: a.Accounts, sessions: a.Sessions, notifier: a.Notifier, credits: a.Credits, billingStore: a.CreditsStore}
+	hasher := a.Hasher
+	store := a.Store
 	hash, err := hasher.Hash(ctx, userPassword)
 	if err != nil {
 		t.Fatal(err)

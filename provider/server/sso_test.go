@@ -14,7 +14,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/manacore/mana-core-auth/provider"
-	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 	"github.com/manacore/mana-core-auth/provider/websession"
@@ -34,13 +33,10 @@ func (b *browser) sessionToToken(t *testing.T, origin string) *page {
 // login token pair, bound to the browser session; the session's end takes
 // effect at once for it and for get-session.
 func TestSessionToToken(t *testing.T) {
-	cors, err := httpx.NewCORS([]string{"https://*.mana.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	origins := []string{"https://*.mana.test"}
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			e := setup(t, b, func(o *setupOpts) { o.cors = cors })
+			e := setup(t, b, func(o *setupOpts) { o.corsOrigins = origins })
 			br := e.browser(t)
 			if p := br.get(t, "/api/auth/get-session"); p.status != http.StatusOK || strings.TrimSpace(p.body) != "null" {
 				t.Fatalf("get-session without a session: %d %q", p.status, p.body)

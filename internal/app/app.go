@@ -1,0 +1,366 @@
+// Package app is the composition root of manaauth: it builds the whole
+// provider (database, keys, sessions, OIDC, accounts, credits, billing,
+// back-channel logout, limits, HTTP handler) from one Config, runs its
+// background jobs and HTTP server, and closes it. `manaauth serve` and the
+// end-to-end tests build the server here, the same way.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/manacore/mana-core-auth/credits"
+	"github.com/manacore/mana-core-auth/credits/billing"
+	creditsstore "github.com/manacore/mana-core-auth/credits/store"
+	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/audit"
+	"github.com/manacore/mana-core-auth/provider/backchannel"
+	"github.com/manacore/mana-core-auth/provider/httpx"
+	"github.com/manacore/mana-core-auth/provider/keys"
+	"github.com/manacore/mana-core-auth/provider/mail"
+	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/ratelimit"
+	"github.com/manacore/mana-core-auth/provider/server"
+	"github.com/manacore/mana-core-auth/provider/store"
+	"github.com/manacore/mana-core-auth/provider/websession"
+)
+
+// Options are what a test replaces; production passes only a Logger.
+type Options struct {
+	Logger *slog.Logger // default: discard
+	Now    func() time.Time
+	// Mailer replaces the SMTP (or development file) sender.
+	Mailer mail.Sender
+	// PasswordParams replace the argon2id parameters (tests use cheap ones).
+	PasswordParams *account.Params
+	// WrapStore wraps the provider store every component uses.
+	WrapStore func(provider.Store) provider.Store
+	// Limiter and Backoff replace the ones Config asks for.
+	Limiter ratelimit.Limiter
+	Backoff *ratelimit.Backoff
+	// HTTPClient sends back-channel logouts (default: a plain client).
+	HTTPClient *http.Client
+}
+
+// App is a built provider. Build it with New, start it with Run, and
+// Close it after Run returned.
+type App struct {
+	Config   *Config
+	Logger   *slog.Logger
+	DB       *database.DB
+	Store    provider.Store
+	Ring     *keys.Ring
+	Hasher   *account.Hasher
+	OP       *oidc.Provider
+	Sessions *websession.Manager
+	Accounts *account.Service
+	Notifier *backchannel.Notifier
+	Credits  *credits.Service
+	// CreditsStore is what billing and the credits CLI book through.
+	CreditsStore credits.BillingStore
+	Billing      *billing.Billing // nil without Stripe
+	Handler      http.Handler
+
+	now   func() time.Time
+	redis *redis.Client
+}
+
+// New opens and migrates the database and builds every component. On
+// error everything opened so far is closed.
+func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
+	if len(cfg.SecretKey) == 0 {
+		return nil, errSecretRequired
+	}
+	a = &App{Config: cfg, Logger: opts.Logger, now: opts.Now}
+	if a.Logger == nil {
+		a.Logger = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	log := a.Logger
+
+	if a.DB, err = OpenDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if a.Store, err = store.New(a.DB); err != nil {
+		return nil, err
+	}
+	if opts.WrapStore != nil {
+		a.Store = opts.WrapStore(a.Store)
+	}
+	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys")})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Ring.Init(ctx); err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	params := account.DefaultParams
+	if opts.PasswordParams != nil {
+		params = *opts.PasswordParams
+	}
+	// Each argon2id hash holds 19 MiB; two per core keeps a login flood from
+	// exhausting memory while using every core.
+	a.Hasher = account.NewHasher(params, 2*runtime.GOMAXPROCS(0))
+	if err := oidc.EnsureFirstPartyClient(ctx, a.Store); err != nil {
+		return nil, err
+	}
+
+	mailer := opts.Mailer
+	if mailer == nil {
+		if mailer, err = a.mailer(); err != nil {
+			return nil, err
+		}
+	}
+	cors, err := httpx.NewCORS(cfg.CORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+
+	// Every ended session reaches the apps that hold its tokens, from a
+	// durable queue in the database; one audit log for everyone.
+	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient,
+		Logger: log.With("component", "backchannel")}, a.Store, a.Ring)
+	auditLog := audit.New(a.Store, a.now, log.With("component", "audit"))
+	a.Sessions, err = websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
+		Domain: cfg.CookieDomain, IdleTimeout: cfg.SessionIdle, RememberTimeout: cfg.SessionRemember, MaxLifetime: cfg.SessionMax,
+		Now: opts.Now, Notifier: a.Notifier, Audit: auditLog, Logger: log.With("component", "sessions")}, a.Store)
+	if err != nil {
+		return nil, err
+	}
+	grace := cfg.RefreshGrace
+	if grace == 0 {
+		grace = -1 // oidc reads 0 as "the default"
+	}
+	a.OP, err = oidc.New(oidc.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience, RefreshGrace: grace,
+		Now: opts.Now, Sessions: a.Sessions, Audit: auditLog}, a.Store, a.Ring)
+	if err != nil {
+		return nil, err
+	}
+	a.Accounts, err = account.NewService(account.Config{BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Now: opts.Now,
+		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog,
+		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost}},
+		a.Store, a.Hasher, mailer)
+	if err != nil {
+		return nil, err
+	}
+
+	// Credits run on the same database handle as the provider.
+	ledger, bs, err := creditsstore.New(a.DB)
+	if err != nil {
+		return nil, err
+	}
+	creditsCfg := cfg.Credits
+	creditsCfg.Now = opts.Now
+	if a.Credits, err = credits.NewService(ledger, creditsCfg); err != nil {
+		return nil, err
+	}
+	a.CreditsStore = bs
+	if cfg.Stripe.SecretKey != "" {
+		a.Billing, err = billing.New(billing.Config{SecretKey: cfg.Stripe.SecretKey, WebhookSecret: cfg.Stripe.WebhookSecret,
+			APIBase: cfg.Stripe.APIBase, SuccessURL: cfg.BaseURL + "/account/credits?purchase=success",
+			CancelURL: cfg.BaseURL + "/account/credits?purchase=cancelled"}, bs, a.Credits)
+		if err != nil {
+			return nil, fmt.Errorf("stripe: %w", err)
+		}
+	}
+
+	limiter, backoff, err := a.limits(opts)
+	if err != nil {
+		return nil, err
+	}
+	a.Handler, err = server.New(server.Deps{
+		Logger: log,
+		Config: server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], Limits: cfg.Limits,
+			TrustedProxies: cfg.TrustedProxies, BackchannelLogout: true, Now: opts.Now},
+		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
+		CORS: cors, Limiter: limiter, Backoff: backoff, Credits: a.Credits, Billing: a.Billing,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// OpenDatabase opens the configured database and applies the migrations:
+// all `manaauth migrate` does.
+func OpenDatabase(ctx context.Context, cfg *Config) (*database.DB, error) {
+	db, err := database.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return db, nil
+}
+
+func (a *App) mailer() (mail.Sender, error) {
+	if a.Config.SMTP.Host != "" {
+		m, err := mail.NewSMTP(a.Config.SMTP)
+		if err != nil {
+			return nil, fmt.Errorf("SMTP configuration: %w", err)
+		}
+		return m, nil
+	}
+	if a.Config.Mode == Serve {
+		return nil, errors.New("SMTP_HOST is required outside --dev")
+	}
+	// Development: mails land in the data directory and the log, so a
+	// developer can click the link.
+	return mail.NewDevSender(filepath.Join(a.Config.DataDir, "mail"), a.Logger), nil
+}
+
+// limits builds the rate limiter and login backoff: shared through Redis
+// when configured (every replica sees the same counters), else per process.
+func (a *App) limits(opts Options) (ratelimit.Limiter, *ratelimit.Backoff, error) {
+	limiter, backoff := opts.Limiter, opts.Backoff
+	var backoffStore ratelimit.BackoffStore
+	if a.Config.RedisURL != "" {
+		ro, err := redis.ParseURL(a.Config.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.MaxRetries = time.Second, 500*time.Millisecond, 500*time.Millisecond, 1
+		a.redis = redis.NewClient(ro)
+		if limiter == nil {
+			limiter = ratelimit.NewRedis(a.redis, "manaauth:rl:")
+		}
+		backoffStore = ratelimit.NewRedisBackoffStore(a.redis, "manaauth:bo:")
+	} else {
+		if limiter == nil {
+			limiter = ratelimit.NewMemory(opts.Now)
+		}
+		backoffStore = ratelimit.NewMemoryBackoffStore(opts.Now)
+	}
+	if b := a.Config.LoginBackoff; backoff == nil && b.Free > 0 {
+		backoff = ratelimit.NewBackoff(backoffStore, b.Free, b.Base, b.Max)
+	}
+	return limiter, backoff, nil
+}
+
+// Run serves HTTP on ln (when not nil) and runs the background jobs (key
+// reloads, back-channel delivery, the janitor, pprof) until ctx ends. It
+// then shuts the server down gracefully and returns once every job has
+// stopped, so Close never pulls the database from under one.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	bg, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Ring.Run(bg, time.Minute) })
+	wg.Go(func() { a.Notifier.Run(bg) })
+	wg.Go(func() { a.janitor(bg, 10*time.Minute) })
+	if a.Config.PprofAddr != "" {
+		wg.Go(func() { a.servePprof(bg) })
+	}
+	var serveErr error
+	if ln != nil {
+		srv := &http.Server{
+			Handler:           a.Handler,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    32 << 10,
+			ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			serveErr = fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr = fmt.Errorf("shutdown: %w", err)
+			}
+			cancel()
+		}
+	} else {
+		<-ctx.Done()
+	}
+	stop()
+	wg.Wait()
+	return serveErr
+}
+
+// Close releases the database and Redis connections. Call it after Run
+// returned.
+func (a *App) Close() error {
+	var err error
+	if a.redis != nil {
+		err = a.redis.Close()
+	}
+	if a.DB != nil {
+		err = errors.Join(err, a.DB.Close())
+	}
+	return err
+}
+
+// janitor deletes expired grants, sessions and one-time tokens so the
+// tables do not grow without bound. A rotated refresh token keeps its row
+// until its own expiry, so reuse is recognised for as long as the token
+// could have been used.
+func (a *App) janitor(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.Sweep(ctx)
+		}
+	}
+}
+
+// Sweep runs one janitor pass at the app's clock.
+func (a *App) Sweep(ctx context.Context) {
+	n, err := a.Store.DeleteExpired(ctx, a.now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.Logger.ErrorContext(ctx, "delete expired grants", "error", err)
+	case n > 0:
+		a.Logger.InfoContext(ctx, "deleted expired grants", "count", n)
+	}
+}
+
+// servePprof serves profiles on their own listener (normally loopback), so
+// they are never reachable through the public port.
+func (a *App) servePprof(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: a.Config.PprofAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	a.Logger.Info("pprof listening", "addr", a.Config.PprofAddr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.Logger.Error("pprof server", "error", err)
+	}
+}

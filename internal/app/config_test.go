@@ -1,0 +1,110 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestLoadConfigReportsEverything: every problem is reported at once,
+// whatever part of the system it belongs to.
+func TestLoadConfigReportsEverything(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(env(map[string]string{"BASE_URL": "https://auth.mana.how"}), Serve)
+	if err == nil || !strings.Contains(err.Error(), "SECRET_KEY is required") || !strings.Contains(err.Error(), "SMTP_HOST is required") {
+		t.Errorf("serve without SECRET_KEY and SMTP_HOST: %v; want both named", err)
+	}
+	bad := map[string]string{
+		"DATABASE_URL":          "mysql://x",
+		"BASE_URL":              "http://auth.mana.how",
+		"PORT":                  "99999",
+		"SECRET_KEY":            "short",
+		"LOG_LEVEL":             "loud",
+		"REFRESH_GRACE":         "-1s",
+		"SESSION_MAX_LIFETIME":  "0",
+		"CORS_ORIGINS":          "*",
+		"TRUSTED_PROXIES":       "not-an-ip",
+		"REDIRECT_LOCALHOST":    "maybe",
+		"RATE_LIMITS":           "login=ten/1m",
+		"REDIS_URL":             "tcp://nowhere",
+		"SMTP_HOST":             "mail example",
+		"CREDITS_TIMEZONE":      "Mars/Olympus",
+		"CREDITS_SIGNUP_BONUS":  "-3",
+		"STRIPE_SECRET_KEY":     "sk_test_1",
+		"PPROF_ADDR":            "6060",
+		"SESSION_IDLE_TIMEOUT":  "soon",
+		"KEY_ROTATION_DELAY":    "later",
+		"SMTP_PORT":             "0",
+		"JWT_AUDIENCE":          "manacore",
+		"STRIPE_WEBHOOK_SECRET": "",
+	}
+	_, err = LoadConfig(env(bad), Serve)
+	var p ProblemsError
+	if err == nil {
+		t.Fatal("a bad configuration was accepted")
+	}
+	p, _ = err.(ProblemsError)
+	for _, want := range []string{"DATABASE_URL", "BASE_URL", "PORT", "SECRET_KEY", "LOG_LEVEL", "REFRESH_GRACE", "SESSION_MAX_LIFETIME",
+		"CORS_ORIGINS", "TRUSTED_PROXIES", "REDIRECT_LOCALHOST", "RATE_LIMITS", "REDIS_URL", "SMTP", "CREDITS_TIMEZONE",
+		"CREDITS_SIGNUP_BONUS", "STRIPE_WEBHOOK_SECRET", "PPROF_ADDR", "SESSION_IDLE_TIMEOUT", "KEY_ROTATION_DELAY", "SMTP_PORT"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problem with %s not reported:\n%v", want, err)
+		}
+	}
+	if len(p) < 20 {
+		t.Errorf("%d problems, want one line per bad variable:\n%v", len(p), err)
+	}
+}
+
+// TestModes: what each mode requires.
+func TestModes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "db", "m.db")}
+	for _, mode := range []Mode{Dev, Tool} {
+		c, err := LoadConfig(env(base), mode)
+		if err != nil {
+			t.Fatalf("mode %d without SECRET_KEY or SMTP_HOST: %v", mode, err)
+		}
+		if c.DataDir != filepath.Join(dir, "db") || len(c.SecretKey) != 0 {
+			t.Errorf("mode %d: data dir %q, secret %q", mode, c.DataDir, c.SecretKey)
+		}
+	}
+	// Loading opens and writes nothing, in any mode.
+	if _, err := os.Stat(filepath.Join(dir, "db")); !os.IsNotExist(err) {
+		t.Errorf("LoadConfig created the data directory: %v", err)
+	}
+
+	// A tool never makes a secret up; it may use the one --dev keeps.
+	tool, _ := LoadConfig(env(base), Tool)
+	if err := tool.RequireSecret("keys list", os.Stderr); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") || !strings.Contains(err.Error(), "keys list") {
+		t.Errorf("RequireSecret without any key: %v", err)
+	}
+	if err := tool.UseDevSecret(os.Stderr); err == nil {
+		t.Error("a tool generated a development secret")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "db", "secret.key")); !os.IsNotExist(err) {
+		t.Fatalf("secret file written outside --dev: %v", err)
+	}
+	dev, _ := LoadConfig(env(base), Dev)
+	if err := dev.UseDevSecret(&strings.Builder{}); err != nil || len(dev.SecretKey) < 32 {
+		t.Fatalf("dev secret: %v", err)
+	}
+	again, _ := LoadConfig(env(base), Dev)
+	if err := again.UseDevSecret(os.Stderr); err != nil || string(again.SecretKey) != string(dev.SecretKey) {
+		t.Errorf("second --dev start got another secret: %v", err)
+	}
+	tool, _ = LoadConfig(env(base), Tool)
+	if err := tool.RequireSecret("keys list", &strings.Builder{}); err != nil || string(tool.SecretKey) != string(dev.SecretKey) {
+		t.Errorf("tool did not use the development secret: %v", err)
+	}
+	// Never for PostgreSQL: a development key does not belong to it.
+	pg, _ := LoadConfig(env(map[string]string{"DATABASE_URL": "postgres://u@127.0.0.1/db"}), Tool)
+	pg.DataDir = filepath.Join(dir, "db")
+	if err := pg.RequireSecret("keys rotate", os.Stderr); err == nil {
+		t.Error("a PostgreSQL tool used a development secret file")
+	}
+}
