@@ -115,6 +115,13 @@ func checkURI(raw string) string {
 	if u.Fragment != "" {
 		return fmt.Sprintf("%q must not contain a fragment", raw)
 	}
+	// Native apps register their own schemes (RFC 8252 7.1), so the
+	// schemes are not limited to http(s); these run or read something in
+	// the browser instead of handing it to an app.
+	switch strings.ToLower(u.Scheme) {
+	case "javascript", "data", "vbscript", "file", "blob", "about":
+		return fmt.Sprintf("%q: the %s scheme cannot be a redirect target", raw, u.Scheme)
+	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		return fmt.Sprintf("%q must use https (http is allowed for localhost only)", raw)
 	}

@@ -40,6 +40,8 @@ func TestClientValidate(t *testing.T) {
 		{"http redirect", func(c *provider.Client) { c.RedirectURIs = []string{"http://evil.example/cb"} }, "https"},
 		{"relative redirect", func(c *provider.Client) { c.RedirectURIs = []string{"/cb"} }, "absolute"},
 		{"fragment", func(c *provider.Client) { c.RedirectURIs = []string{"https://a.example/cb#x"} }, "fragment"},
+		{"javascript redirect", func(c *provider.Client) { c.RedirectURIs = []string{"javascript:alert(1)//x"} }, "scheme"},
+		{"data post-logout", func(c *provider.Client) { c.PostLogoutRedirectURIs = []string{"data:text/html,x"} }, "scheme"},
 		{"http post-logout", func(c *provider.Client) { c.PostLogoutRedirectURIs = []string{"http://a.example/"} }, "post_logout_redirect_uris"},
 		{"http back-channel", func(c *provider.Client) { c.BackchannelLogoutURI = "http://a.example/bc" }, "backchannel_logout_uri"},
 		{"alg", func(c *provider.Client) { c.IDTokenAlg = "HS256" }, "id_token_alg"},
@@ -68,7 +70,7 @@ func TestClientValidate(t *testing.T) {
 	}
 	// Loopback redirects for native apps and development are http.
 	ok := validClient()
-	ok.RedirectURIs = []string{"http://127.0.0.1:8123/cb", "http://localhost:5173/cb", "http://[::1]/cb"}
+	ok.RedirectURIs = []string{"http://127.0.0.1:8123/cb", "http://localhost:5173/cb", "http://[::1]/cb", "how.mana.todo:/oauth/cb"}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("loopback redirects refused: %v", err)
 	}

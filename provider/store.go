@@ -43,6 +43,11 @@ type SessionStore interface {
 	UpdateSessionAuth(ctx context.Context, id string, authTime time.Time, methods []string) error
 	// DeleteSession removes it; ErrNotFound when absent.
 	DeleteSession(ctx context.Context, id string) error
+	// LockSession, inside a transaction, keeps the session (expired or not)
+	// from being deleted until the transaction ends, so that tokens issued
+	// for it in that transaction cannot escape its ending; ErrNotFound when
+	// there is no such session.
+	LockSession(ctx context.Context, id string) error
 	// ListSessions returns the user's live sessions, newest first.
 	ListSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
 }

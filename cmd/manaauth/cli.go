@@ -155,7 +155,8 @@ func clientsCreate(ctx context.Context, args []string, getenv func(string) strin
 	var redirects, postLogout multiFlag
 	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	grants := fs.String("grant-types", "authorization_code,refresh_token", "comma-separated grant types")
+	grants := fs.String("grant-types", provider.GrantAuthorizationCode+","+provider.GrantRefreshToken,
+		"comma-separated grant types: "+strings.Join(provider.GrantTypes(), ", "))
 	scopes := fs.String("scopes", "openid profile email offline_access", "space-separated scopes the client may request")
 	trusted := fs.Bool("trusted", false, "first-party client: skip the consent page")
 	name := fs.String("name", "", "display name shown on the login and consent pages")

@@ -151,11 +151,17 @@ func (n *Notifier) SessionEnded(ctx context.Context, sessionID, subject string) 
 		return fmt.Errorf("back-channel logout: %w", err)
 	}
 	n.log.DebugContext(ctx, "back-channel logouts queued", "jobs", len(jobs))
+	n.Wake()
+	return nil
+}
+
+// Wake makes Run look for due jobs now. Callers that queued jobs inside a
+// transaction call it again after the commit, when the worker can see them.
+func (n *Notifier) Wake() {
 	select {
 	case n.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Run delivers until ctx ends: claims due jobs (lease = 2×Timeout), POSTs

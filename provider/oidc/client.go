@@ -20,7 +20,7 @@ type Client struct {
 func newClient(c *provider.Client) *Client {
 	grants := c.GrantTypes
 	if len(grants) == 0 {
-		grants = []string{"authorization_code", "refresh_token"}
+		grants = []string{provider.GrantAuthorizationCode, provider.GrantRefreshToken}
 	}
 	return &Client{
 		DefaultClient: &fosite.DefaultClient{

@@ -84,19 +84,27 @@ func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, ses
 	if err != nil {
 		return nil, fmt.Errorf("generate refresh token: %w", err)
 	}
-	txCtx, err := p.Store.BeginTx(ctx)
+	// One transaction that first locks the login session, as at the token
+	// endpoint: a session ending meanwhile either waits for these tokens and
+	// revokes them too, or has ended first and no tokens are issued.
+	tx, err := p.Store.BeginTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	if err := p.storage.CreateAccessTokenSession(txCtx, accessSig, req); err != nil {
-		_ = p.Store.Rollback(txCtx)
+	defer func() { _ = p.Store.Rollback(tx) }()
+	if err := p.Store.LockSession(tx, sess.ID); err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil, ErrSessionEnded
+		}
+		return nil, fmt.Errorf("lock session: %w", err)
+	}
+	if err := p.storage.CreateAccessTokenSession(tx, accessSig, req); err != nil {
 		return nil, fmt.Errorf("store access token: %w", err)
 	}
-	if err := p.storage.CreateRefreshTokenSession(txCtx, refreshSig, accessSig, req); err != nil {
-		_ = p.Store.Rollback(txCtx)
+	if err := p.storage.CreateRefreshTokenSession(tx, refreshSig, accessSig, req); err != nil {
 		return nil, fmt.Errorf("store refresh token: %w", err)
 	}
-	if err := p.Store.Commit(txCtx); err != nil {
+	if err := p.Store.Commit(tx); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return &TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(p.Config.AccessTokenTTL.Seconds())}, nil

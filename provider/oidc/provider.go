@@ -44,9 +44,11 @@ type Config struct {
 	Audit Auditor
 }
 
-// Sessions continues login sessions by their one expiry rule.
+// Sessions continues login sessions by their one expiry rule, and ends
+// one that a refresh found expired.
 type Sessions interface {
 	Continue(ctx context.Context, id string) (*provider.Session, error)
+	EndExpired(ctx context.Context, userID, id string) error
 }
 
 // Auditor records security events.

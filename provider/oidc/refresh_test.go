@@ -3,6 +3,10 @@ package oidc_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,6 +190,169 @@ func TestAPIRefreshIsTheTokenEndpointRefresh(t *testing.T) {
 				if rfc := fosite.ErrorToRFC6749Error(err); err == nil || rfc.CodeField >= 500 {
 					t.Errorf("refresh %q: %v", bad, err)
 				}
+			}
+		})
+	}
+}
+
+// pausingStore stops a rotation inside its transaction, after the grace
+// entry is written and before the commit, until released.
+type pausingStore struct {
+	provider.Store
+	paused  chan struct{}
+	release chan struct{}
+	getErr  error // returned by GetGrace when set
+}
+
+func (s *pausingStore) PutGrace(ctx context.Context, e *provider.GraceEntry) error {
+	if err := s.Store.PutGrace(ctx, e); err != nil {
+		return err
+	}
+	if s.paused != nil {
+		s.paused <- struct{}{}
+		<-s.release
+	}
+	return nil
+}
+
+func (s *pausingStore) GetGrace(ctx context.Context, sig string, now time.Time) (*provider.GraceEntry, error) {
+	if s.getErr != nil {
+		return nil, s.getErr
+	}
+	return s.Store.GetGrace(ctx, sig, now)
+}
+
+func newPausing(t *testing.T, b storetest.Backend) (*firstParty, *pausingStore) {
+	t.Helper()
+	ps := &pausingStore{}
+	fp := newFirstParty(t, storetest.Backend{Name: b.Name, Dialect: b.Dialect, Open: func(tb testing.TB) provider.Store {
+		ps.Store = b.Open(tb)
+		return ps
+	}}, websession.Config{})
+	return fp, ps
+}
+
+// TestEndWaitsForRotationInFlight: a session ended while one of its
+// refresh tokens is being rotated ends the new tokens too. The rotation
+// locks the session first, so the ending waits for it and then revokes
+// what it committed; neither fails.
+func TestEndWaitsForRotationInFlight(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fp, ps := newPausing(t, b)
+			ctx := t.Context()
+			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps.paused, ps.release = make(chan struct{}), make(chan struct{})
+			type result struct {
+				r   *oidc.Refreshed
+				err error
+			}
+			rotated := make(chan result, 1)
+			go func() {
+				r, err := fp.op.RefreshFirstParty(context.WithoutCancel(ctx), pair.RefreshToken, oidc.Caller{}, admitAll)
+				rotated <- result{r, err}
+			}()
+			<-ps.paused // the rotation holds its transaction open
+			ended := make(chan error, 1)
+			go func() {
+				_, err := fp.sessions.End(context.WithoutCancel(ctx), fp.user.ID, sess.ID, websession.Ending{Reason: websession.EndLogout})
+				ended <- err
+			}()
+			select {
+			case err := <-ended:
+				t.Fatalf("the session ended (%v) while a rotation of its tokens was uncommitted", err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			ps.paused = nil
+			close(ps.release)
+			res := <-rotated
+			if err := <-ended; err != nil {
+				t.Fatalf("End: %v", err)
+			}
+			if res.err != nil {
+				t.Fatalf("rotation: %v", res.err)
+			}
+			// The successor the rotation committed died with the session.
+			if _, err := fp.op.VerifyAccessToken(ctx, res.r.Pair.AccessToken, ""); !errors.Is(err, oidc.ErrTokenRevoked) {
+				t.Errorf("access token issued during the ending: %v, want revoked", err)
+			}
+			fp.clock.advance(10 * time.Second)
+			if _, err := fp.op.RefreshFirstParty(ctx, res.r.Pair.RefreshToken, oidc.Caller{}, admitAll); err == nil {
+				t.Error("refresh token issued during the ending still works")
+			}
+		})
+	}
+}
+
+// TestGraceLookupFailureIsNotReuse: a retry within the grace window that
+// cannot read the grace cache (the database fails) is told to try again,
+// not that its token was used, which would make the app sign the user out.
+func TestGraceLookupFailureIsNotReuse(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fp, ps := newPausing(t, b)
+			ctx := t.Context()
+			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll); err != nil {
+				t.Fatal(err)
+			}
+			ps.getErr = errors.New("connection reset")
+			_, err = fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll)
+			if !errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+				t.Fatalf("retry with the grace cache unreadable: %v, want temporarily_unavailable", err)
+			}
+			ps.getErr = nil
+			if _, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll); err != nil {
+				t.Errorf("the retry once the database is back: %v", err)
+			}
+		})
+	}
+}
+
+// TestExpiredSessionEndedAtTokenEndpoint: a first-party refresh token used
+// at /oauth2/token after its session expired is a refused grant (400
+// invalid_grant), not a server error, and the session is ended properly.
+func TestExpiredSessionEndedAtTokenEndpoint(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			fp := newFirstParty(t, b, websession.Config{IdleTimeout: time.Hour})
+			ctx := t.Context()
+			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fp.clock.advance(2 * time.Hour)
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pair.RefreshToken}, "client_id": {oidc.FirstPartyClientID}}
+			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			_, _, err = fp.op.Token(ctx, r, oidc.Caller{}, admitAll)
+			rfc := fosite.ErrorToRFC6749Error(err)
+			if rfc.ErrorField != "invalid_grant" || rfc.CodeField != http.StatusBadRequest || !errors.Is(err, oidc.ErrSessionEnded) {
+				t.Fatalf("token endpoint: %v (%s %d), want invalid_grant 400", err, rfc.ErrorField, rfc.CodeField)
+			}
+			if err := fp.store.LockSession(ctx, sess.ID); !errors.Is(err, provider.ErrNotFound) {
+				t.Errorf("the expired session's row is still there: %v", err)
+			}
+			if _, err := fp.op.VerifyAccessToken(ctx, pair.AccessToken, ""); !errors.Is(err, oidc.ErrTokenRevoked) && !errors.Is(err, oidc.ErrTokenExpired) {
+				t.Errorf("access token of the ended session: %v", err)
 			}
 		})
 	}

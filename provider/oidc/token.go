@@ -33,10 +33,14 @@ var (
 )
 
 // graceEntry is what the grace cache holds for a rotated refresh token:
-// the token response it was rotated into, for the client it belongs to.
+// the token response it was rotated into, for the client, user and login
+// session it belongs to.
 type graceEntry struct {
-	ClientID string          `json:"client_id"`
-	Body     json.RawMessage `json:"body"`
+	ClientID  string          `json:"client_id"`
+	Subject   string          `json:"sub,omitempty"`
+	SessionID string          `json:"sid,omitempty"`
+	Body      json.RawMessage `json:"body"`
+	requestID string          // the grant family, for the store's revocation of the entry
 }
 
 // Token answers a request to the token endpoint: client authentication,
@@ -48,13 +52,20 @@ func (p *Provider) Token(ctx context.Context, r *http.Request, caller Caller, ad
 	ar, err := p.NewAccessRequest(ctx, r, NewSession())
 	presented := r.PostForm.Get("refresh_token")
 	if err != nil {
-		return p.refused(ctx, ar, presented, caller, err)
+		g, err := p.refused(ctx, ar, presented, caller, err)
+		if err != nil {
+			return nil, ar, err
+		}
+		return g.Body, ar, nil
 	}
 	if err := admit(ctx, ar.GetClient().GetID()); err != nil {
 		return nil, ar, err
 	}
-	body, err := p.issue(ctx, ar, presented)
-	return body, ar, err
+	g, err := p.issue(ctx, ar, presented)
+	if err != nil {
+		return nil, ar, err
+	}
+	return g.Body, ar, nil
 }
 
 // Refreshed is the result of a first-party refresh.
@@ -87,42 +98,39 @@ func (p *Provider) RefreshFirstParty(ctx context.Context, refreshToken string, c
 			continue
 		}
 		if err := h.HandleTokenEndpointRequest(ctx, ar); err != nil && !errors.Is(err, fosite.ErrUnknownRequest) {
-			body, _, err := p.refused(ctx, ar, refreshToken, caller, err)
+			g, err := p.refused(ctx, ar, refreshToken, caller, err)
 			if err != nil {
 				return nil, err
 			}
-			return p.pairFrom(ctx, ar, body)
+			return p.refreshed(ctx, g)
 		}
 	}
 	if err := admit(ctx, client.GetID()); err != nil {
 		return nil, err
 	}
-	body, err := p.issue(ctx, ar, refreshToken)
+	g, err := p.issue(ctx, ar, refreshToken)
 	if err != nil {
 		return nil, err
 	}
-	return p.pairFrom(ctx, ar, body)
+	return p.refreshed(ctx, g)
 }
 
-func (p *Provider) pairFrom(ctx context.Context, ar fosite.AccessRequester, body []byte) (*Refreshed, error) {
+// refreshed is the first-party answer to the token response of g.
+func (p *Provider) refreshed(ctx context.Context, g *graceEntry) (*Refreshed, error) {
 	var tok struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	if err := json.Unmarshal(body, &tok); err != nil {
+	if err := json.Unmarshal(g.Body, &tok); err != nil {
 		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("decode token response: %w", err))
 	}
-	sess, _ := ar.GetSession().(*Session)
-	if sess == nil || sess.Subject == "" {
-		return nil, fosite.ErrServerError.WithWrap(errors.New("first-party grant without a user session"))
-	}
-	u, err := p.Store.GetUser(ctx, sess.Subject)
+	u, err := p.Store.GetUser(ctx, g.Subject)
 	if err != nil {
 		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("load user: %w", err))
 	}
 	// fosite counts expires_in down from the grant's creation, which can
 	// give 899; the token lives the configured lifetime from now.
-	return &Refreshed{User: u, SessionID: sess.SessionID, Pair: TokenPair{
+	return &Refreshed{User: u, SessionID: g.SessionID, Pair: TokenPair{
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, ExpiresIn: int(p.Config.AccessTokenTTL.Seconds()),
 	}}, nil
 }
@@ -130,49 +138,50 @@ func (p *Provider) pairFrom(ctx context.Context, ar fosite.AccessRequester, body
 // refused handles a token request fosite refused: a refresh token rotated
 // moments ago is answered from the grace cache (body, nil error); reuse of
 // an older one is audited. Anything else is returned as it came.
-func (p *Provider) refused(ctx context.Context, ar fosite.AccessRequester, presented string, caller Caller, err error) ([]byte, fosite.AccessRequester, error) {
+func (p *Provider) refused(ctx context.Context, ar fosite.AccessRequester, presented string, caller Caller, err error) (*graceEntry, error) {
 	if errors.Is(err, errRotatedInGrace) {
-		if body, ok := p.lookupGrace(ctx, ar, presented); ok {
-			return body, ar, nil
-		}
-		return nil, ar, fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+		return p.replay(ctx, ar, presented)
 	}
 	if errors.Is(err, fosite.ErrInactiveToken) && ar != nil && ar.GetSession() != nil && ar.GetSession().GetSubject() != "" {
 		// fosite has revoked the whole family; the owner sees why.
 		p.audit.Record(ctx, &provider.SecurityEvent{UserID: ar.GetSession().GetSubject(), Type: provider.EventRefreshReuse,
 			IP: caller.IP, UserAgent: caller.UserAgent, Detail: map[string]string{"client_id": ar.GetClient().GetID()}})
 	}
-	return nil, ar, err
+	return nil, err
 }
 
-// issue grants what the request may have and writes the response. A
-// refresh runs in one transaction with its grace entry, so a concurrent
-// retry that finds the token rotated also finds the successor: no waiting
-// for the first request to finish writing.
-func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, presented string) ([]byte, error) {
+// issue grants what the request may have and writes the response. The
+// grants of a login session are issued in one transaction that first locks
+// the session row: ending the session waits for the transaction, and its
+// revocation then sees the new tokens, so none escapes it. A refresh writes
+// its grace entry in the same transaction, so a concurrent retry that
+// finds the token rotated also finds the successor, without waiting for
+// the first request to finish writing.
+func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, presented string) (*graceEntry, error) {
+	sess, _ := ar.GetSession().(*Session)
+	if sess == nil {
+		return nil, fosite.ErrServerError.WithWrap(errors.New("unexpected session type"))
+	}
+	g := &graceEntry{ClientID: ar.GetClient().GetID(), Subject: sess.Subject, SessionID: sess.SessionID, requestID: ar.GetID()}
+	refresh := ar.GetGrantTypes().ExactOne(provider.GrantRefreshToken)
 	switch {
 	case ar.GetGrantTypes().ExactOne(provider.GrantClientCredentials):
 		// fosite checked the scopes and audiences against the client;
-		// granting is left to us.
+		// granting is left to us. No user, no session, nothing to lock.
 		for _, sc := range ar.GetRequestedScopes() {
 			ar.GrantScope(sc)
 		}
 		for _, a := range ar.GetRequestedAudience() {
 			ar.GrantAudience(a)
 		}
-	case ar.GetGrantTypes().ExactOne(provider.GrantRefreshToken):
-		return p.rotate(ctx, ar, presented)
-	}
-	resp, err := p.NewAccessResponse(ctx, ar)
-	if err != nil {
-		return nil, err
-	}
-	return encodeResponse(resp)
-}
-
-func (p *Provider) rotate(ctx context.Context, ar fosite.AccessRequester, presented string) ([]byte, error) {
-	if ar.GetClient().GetID() == FirstPartyClientID {
-		if err := p.firstPartyAlive(ctx, ar); err != nil {
+		resp, err := p.NewAccessResponse(ctx, ar)
+		if err != nil {
+			return nil, err
+		}
+		g.Body, err = encodeResponse(resp)
+		return g, err
+	case refresh && g.ClientID == FirstPartyClientID:
+		if err := p.firstPartyAlive(ctx, sess); err != nil {
 			return nil, err
 		}
 	}
@@ -180,56 +189,63 @@ func (p *Provider) rotate(ctx context.Context, ar fosite.AccessRequester, presen
 	if err != nil {
 		return nil, fosite.ErrServerError.WithWrap(err)
 	}
-	body, err := p.rotateTx(tx, ar, presented)
-	if err != nil {
-		_ = p.Store.Rollback(tx)
-		// A concurrent request rotated the token between our read and our
-		// rotation (the store reports that as a serialization failure):
-		// its transaction committed the successor with the grace entry.
-		if errors.Is(err, errRotatedInGrace) || errors.Is(err, fosite.ErrSerializationFailure) {
-			if body, ok := p.lookupGrace(ctx, ar, presented); ok {
-				return body, nil
-			}
-			return nil, fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
-		}
-		return nil, err
+	defer func() { _ = p.Store.Rollback(tx) }()
+	err = p.issueTx(tx, ar, g, presented, refresh)
+	if err == nil {
+		err = p.Store.Commit(tx)
 	}
-	if err := p.Store.Commit(tx); err != nil {
-		if errors.Is(err, provider.ErrConflict) {
-			if body, ok := p.lookupGrace(ctx, ar, presented); ok {
-				return body, nil
-			}
-			return nil, fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
-		}
-		return nil, fosite.ErrServerError.WithWrap(err)
+	if err == nil {
+		return g, nil
 	}
-	return body, nil
+	_ = p.Store.Rollback(tx)
+	// A concurrent request rotated the token between our read and our
+	// rotation (the store reports that as a conflict): its transaction
+	// committed the successor with the grace entry.
+	if refresh && (errors.Is(err, errRotatedInGrace) || errors.Is(err, fosite.ErrSerializationFailure) || errors.Is(err, provider.ErrConflict)) {
+		return p.replay(ctx, ar, presented)
+	}
+	var rfc *fosite.RFC6749Error
+	if !errors.As(err, &rfc) {
+		err = fosite.ErrServerError.WithWrap(err)
+	}
+	return nil, err
 }
 
-func (p *Provider) rotateTx(tx context.Context, ar fosite.AccessRequester, presented string) ([]byte, error) {
+func (p *Provider) issueTx(tx context.Context, ar fosite.AccessRequester, g *graceEntry, presented string, refresh bool) error {
+	if g.SessionID != "" {
+		if err := p.Store.LockSession(tx, g.SessionID); err != nil {
+			if !errors.Is(err, provider.ErrNotFound) {
+				return fosite.ErrServerError.WithWrap(err)
+			}
+			// An authorization code belongs to a live login session; a
+			// refresh token of an app may outlive one that expired and
+			// was swept (first-party ones were checked before).
+			if !refresh {
+				return fosite.ErrInvalidGrant.WithHint("The login session has ended.")
+			}
+		}
+	}
 	resp, err := p.NewAccessResponse(tx, ar)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	body, err := encodeResponse(resp)
-	if err != nil {
-		return nil, err
+	if g.Body, err = encodeResponse(resp); err != nil {
+		return err
 	}
-	if err := p.saveGrace(tx, presented, ar, body); err != nil {
-		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("save refresh grace entry: %w", err))
+	if refresh {
+		if err := p.saveGrace(tx, presented, g); err != nil {
+			return fosite.ErrServerError.WithWrap(fmt.Errorf("save refresh grace entry: %w", err))
+		}
 	}
-	return body, nil
+	return nil
 }
 
 // firstPartyAlive enforces that first-party tokens live and die with their
 // login session and their user: a refresh continues the session by the one
 // expiry rule (remember-me and SESSION_MAX_LIFETIME included) and fails,
-// revoking the tokens, once the session or the user is gone.
-func (p *Provider) firstPartyAlive(ctx context.Context, ar fosite.AccessRequester) error {
-	sess, _ := ar.GetSession().(*Session)
-	if sess == nil {
-		return fosite.ErrServerError.WithWrap(errors.New("unexpected session type"))
-	}
+// ending the session and revoking the tokens, once the session or the user
+// is gone.
+func (p *Provider) firstPartyAlive(ctx context.Context, sess *Session) error {
 	if _, err := p.Store.GetUser(ctx, sess.Subject); err != nil {
 		if !errors.Is(err, provider.ErrNotFound) {
 			return fosite.ErrServerError.WithWrap(fmt.Errorf("load user: %w", err))
@@ -237,7 +253,7 @@ func (p *Provider) firstPartyAlive(ctx context.Context, ar fosite.AccessRequeste
 		if _, err := p.Store.RevokeSubject(ctx, sess.Subject); err != nil {
 			return fosite.ErrServerError.WithWrap(fmt.Errorf("revoke tokens of a deleted user: %w", err))
 		}
-		return ErrUserGone
+		return fosite.ErrInvalidGrant.WithHint("The user no longer exists.").WithWrap(ErrUserGone)
 	}
 	if sess.SessionID == "" || p.sessions == nil {
 		return nil
@@ -246,10 +262,10 @@ func (p *Provider) firstPartyAlive(ctx context.Context, ar fosite.AccessRequeste
 		if !errors.Is(err, provider.ErrNotFound) {
 			return fosite.ErrServerError.WithWrap(fmt.Errorf("continue session: %w", err))
 		}
-		if _, err := p.Store.RevokeSession(ctx, sess.SessionID); err != nil {
-			return fosite.ErrServerError.WithWrap(fmt.Errorf("revoke tokens of an ended session: %w", err))
+		if err := p.sessions.EndExpired(ctx, sess.Subject, sess.SessionID); err != nil {
+			return fosite.ErrServerError.WithWrap(fmt.Errorf("end an expired session: %w", err))
 		}
-		return ErrSessionEnded
+		return fosite.ErrInvalidGrant.WithHint("The login session has ended.").WithWrap(ErrSessionEnded)
 	}
 	return nil
 }
@@ -264,41 +280,47 @@ func encodeResponse(resp fosite.AccessResponder) ([]byte, error) {
 
 // saveGrace remembers the response a refresh token was rotated into,
 // sealed because it holds live tokens.
-func (p *Provider) saveGrace(ctx context.Context, oldRefreshToken string, ar fosite.AccessRequester, body []byte) error {
+func (p *Provider) saveGrace(ctx context.Context, oldRefreshToken string, g *graceEntry) error {
 	if p.Config.RefreshGrace <= 0 {
 		return nil
 	}
-	entry, err := json.Marshal(graceEntry{ClientID: ar.GetClient().GetID(), Body: body})
+	entry, err := json.Marshal(g)
 	if err != nil {
 		return err
 	}
 	sig := p.strategy.RefreshTokenSignature(ctx, oldRefreshToken)
 	return p.Store.PutGrace(ctx, &provider.GraceEntry{
 		Signature: sig,
-		RequestID: ar.GetID(),
+		RequestID: g.requestID,
 		Payload:   p.grace.Seal(entry, []byte(sig)),
 		ExpiresAt: p.Config.Now().Add(p.Config.RefreshGrace),
 	})
 }
 
-// lookupGrace returns the successor response of a refresh token rotated
-// within the grace window, for the client it was issued to only.
-func (p *Provider) lookupGrace(ctx context.Context, ar fosite.AccessRequester, refreshToken string) ([]byte, bool) {
+// replay answers a refresh retried within the grace window with the
+// successor the first request got, for the same client only. Not finding
+// one is a definitive answer (the token was used); failing to look is the
+// database's failure, not the caller's.
+func (p *Provider) replay(ctx context.Context, ar fosite.AccessRequester, refreshToken string) (*graceEntry, error) {
+	used := fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 	if p.Config.RefreshGrace <= 0 || refreshToken == "" || ar == nil || ar.GetClient() == nil {
-		return nil, false
+		return nil, used
 	}
 	sig := p.strategy.RefreshTokenSignature(ctx, refreshToken)
 	e, err := p.Store.GetGrace(ctx, sig, p.Config.Now())
-	if err != nil {
-		return nil, false
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return nil, used
+	case err != nil:
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(fmt.Errorf("look up refresh grace entry: %w", err))
 	}
 	plain, err := p.grace.Open(e.Payload, []byte(sig))
 	if err != nil {
-		return nil, false
+		return nil, used // sealed under another SECRET_KEY: not a successor we can hand out
 	}
 	var g graceEntry
 	if json.Unmarshal(plain, &g) != nil || g.ClientID != ar.GetClient().GetID() {
-		return nil, false
+		return nil, used
 	}
-	return g.Body, true
+	return &g, nil
 }

@@ -203,7 +203,12 @@ func (s *server) apiIssue(w http.ResponseWriter, r *http.Request, u *provider.Us
 		return
 	}
 	pair, err := s.OP.IssueFirstParty(ctx, u, sess)
-	if err != nil {
+	switch {
+	case errors.Is(err, oidc.ErrSessionEnded):
+		// Signed out everywhere in the moment between the two steps.
+		httpapi.WriteError(w, http.StatusUnauthorized, "session_expired", "Invalid or expired session")
+		return
+	case err != nil:
 		httpapi.InternalError(w, r, s.Logger, "login: tokens", err)
 		return
 	}

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
+	"github.com/manacore/mana-core-auth/provider/oidc"
 )
 
 // Single sign-on for first-party SPAs on other subdomains: the shared
@@ -30,7 +32,11 @@ func (s *server) handleSessionToToken() http.Handler {
 			return
 		}
 		pair, err := s.OP.IssueFirstParty(r.Context(), u, sess)
-		if err != nil {
+		switch {
+		case errors.Is(err, oidc.ErrSessionEnded):
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
+			return
+		case err != nil:
 			httpapi.InternalError(w, r, s.Logger, "session to token", err)
 			return
 		}

@@ -33,6 +33,8 @@ func (r *recorder) SessionEnded(_ context.Context, sid, subject string) error {
 	return nil
 }
 
+func (r *recorder) Wake() {}
+
 func (r *recorder) Record(_ context.Context, e *provider.SecurityEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -298,6 +300,48 @@ func TestMaxLifetimeNeverExceeded(t *testing.T) {
 				if _, err := m.Current(ctx, withCookies(rec)); !errors.Is(err, provider.ErrNotFound) {
 					t.Errorf("cookie session alive past the max lifetime: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestReplacedSessionIsEnded: another account signing in in the same
+// browser ends the old session like any other ending: tokens revoked,
+// apps notified, the old owner's log says why.
+func TestReplacedSessionIsEnded(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Open(t)
+			ctx := t.Context()
+			rec := &recorder{}
+			m, err := websession.New(websession.Config{SecretKey: secret, Notifier: rec, Audit: rec}, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w1 := httptest.NewRecorder()
+			first, _, err := m.Login(ctx, w1, httptest.NewRequest(http.MethodPost, "/login", nil), websession.LoginInfo{UserID: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			grantOf(t, st, "g-replaced", first.ID, "alice", time.Now())
+			_, replaced, err := m.Login(ctx, httptest.NewRecorder(), withCookies(w1), websession.LoginInfo{UserID: "bob", IP: "198.51.100.2"})
+			if err != nil || replaced != first.ID {
+				t.Fatalf("login as bob: replaced %q, %v", replaced, err)
+			}
+			if active(t, st, "g-replaced") {
+				t.Error("alice's tokens survived bob signing in in her browser")
+			}
+			if !slices.Equal(rec.ended, []string{first.ID + "/alice"}) {
+				t.Errorf("notified %v", rec.ended)
+			}
+			var found bool
+			for _, e := range rec.events {
+				if e.UserID == "alice" && e.Type == provider.EventLogout && e.Detail["reason"] == websession.EndReplaced && e.IP == "198.51.100.2" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no logout event for alice with reason replaced: %v", rec.eventTypes())
 			}
 		})
 	}

@@ -29,10 +29,12 @@ type Store interface {
 }
 
 // Notifier hears of every ended session so the apps holding its tokens
-// sign the user out too (back-channel logout). It is called inside the
-// transaction that ends the session, so its queue entries commit with it.
+// sign the user out too (back-channel logout). SessionEnded is called
+// inside the transaction that ends the session, so its queue entries
+// commit with it; Wake after the commit, when they can be delivered.
 type Notifier interface {
 	SessionEnded(ctx context.Context, sessionID, subject string) error
+	Wake()
 }
 
 // Auditor records security events.
@@ -76,6 +78,7 @@ const (
 	EndAllRevoked    = "all_revoked"    // every session, the caller's included
 	EndPasswordReset = "password_reset" // a password reset signs everyone out
 	EndReplaced      = "replaced"       // another account signed in in the same browser
+	EndExpired       = "expired"        // found expired where its tokens were used
 )
 
 // Ending says why and by whom sessions are ended.
@@ -267,22 +270,35 @@ func (m *Manager) Current(ctx context.Context, r *http.Request) (*provider.Sessi
 // token names both): it deletes the row (expired or not), revokes every
 // token issued from it and queues the back-channel logouts in one
 // transaction, then audits. It reports whether there was a session to end;
-// one that another request ended first is not ended (or announced) twice.
+// one that another request ended first is not announced twice, but its
+// tokens are revoked all the same, so no token outlives its session.
 func (m *Manager) End(ctx context.Context, userID, id string, e Ending) (bool, error) {
-	ended, err := m.end(ctx, userID, func(ctx context.Context) ([]string, error) {
-		if err := m.store.DeleteSession(ctx, id); err != nil {
-			if errors.Is(err, provider.ErrNotFound) {
-				return nil, nil
-			}
-			return nil, err
+	var ended []string
+	err := m.inTx(ctx, func(tx context.Context) error {
+		ended = nil
+		switch err := m.store.DeleteSession(tx, id); {
+		case err == nil:
+			ended = []string{id}
+		case !errors.Is(err, provider.ErrNotFound):
+			return fmt.Errorf("delete: %w", err)
 		}
-		return []string{id}, nil
+		if _, err := m.store.RevokeSession(tx, id); err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		return m.notify(tx, userID, ended)
 	})
 	if err != nil {
 		return false, err
 	}
-	m.audit(ctx, userID, ended, e)
+	m.ended(ctx, userID, ended, e)
 	return len(ended) > 0, nil
+}
+
+// EndExpired ends a session found expired where its tokens were used (a
+// first-party refresh): the tokens go, and the apps hear of it.
+func (m *Manager) EndExpired(ctx context.Context, userID, id string) error {
+	_, err := m.End(ctx, userID, id, Ending{Reason: EndExpired})
+	return err
 }
 
 // EndOwn ends session id if it is a live session of the user (a device
@@ -305,66 +321,109 @@ func (m *Manager) EndOwn(ctx context.Context, userID, id string, e Ending) error
 // EndAll ends every session of the user except keepID ("" keeps none),
 // expired ones included, and returns the ended ids.
 func (m *Manager) EndAll(ctx context.Context, userID, keepID string, e Ending) ([]string, error) {
-	ids, err := m.end(ctx, userID, func(ctx context.Context) ([]string, error) {
-		return m.store.DeleteUserSessions(ctx, userID, keepID)
+	var ended []string
+	err := m.inTx(ctx, func(tx context.Context) error {
+		var err error
+		if ended, err = m.store.DeleteUserSessions(tx, userID, keepID); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+		for _, id := range ended {
+			if _, err := m.store.RevokeSession(tx, id); err != nil {
+				return fmt.Errorf("revoke tokens: %w", err)
+			}
+		}
+		return m.notify(tx, userID, ended)
 	})
 	if err != nil {
 		return nil, err
 	}
-	m.audit(ctx, userID, ids, e)
-	return ids, nil
+	m.ended(ctx, userID, ended, e)
+	return ended, nil
 }
 
-// Logout ends the request's session and clears the cookie. It returns the
-// ended session; nil when the browser had none (nothing was ended).
+// Logout ends the request's session and then clears the cookie; a session
+// that could not be ended keeps its cookie, so the user can try again. It
+// returns the ended session; nil when the browser had none (nothing was
+// ended).
 func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Request, e Ending) (*provider.Session, error) {
-	m.ClearCookie(w, r)
 	id := m.sessionID(r)
 	if id == "" {
+		m.ClearCookie(w, r)
 		return nil, nil
 	}
 	s, err := m.store.GetSession(ctx, id, m.cfg.Now())
-	if errors.Is(err, provider.ErrNotFound) {
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		m.ClearCookie(w, r)
 		return nil, nil
-	}
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	ended, err := m.End(ctx, s.UserID, s.ID, e)
-	if err != nil || !ended {
+	if err != nil {
 		return nil, err
+	}
+	m.ClearCookie(w, r)
+	if !ended {
+		return nil, nil
 	}
 	return s, nil
 }
 
-// end deletes sessions of userID with del and, in the same transaction,
-// revokes the tokens of each deleted one and queues its back-channel
-// logouts: a session is either gone with all of its tokens or not ended
-// at all.
-func (m *Manager) end(ctx context.Context, userID string, del func(context.Context) ([]string, error)) ([]string, error) {
+// inTx runs fn in one store transaction: a session is either gone with all
+// of its tokens and its apps told, or not ended at all. A transaction the
+// database aborted for a conflict with another one (a deadlock with a
+// revocation of the same tokens, say) is run again: fn starts over from
+// nothing, since nothing of the aborted run stays.
+func (m *Manager) inTx(ctx context.Context, fn func(tx context.Context) error) error {
+	var err error
+	for range 3 {
+		if err = m.tryTx(ctx, fn); !errors.Is(err, provider.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+func (m *Manager) tryTx(ctx context.Context, fn func(tx context.Context) error) error {
 	tx, err := m.store.BeginTx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("end session: %w", err)
+		return fmt.Errorf("end session: %w", err)
 	}
 	defer func() { _ = m.store.Rollback(tx) }()
-	ids, err := del(tx)
-	if err != nil {
-		return nil, fmt.Errorf("end session: delete: %w", err)
-	}
-	for _, id := range ids {
-		if _, err := m.store.RevokeSession(tx, id); err != nil {
-			return nil, fmt.Errorf("end session: revoke tokens: %w", err)
-		}
-		if m.cfg.Notifier != nil {
-			if err := m.cfg.Notifier.SessionEnded(tx, id, userID); err != nil {
-				return nil, fmt.Errorf("end session: %w", err)
-			}
-		}
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("end session: %w", err)
 	}
 	if err := m.store.Commit(tx); err != nil {
-		return nil, fmt.Errorf("end session: %w", err)
+		return fmt.Errorf("end session: %w", err)
 	}
-	return ids, nil
+	return nil
+}
+
+// notify queues the back-channel logouts of the ended sessions in the
+// transaction tx.
+func (m *Manager) notify(tx context.Context, userID string, ended []string) error {
+	if m.cfg.Notifier == nil {
+		return nil
+	}
+	for _, id := range ended {
+		if err := m.cfg.Notifier.SessionEnded(tx, id, userID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ended follows a committed ending: the notifier delivers at once (the
+// queue entries are visible now) and the owner's log says why.
+func (m *Manager) ended(ctx context.Context, userID string, ids []string, e Ending) {
+	if len(ids) == 0 {
+		return
+	}
+	if m.cfg.Notifier != nil {
+		m.cfg.Notifier.Wake()
+	}
+	m.audit(ctx, userID, ids, e)
 }
 
 func (m *Manager) audit(ctx context.Context, userID string, ids []string, e Ending) {

@@ -236,6 +236,18 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return affected("delete session", tag, err)
 }
 
+// LockSession holds the session row, expired or not, with FOR KEY SHARE
+// until the caller's transaction ends: deleting it (ending the session)
+// waits, touching it does not.
+func (s *Store) LockSession(ctx context.Context, id string) error {
+	var one int
+	err := s.db(ctx).QueryRow(ctx, `SELECT 1 FROM auth.sessions WHERE id = $1 FOR KEY SHARE`, id).Scan(&one)
+	if err != nil {
+		return fmt.Errorf("lock session: %w", mapErr(err))
+	}
+	return nil
+}
+
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]*provider.Session, error) {
 	rows, err := s.db(ctx).Query(ctx, `SELECT `+sessionCols+` FROM auth.sessions
 		WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC`, userID, database.PGTime(now))

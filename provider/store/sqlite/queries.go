@@ -207,6 +207,18 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return affected("delete session", res, err)
 }
 
+// LockSession reports whether the session row exists, expired or not.
+// The caller's transaction holds SQLite's one writer, so nothing can end
+// the session until it commits.
+func (s *Store) LockSession(ctx context.Context, id string) error {
+	var one int
+	err := s.writer(ctx).QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one)
+	if err != nil {
+		return fmt.Errorf("lock session: %w", mapErr(err))
+	}
+	return nil
+}
+
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]*provider.Session, error) {
 	rows, err := s.reader(ctx).QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions
 		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC`, userID, database.Millis(now))

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"SessionCRUD", testSessionCRUD},
 		{"ListSessions", testListSessions},
+		{"LockSession", testLockSession},
 		{"KeyCRUD", testKeyCRUD},
 		{"ConsentUpsert", testConsent},
 		{"GrantCRUD", testGrantCRUD},
@@ -1225,3 +1226,32 @@ func testSQLMetacharacters(t *testing.T, s provider.Store) {
 // second drops the value a call returns (RotateGrant's paired signature, a
 // consumed token) where a test only cares about the error.
 func second[T any](_ T, err error) error { return err }
+
+// testLockSession: a session locked in a transaction cannot be deleted
+// (ended) until that transaction ends; an expired session can be locked
+// too, an unknown one cannot.
+func testLockSession(t *testing.T, s provider.Store) {
+	ctx := t.Context()
+	x := newSession("lock-1", "u1", at(0))
+	must(t, s.CreateSession(ctx, x))
+	tx, err := s.BeginTx(ctx)
+	must(t, err)
+	defer func() { _ = s.Rollback(tx) }()
+	must(t, s.LockSession(tx, "lock-1")) // expired by now (at(0) lies in the past): still locks
+	wantErr(t, "LockSession(unknown)", s.LockSession(tx, "nope"), provider.ErrNotFound)
+
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteSession(context.WithoutCancel(ctx), "lock-1") }()
+	select {
+	case err := <-deleted:
+		t.Fatalf("session deleted while locked: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	must(t, s.Commit(tx))
+	select {
+	case err := <-deleted:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("delete did not go on after the lock was released")
+	}
+}
