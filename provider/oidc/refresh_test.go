@@ -42,6 +42,22 @@ type firstParty struct {
 
 func admitAll(context.Context, string) error { return nil }
 
+// login starts a session for the fixture user and issues its first-party
+// token pair, as /api/v1/auth/login does.
+func (fp *firstParty) login(t *testing.T, info websession.LoginInfo) (*provider.Session, *oidc.TokenPair) {
+	t.Helper()
+	info.UserID = fp.user.ID
+	sess, err := fp.sessions.Start(t.Context(), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := fp.op.IssueFirstParty(t.Context(), fp.user, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess, pair
+}
+
 func newFirstParty(t *testing.T, b storetest.Backend, sc websession.Config) *firstParty {
 	t.Helper()
 	ctx := t.Context()
@@ -90,14 +106,7 @@ func TestAPIRefreshKeepsSessionRules(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			fp := newFirstParty(t, b, websession.Config{IdleTimeout: idle, RememberTimeout: remember, MaxLifetime: maxLife})
 			ctx := t.Context()
-			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID, RememberMe: true, Methods: []string{"pwd"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sess, pair := fp.login(t, websession.LoginInfo{RememberMe: true, Methods: []string{"pwd"}})
 			refresh := pair.RefreshToken
 			// Refresh every ten days: longer than the idle timeout, shorter
 			// than the remember-me one.
@@ -146,14 +155,7 @@ func TestAPIRefreshIsTheTokenEndpointRefresh(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			fp := newFirstParty(t, b, websession.Config{})
 			ctx := t.Context()
-			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, pair := fp.login(t, websession.LoginInfo{})
 			first, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll)
 			if err != nil {
 				t.Fatal(err)
@@ -175,11 +177,7 @@ func TestAPIRefreshIsTheTokenEndpointRefresh(t *testing.T) {
 				t.Fatal("successor survived the reuse of its predecessor")
 			}
 			// The limiter's verdict is returned as it is.
-			sess2, _ := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
-			pair2, err := fp.op.IssueFirstParty(ctx, fp.user, sess2)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, pair2 := fp.login(t, websession.LoginInfo{})
 			limited := errors.New("slow down")
 			if _, err := fp.op.RefreshFirstParty(ctx, pair2.RefreshToken, oidc.Caller{}, func(context.Context, string) error { return limited }); !errors.Is(err, limited) {
 				t.Fatalf("admit error: %v", err)
@@ -241,14 +239,7 @@ func TestEndWaitsForRotationInFlight(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			fp, ps := newPausing(t, b)
 			ctx := t.Context()
-			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sess, pair := fp.login(t, websession.LoginInfo{})
 			ps.paused, ps.release = make(chan struct{}), make(chan struct{})
 			type result struct {
 				r   *oidc.Refreshed
@@ -299,19 +290,12 @@ func TestGraceLookupFailureIsNotReuse(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			fp, ps := newPausing(t, b)
 			ctx := t.Context()
-			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, pair := fp.login(t, websession.LoginInfo{})
 			if _, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll); err != nil {
 				t.Fatal(err)
 			}
 			ps.getErr = errors.New("connection reset")
-			_, err = fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll)
+			_, err := fp.op.RefreshFirstParty(ctx, pair.RefreshToken, oidc.Caller{}, admitAll)
 			if !errors.Is(err, fosite.ErrTemporarilyUnavailable) {
 				t.Fatalf("retry with the grace cache unreadable: %v, want temporarily_unavailable", err)
 			}
@@ -331,19 +315,12 @@ func TestExpiredSessionEndedAtTokenEndpoint(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			fp := newFirstParty(t, b, websession.Config{IdleTimeout: time.Hour})
 			ctx := t.Context()
-			sess, err := fp.sessions.Start(ctx, websession.LoginInfo{UserID: fp.user.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair, err := fp.op.IssueFirstParty(ctx, fp.user, sess)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sess, pair := fp.login(t, websession.LoginInfo{})
 			fp.clock.advance(2 * time.Hour)
 			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pair.RefreshToken}, "client_id": {oidc.FirstPartyClientID}}
 			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			_, _, err = fp.op.Token(ctx, r, oidc.Caller{}, admitAll)
+			_, _, err := fp.op.Token(ctx, r, oidc.Caller{}, admitAll)
 			rfc := fosite.ErrorToRFC6749Error(err)
 			if rfc.ErrorField != "invalid_grant" || rfc.CodeField != http.StatusBadRequest || !errors.Is(err, oidc.ErrSessionEnded) {
 				t.Fatalf("token endpoint: %v (%s %d), want invalid_grant 400", err, rfc.ErrorField, rfc.CodeField)
