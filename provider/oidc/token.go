@@ -41,6 +41,7 @@ type graceEntry struct {
 	SessionID string          `json:"sid,omitempty"`
 	Body      json.RawMessage `json:"body"`
 	requestID string          // the grant family, for the store's revocation of the entry
+	user      *provider.User  // loaded by the first-party check; not stored
 }
 
 // Token answers a request to the token endpoint: client authentication,
@@ -124,9 +125,15 @@ func (p *Provider) refreshed(ctx context.Context, g *graceEntry) (*Refreshed, er
 	if err := json.Unmarshal(g.Body, &tok); err != nil {
 		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("decode token response: %w", err))
 	}
-	u, err := p.Store.GetUser(ctx, g.Subject)
-	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("load user: %w", err))
+	u := g.user
+	if u == nil { // a replay from the grace cache: the check ran for the first request
+		var err error
+		switch u, err = p.Store.GetUser(ctx, g.Subject); {
+		case errors.Is(err, provider.ErrNotFound):
+			return nil, fosite.ErrInvalidGrant.WithHint("The user no longer exists.").WithWrap(ErrUserGone)
+		case err != nil:
+			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("load user: %w", err))
+		}
 	}
 	// fosite counts expires_in down from the grant's creation, which can
 	// give 899; the token lives the configured lifetime from now.
@@ -181,9 +188,11 @@ func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, present
 		g.Body, err = encodeResponse(resp)
 		return g, err
 	case refresh && g.ClientID == FirstPartyClientID:
-		if err := p.firstPartyAlive(ctx, sess); err != nil {
+		u, err := p.firstPartyAlive(ctx, sess)
+		if err != nil {
 			return nil, err
 		}
+		g.user = u
 	}
 	tx, err := p.Store.BeginTx(ctx)
 	if err != nil {
@@ -245,29 +254,31 @@ func (p *Provider) issueTx(tx context.Context, ar fosite.AccessRequester, g *gra
 // expiry rule (remember-me and SESSION_MAX_LIFETIME included) and fails,
 // ending the session and revoking the tokens, once the session or the user
 // is gone.
-func (p *Provider) firstPartyAlive(ctx context.Context, sess *Session) error {
-	if _, err := p.Store.GetUser(ctx, sess.Subject); err != nil {
+// It returns the user, whom the first-party answer names.
+func (p *Provider) firstPartyAlive(ctx context.Context, sess *Session) (*provider.User, error) {
+	u, err := p.Store.GetUser(ctx, sess.Subject)
+	if err != nil {
 		if !errors.Is(err, provider.ErrNotFound) {
-			return fosite.ErrServerError.WithWrap(fmt.Errorf("load user: %w", err))
+			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("load user: %w", err))
 		}
 		if _, err := p.Store.RevokeSubject(ctx, sess.Subject); err != nil {
-			return fosite.ErrServerError.WithWrap(fmt.Errorf("revoke tokens of a deleted user: %w", err))
+			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("revoke tokens of a deleted user: %w", err))
 		}
-		return fosite.ErrInvalidGrant.WithHint("The user no longer exists.").WithWrap(ErrUserGone)
+		return nil, fosite.ErrInvalidGrant.WithHint("The user no longer exists.").WithWrap(ErrUserGone)
 	}
 	if sess.SessionID == "" || p.sessions == nil {
-		return nil
+		return u, nil
 	}
 	if _, err := p.sessions.Continue(ctx, sess.SessionID); err != nil {
 		if !errors.Is(err, provider.ErrNotFound) {
-			return fosite.ErrServerError.WithWrap(fmt.Errorf("continue session: %w", err))
+			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("continue session: %w", err))
 		}
 		if err := p.sessions.EndExpired(ctx, sess.Subject, sess.SessionID); err != nil {
-			return fosite.ErrServerError.WithWrap(fmt.Errorf("end an expired session: %w", err))
+			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("end an expired session: %w", err))
 		}
-		return fosite.ErrInvalidGrant.WithHint("The login session has ended.").WithWrap(ErrSessionEnded)
+		return nil, fosite.ErrInvalidGrant.WithHint("The login session has ended.").WithWrap(ErrSessionEnded)
 	}
-	return nil
+	return u, nil
 }
 
 func encodeResponse(resp fosite.AccessResponder) ([]byte, error) {

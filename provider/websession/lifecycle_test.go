@@ -51,6 +51,19 @@ func (r *recorder) eventTypes() []string {
 	return out
 }
 
+// recorded is a manager on a fresh store of b whose notifications and
+// audit events go to a recorder.
+func recorded(t *testing.T, b storetest.Backend) (provider.Store, *websession.Manager, *recorder) {
+	t.Helper()
+	st := b.Open(t)
+	rec := &recorder{}
+	m, err := websession.New(websession.Config{SecretKey: secret, Notifier: rec, Audit: rec}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, m, rec
+}
+
 // testClock is a settable clock.
 type testClock struct {
 	mu sync.Mutex
@@ -88,13 +101,8 @@ func active(t *testing.T, st provider.Store, sig string) bool {
 func TestEndingIsOneOperation(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			st := b.Open(t)
+			st, m, rec := recorded(t, b)
 			ctx := t.Context()
-			rec := &recorder{}
-			m, err := websession.New(websession.Config{SecretKey: secret, Notifier: rec, Audit: rec}, st)
-			if err != nil {
-				t.Fatal(err)
-			}
 			start := func(user string) *provider.Session {
 				s, err := m.Start(ctx, websession.LoginInfo{UserID: user, Methods: []string{"pwd"}, Via: "api"})
 				if err != nil {
@@ -174,13 +182,8 @@ func TestEndingIsOneOperation(t *testing.T) {
 func TestEndingIsAtomic(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			st := b.Open(t)
+			st, m, rec := recorded(t, b)
 			ctx := t.Context()
-			rec := &recorder{}
-			m, err := websession.New(websession.Config{SecretKey: secret, Notifier: rec, Audit: rec}, st)
-			if err != nil {
-				t.Fatal(err)
-			}
 			s, err := m.Start(ctx, websession.LoginInfo{UserID: "u"})
 			if err != nil {
 				t.Fatal(err)
@@ -311,13 +314,8 @@ func TestMaxLifetimeNeverExceeded(t *testing.T) {
 func TestReplacedSessionIsEnded(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			st := b.Open(t)
+			st, m, rec := recorded(t, b)
 			ctx := t.Context()
-			rec := &recorder{}
-			m, err := websession.New(websession.Config{SecretKey: secret, Notifier: rec, Audit: rec}, st)
-			if err != nil {
-				t.Fatal(err)
-			}
 			w1 := httptest.NewRecorder()
 			first, _, err := m.Login(ctx, w1, httptest.NewRequest(http.MethodPost, "/login", nil), websession.LoginInfo{UserID: "alice"})
 			if err != nil {
