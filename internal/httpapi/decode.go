@@ -17,6 +17,7 @@ const (
 	msgNotObject = "Request body must be a JSON object"
 	msgBadFields = "Request body must be a JSON object with the documented fields"
 	msgTrailing  = "Request body must be a single JSON object"
+	msgDuplicate = "Request body must not repeat a member name"
 )
 
 // problem is a request the client got wrong, as it will be answered.
@@ -137,7 +138,72 @@ func readObject(r *http.Request) ([]byte, map[string]json.RawMessage, *problem) 
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, nil, invalidJSON(msgTrailing)
 	}
+	if name, dup := duplicateMember(body); dup {
+		p := invalidJSON(msgDuplicate)
+		p.msg += fmt.Sprintf(" (%q)", truncate(name, 64))
+		return nil, nil, p
+	}
 	return body, obj, nil
+}
+
+// duplicateMember reports the first member name that occurs twice in one
+// object anywhere in body, which is known to be valid JSON. encoding/json
+// keeps the last of two equal members while other parsers keep the first,
+// so a body with both would mean one thing to a proxy or WAF in front of
+// us and another to us; RFC 8259 leaves it undefined, and we refuse it.
+// encoding/json has no option for this (json/v2 has, behind
+// GOEXPERIMENT), hence the walk over its tokens.
+func duplicateMember(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	// One frame per open object or array: the names seen so far in an
+	// object (nil for an array), and whether the next token is a name.
+	type frame struct {
+		names    map[string]bool
+		wantName bool
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // io.EOF; anything else was refused before
+		}
+		top := len(stack) - 1
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, frame{names: map[string]bool{}, wantName: true})
+			case '[':
+				stack = append(stack, frame{})
+			default:
+				stack = stack[:top]
+				if top > 0 && stack[top-1].names != nil {
+					stack[top-1].wantName = true
+				}
+			}
+			continue
+		}
+		if top < 0 || stack[top].names == nil {
+			continue // a value in an array
+		}
+		if stack[top].wantName {
+			name := tok.(string)
+			if stack[top].names[name] {
+				return name, true
+			}
+			stack[top].names[name] = true
+			stack[top].wantName = false
+			continue
+		}
+		stack[top].wantName = true // a scalar value ends the member
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // jsonNames adds to names every member name encoding/json would decode

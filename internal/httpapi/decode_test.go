@@ -69,6 +69,11 @@ func badBodies() []badBody {
 		{"two objects", `{}{}`, "", 400, "invalid_json", "Request body must be a single JSON object"},
 		{"trailing garbage", `{"email":"a"} x`, "", 400, "invalid_json", "Request body must be a single JSON object"},
 		{"trailing bracket", `{"email":"a"}]`, "", 400, "invalid_json", "Request body must be a single JSON object"},
+		{"duplicate member", `{"email":"a","email":"b"}`, "", 400, "invalid_json", `Request body must not repeat a member name ("email")`},
+		{"duplicate after nesting", `{"email":"a","client":{"name":"x","n":[1,{"m":2}]},"email":"b"}`, "", 400, "invalid_json", `Request body must not repeat a member name ("email")`},
+		{"duplicate nested", `{"client":{"name":"x","name":"y"}}`, "", 400, "invalid_json", `Request body must not repeat a member name ("name")`},
+		{"duplicate in array", `{"client":[{"a":1},{"b":[],"b":2}]}`, "", 400, "invalid_json", `Request body must not repeat a member name ("b")`},
+		{"duplicate escaped", `{"email":"a","\u0065mail":"b"}`, "", 400, "invalid_json", `Request body must not repeat a member name ("email")`},
 	}
 }
 
@@ -177,6 +182,18 @@ func TestDecodeRefusesMembers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A name may repeat across objects, just not within one.
+func TestDecodeSameNameInSiblings(t *testing.T) {
+	t.Parallel()
+	var obj map[string]json.RawMessage
+	var ok bool
+	body := `{"a":{"x":1,"y":{"x":2}},"b":[{"x":3},{"x":4}],"x":5}`
+	record(t, func(w http.ResponseWriter) { obj, ok = httpapi.DecodeObject(w, request(body, "", 1000)) })
+	if !ok || len(obj) != 3 {
+		t.Fatalf("DecodeObject refused %s: %v", body, obj)
 	}
 }
 
