@@ -25,6 +25,7 @@ const (
 	KeyErrorInvalidRedirect = "error.invalid_redirect"
 	KeyErrorInternal        = "error.internal"
 	KeyErrorCSRF            = "error.csrf"
+	KeyErrorUnavailable     = "error.unavailable"
 
 	KeyLoginUnverified          = "login.unverified"
 	KeyRateLimit                = "ratelimit"
@@ -383,6 +384,10 @@ var messages = map[string]message{
 	KeyErrorCSRF: {
 		"The form expired or came from another site. Please try again.",
 		"Das Formular ist abgelaufen oder stammt von einer anderen Website. Bitte versuche es erneut.",
+	},
+	KeyErrorUnavailable: {
+		"Sign-in is briefly unavailable. You are still signed in; please try again in a few seconds.",
+		"Die Anmeldung ist kurz nicht erreichbar. Du bleibst angemeldet; bitte versuche es in ein paar Sekunden erneut.",
 	},
 	"error.status":     {"Error", "Fehler"},
 	"error.request_id": {"Request ID", "Anfrage-ID"},

@@ -616,7 +616,7 @@ func TestKeysUsedExist(t *testing.T) {
 	keys := []string{
 		KeyLoginInvalid, KeyLoginRequired, KeyLoginLocked,
 		KeyErrorTitle, KeyErrorNotFound, KeyErrorBadRequest, KeyErrorInvalidClient,
-		KeyErrorInvalidRedirect, KeyErrorInternal, KeyErrorCSRF,
+		KeyErrorInvalidRedirect, KeyErrorInternal, KeyErrorCSRF, KeyErrorUnavailable,
 		"consent.title", "logout.title", "loggedout.title",
 		KeyLoginUnverified, KeyRateLimit, KeyRegisterEmailTaken, KeyRegisterInvalidEmail,
 		KeyRegisterPasswordLength, KeyRegisterNameLength, KeyResetInvalidToken, KeyResetMismatch,

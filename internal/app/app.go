@@ -77,6 +77,9 @@ type App struct {
 
 	now   func() time.Time
 	redis *redis.Client
+	// failover counts limits in process while Redis is down; nil
+	// without REDIS_URL.
+	failover *ratelimit.Failover
 }
 
 // New opens and migrates the database and builds every component. On
@@ -185,16 +188,20 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		}
 	}
 
-	limiter, backoff, err := a.limits(opts)
+	limiter, backoff, err := a.limits(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	var redisState server.RedisState
+	if a.failover != nil {
+		redisState = a.failover
 	}
 	a.Handler, err = server.New(server.Deps{
 		Logger: log,
 		Config: server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], Limits: cfg.Limits,
 			TrustedProxies: cfg.TrustedProxies, BackchannelLogout: true, Now: opts.Now},
 		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
-		CORS: cors, Limiter: limiter, Backoff: backoff, Credits: a.Credits, Billing: a.Billing,
+		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing,
 	})
 	if err != nil {
 		return nil, err
@@ -205,7 +212,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 // OpenDatabase opens the configured database and applies the migrations:
 // all `manaauth migrate` does.
 func OpenDatabase(ctx context.Context, cfg *Config) (*database.DB, error) {
-	db, err := database.Open(ctx, cfg.DatabaseURL)
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.WithTimeout(cfg.DatabaseTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -234,7 +241,9 @@ func (a *App) mailer() (mail.Sender, error) {
 
 // limits builds the rate limiter and login backoff: shared through Redis
 // when configured (every replica sees the same counters), else per process.
-func (a *App) limits(opts Options) (ratelimit.Limiter, *ratelimit.Backoff, error) {
+// With Redis they fall back to in-process counters while it is down, and
+// start-up says so when it is down already.
+func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *ratelimit.Backoff, error) {
 	limiter, backoff := opts.Limiter, opts.Backoff
 	var backoffStore ratelimit.BackoffStore
 	if a.Config.RedisURL != "" {
@@ -244,10 +253,14 @@ func (a *App) limits(opts Options) (ratelimit.Limiter, *ratelimit.Backoff, error
 		}
 		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.MaxRetries = time.Second, 500*time.Millisecond, 500*time.Millisecond, 1
 		a.redis = redis.NewClient(ro)
+		a.failover = ratelimit.NewFailover(func(ctx context.Context) error { return a.redis.Ping(ctx).Err() },
+			a.Logger.With("component", "ratelimit"), 0)
+		_ = a.failover.Check(ctx) // logged; the in-process counters serve meanwhile
 		if limiter == nil {
-			limiter = ratelimit.NewRedis(a.redis, "manaauth:rl:")
+			limiter = a.failover.Limiter(ratelimit.NewRedis(a.redis, "manaauth:rl:"), ratelimit.NewMemory(opts.Now))
 		}
-		backoffStore = ratelimit.NewRedisBackoffStore(a.redis, "manaauth:bo:")
+		backoffStore = a.failover.BackoffStore(ratelimit.NewRedisBackoffStore(a.redis, "manaauth:bo:"),
+			ratelimit.NewMemoryBackoffStore(opts.Now))
 	} else {
 		if limiter == nil {
 			limiter = ratelimit.NewMemory(opts.Now)

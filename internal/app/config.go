@@ -49,6 +49,9 @@ const (
 type Config struct {
 	Mode        Mode
 	DatabaseURL string
+	// DatabaseTimeout bounds every database call: connecting, waiting for
+	// a pooled connection, each statement (DATABASE_TIMEOUT).
+	DatabaseTimeout time.Duration
 	// DataDir holds the development secret and mail files: the SQLite
 	// database's directory, else ./data.
 	DataDir  string
@@ -118,6 +121,8 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 	} else if dir := t.Dir(); dir != "" {
 		c.DataDir = dir
 	}
+
+	c.DatabaseTimeout = l.duration("DATABASE_TIMEOUT", 5*time.Second, false)
 
 	c.BaseURL = strings.TrimRight(getenv("BASE_URL"), "/")
 	if c.BaseURL == "" {

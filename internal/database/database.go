@@ -18,7 +18,8 @@ type DB struct {
 // pool, SQLite through one writer connection and a reader pool on the
 // file, which it creates (private, with its directory) when missing. It
 // does not migrate: call Migrate.
-func Open(ctx context.Context, raw string) (*DB, error) {
+func Open(ctx context.Context, raw string, opts ...Option) (*DB, error) {
+	o := collect(opts)
 	t, err := ParseURL(raw)
 	if err != nil {
 		return nil, err
@@ -26,9 +27,9 @@ func Open(ctx context.Context, raw string) (*DB, error) {
 	db := &DB{target: t}
 	switch t.Dialect {
 	case Postgres:
-		db.pg, err = openPostgres(ctx, t.DSN)
+		db.pg, err = openPostgres(ctx, t.DSN, o)
 	case SQLite:
-		db.lite, err = openSQLite(ctx, t.Path)
+		db.lite, err = openSQLite(ctx, t.Path, o)
 	}
 	if err != nil {
 		return nil, err

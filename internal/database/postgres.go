@@ -30,7 +30,7 @@ type PGQuerier interface {
 
 // openPostgres connects to dsn (a postgres:// URL or a key=value string)
 // and checks that it answers.
-func openPostgres(ctx context.Context, dsn string) (*PostgresDB, error) {
+func openPostgres(ctx context.Context, dsn string, o options) (*PostgresDB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err) // pgx redacts the password
@@ -40,6 +40,10 @@ func openPostgres(ctx context.Context, dsn string) (*PostgresDB, error) {
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = int32(4 * runtime.GOMAXPROCS(0))
 	}
+	if !strings.Contains(dsn, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = o.timeout
+	}
+	cfg.ConnConfig.Tracer = timeouts{d: o.timeout}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -41,14 +41,14 @@ type SQLQuerier interface {
 // lock at BEGIN, where busy_timeout can wait for it; a deferred transaction
 // that reads and then writes would fail with SQLITE_BUSY without waiting.
 const (
-	sqliteWriteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	sqliteReadParams  = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_query_only=1"
+	sqliteWriteParams = "_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	sqliteReadParams  = "_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_query_only=1"
 )
 
 // openSQLite opens (creating if needed, with its parent directory) the
 // database file at path, or a private in-memory database for ":memory:";
 // ParseURL has checked path is a plain file path.
-func openSQLite(ctx context.Context, path string) (*SQLiteDB, error) {
+func openSQLite(ctx context.Context, path string, o options) (*SQLiteDB, error) {
 	inMemory := path == memory
 	if !inMemory {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -68,7 +68,7 @@ func openSQLite(ctx context.Context, path string) (*SQLiteDB, error) {
 			return nil, fmt.Errorf("sqlite: create database file: %w", err)
 		}
 	}
-	write, err := sql.Open("sqlite", path+"?"+sqliteWriteParams)
+	write, err := sql.Open("sqlite", path+"?"+fmt.Sprintf(sqliteWriteParams, o.timeout.Milliseconds()))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -85,7 +85,7 @@ func openSQLite(ctx context.Context, path string) (*SQLiteDB, error) {
 	}
 	s := &SQLiteDB{write: write, read: write}
 	if !inMemory {
-		read, err := sql.Open("sqlite", path+"?"+sqliteReadParams)
+		read, err := sql.Open("sqlite", path+"?"+fmt.Sprintf(sqliteReadParams, o.timeout.Milliseconds()))
 		if err != nil {
 			write.Close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

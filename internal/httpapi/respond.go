@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/manacore/mana-core-auth/internal/database"
 )
 
 // envelope is the error answer the Mana apps parse. Message is a string,
@@ -50,15 +52,35 @@ func WriteError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // InternalError answers 500 without a hint of the cause, which goes to log
-// under the message what. A request whose client has gone away is neither
+// under the message what; or 503 (Unavailable) when the cause is that the
+// database could not be reached or did not answer in time. A request whose client has gone away is neither
 // logged nor answered: nobody reads the answer, and a cancelled request is
 // not a fault of the server.
 func InternalError(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return
 	}
+	if database.Unavailable(err) {
+		log.ErrorContext(r.Context(), what+": storage unavailable", "error", err)
+		Unavailable(w)
+		return
+	}
 	log.ErrorContext(r.Context(), what, "error", err)
 	WriteError(w, http.StatusInternalServerError, "internal_error", "Internal server error")
+}
+
+// RetryAfter is the Retry-After of a 503 for an outage of storage: short,
+// since most outages are a failover or a restart, and clients that retry
+// sooner than that only add load.
+const RetryAfter = "5"
+
+// Unavailable answers 503 with Retry-After: the server cannot answer now,
+// and nothing about the request was wrong. Clients must not take it for a
+// refusal of their credentials.
+func Unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", RetryAfter)
+	WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable",
+		"The service is temporarily unavailable; please try again shortly")
 }
 
 // ValidationMessage is the readable message the apps show for field

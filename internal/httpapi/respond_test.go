@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
@@ -164,12 +166,16 @@ func TestInternalError(t *testing.T) {
 		err       error
 		answered  bool
 		wantInLog string
+		// unavailable: the database did not answer, which is 503 with
+		// Retry-After rather than 500.
+		unavailable bool
 	}{
-		{"database error", context.Background(), secret, true, "connection refused"},
-		{"client went away", gone, fmt.Errorf("spend: %w", context.Canceled), false, ""},
+		{"database error", context.Background(), secret, true, "connection refused", false},
+		{"client went away", gone, fmt.Errorf("spend: %w", context.Canceled), false, "", false},
 		// Cancelled by something of ours while the client still waits: a bug to see.
-		{"cancelled inside the server", context.Background(), context.Canceled, true, "context canceled"},
-		{"deadline", context.Background(), context.DeadlineExceeded, true, "deadline exceeded"},
+		{"cancelled inside the server", context.Background(), context.Canceled, true, "context canceled", false},
+		{"deadline", context.Background(), fmt.Errorf("load: %w", context.DeadlineExceeded), true, "deadline exceeded", true},
+		{"connection refused", context.Background(), &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true, "connection refused", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -188,11 +194,18 @@ func TestInternalError(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &a.json); err != nil {
 				t.Fatal(err)
 			}
-			a.wantError(t, http.StatusInternalServerError, "internal_error", "Internal server error")
+			if tc.unavailable {
+				a.wantError(t, http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable; please try again shortly")
+				if a.header.Get("Retry-After") == "" {
+					t.Error("503 without Retry-After")
+				}
+			} else {
+				a.wantError(t, http.StatusInternalServerError, "internal_error", "Internal server error")
+			}
 			if strings.Contains(a.body, "connection") || strings.Contains(a.body, "context") {
 				t.Errorf("the cause leaked: %s", a.body)
 			}
-			if !strings.Contains(logged.String(), "level=ERROR") || !strings.Contains(logged.String(), "msg=balance") ||
+			if !strings.Contains(logged.String(), "level=ERROR") || !strings.Contains(logged.String(), "msg=balance") && !strings.Contains(logged.String(), `msg="balance: storage unavailable"`) ||
 				!strings.Contains(logged.String(), tc.wantInLog) {
 				t.Errorf("log = %q", logged.String())
 			}

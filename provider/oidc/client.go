@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -66,6 +67,9 @@ func (c *clientCache) get(ctx context.Context, id string) (*Client, error) {
 	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		return e.client, nil
+	}
+	if !provider.CleanText(id) {
+		return nil, fmt.Errorf("client %q: %w", id, provider.ErrNotFound) // PostgreSQL would refuse the lookup
 	}
 	m, err := c.store.GetClient(ctx, id)
 	if err != nil {

@@ -222,10 +222,11 @@ func (p *Provider) DecodeIDToken(ctx context.Context, token string) (jwt.MapClai
 // revoked token fails at once) and returns its session. Refresh tokens are
 // refused.
 func (p *Provider) Introspect(ctx context.Context, token string, scopes ...string) (fosite.AccessRequester, *Session, error) {
+	ctx, fault := watchStorage(ctx)
 	sess := NewSession()
 	use, ar, err := p.IntrospectToken(ctx, token, fosite.AccessToken, sess, scopes...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fault.settle(err)
 	}
 	// fosite falls back to the refresh tokens when no access token
 	// matches; a refresh token must never work as a bearer token.

@@ -148,15 +148,20 @@ func (s *storage) create(ctx context.Context, kind, signature string, r fosite.R
 		g.ExpiresAt = s.now().Add(24 * time.Hour)
 	}
 	if err := s.store.CreateGrant(ctx, g); err != nil {
-		return mapErr(err)
+		return mapErr(ctx, err)
 	}
 	return nil
 }
 
 func (s *storage) get(ctx context.Context, kind, signature string, proto fosite.Session) (*provider.Grant, fosite.Requester, error) {
+	if !provider.CleanText(signature) {
+		// No grant has such a key, and PostgreSQL would refuse to even
+		// look (invalid UTF-8, NUL), which must not read as an outage.
+		return nil, nil, fosite.ErrNotFound
+	}
 	g, err := s.store.GetGrant(ctx, kind, signature)
 	if err != nil {
-		return nil, nil, mapErr(err)
+		return nil, nil, mapErr(ctx, err)
 	}
 	r, err := s.decode(ctx, g, proto)
 	if err != nil {
@@ -165,7 +170,10 @@ func (s *storage) get(ctx context.Context, kind, signature string, proto fosite.
 	return g, r, nil
 }
 
-func mapErr(err error) error {
+// mapErr turns a store error into what fosite expects, and notes any
+// that is not a definitive answer for the request's fault record.
+func mapErr(ctx context.Context, err error) error {
+	noteFault(ctx, err)
 	switch {
 	case err == nil:
 		return nil
@@ -183,7 +191,7 @@ func mapErr(err error) error {
 func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := s.clients.get(ctx, id)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, mapErr(ctx, err)
 	}
 	return c, nil
 }
@@ -211,7 +219,7 @@ func (s *storage) GetAuthorizeCodeSession(ctx context.Context, signature string,
 }
 
 func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	return mapErr(s.store.DeactivateGrant(ctx, provider.KindAuthorizeCode, signature))
+	return mapErr(ctx, s.store.DeactivateGrant(ctx, provider.KindAuthorizeCode, signature))
 }
 
 // --- access tokens ---
@@ -232,11 +240,11 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, signature string, p
 }
 
 func (s *storage) DeleteAccessTokenSession(ctx context.Context, signature string) error {
-	return mapErr(s.store.DeleteGrant(ctx, provider.KindAccessToken, signature))
+	return mapErr(ctx, s.store.DeleteGrant(ctx, provider.KindAccessToken, signature))
 }
 
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return mapErr(s.store.RevokeRequest(ctx, provider.KindAccessToken, requestID))
+	return mapErr(ctx, s.store.RevokeRequest(ctx, provider.KindAccessToken, requestID))
 }
 
 // --- refresh tokens ---
@@ -264,11 +272,11 @@ func (s *storage) DeleteRefreshTokenSession(ctx context.Context, signature strin
 	if errors.Is(err, provider.ErrNotFound) {
 		return nil
 	}
-	return mapErr(err)
+	return mapErr(ctx, err)
 }
 
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return mapErr(s.store.RevokeRequest(ctx, provider.KindRefreshToken, requestID))
+	return mapErr(ctx, s.store.RevokeRequest(ctx, provider.KindRefreshToken, requestID))
 }
 
 // RotateRefreshToken retires the presented refresh token (keeping its row,
@@ -276,17 +284,17 @@ func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) erro
 func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	paired, err := s.store.RotateGrant(ctx, provider.KindRefreshToken, signature, s.now())
 	if err != nil {
-		return mapErr(err)
+		return mapErr(ctx, err)
 	}
 	if paired == "" {
 		// No pairing recorded: fall back to revoking every access token of
 		// the family.
-		return mapErr(s.store.RevokeRequest(ctx, provider.KindAccessToken, requestID))
+		return mapErr(ctx, s.store.RevokeRequest(ctx, provider.KindAccessToken, requestID))
 	}
 	// The family's only live access token is the one issued with this
 	// refresh token; revoking it by key keeps rotation O(1) in the chain length.
 	if err := s.store.DeactivateGrant(ctx, provider.KindAccessToken, paired); err != nil && !errors.Is(err, provider.ErrNotFound) {
-		return mapErr(err)
+		return mapErr(ctx, err)
 	}
 	return nil
 }
@@ -313,7 +321,7 @@ func (s *storage) GetOpenIDConnectSession(ctx context.Context, code string, r fo
 }
 
 func (s *storage) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return mapErr(s.store.DeleteGrant(ctx, provider.KindOIDC, codeKey(code)))
+	return mapErr(ctx, s.store.DeleteGrant(ctx, provider.KindOIDC, codeKey(code)))
 }
 
 func (s *storage) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
@@ -329,14 +337,18 @@ func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, p
 }
 
 func (s *storage) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return mapErr(s.store.DeleteGrant(ctx, provider.KindPKCE, signature))
+	return mapErr(ctx, s.store.DeleteGrant(ctx, provider.KindPKCE, signature))
 }
 
 // --- transactions ---
 
-func (s *storage) BeginTX(ctx context.Context) (context.Context, error) { return s.store.BeginTx(ctx) }
-func (s *storage) Commit(ctx context.Context) error                     { return mapErr(s.store.Commit(ctx)) }
-func (s *storage) Rollback(ctx context.Context) error                   { return s.store.Rollback(ctx) }
+func (s *storage) BeginTX(ctx context.Context) (context.Context, error) {
+	tx, err := s.store.BeginTx(ctx)
+	noteFault(ctx, err)
+	return tx, err
+}
+func (s *storage) Commit(ctx context.Context) error   { return mapErr(ctx, s.store.Commit(ctx)) }
+func (s *storage) Rollback(ctx context.Context) error { return s.store.Rollback(ctx) }
 
 // --- client secrets ---
 

@@ -50,6 +50,12 @@ type graceEntry struct {
 // a fosite error for WriteAccessError, or the one admit returned; the
 // requester, when known, goes with it.
 func (p *Provider) Token(ctx context.Context, r *http.Request, caller Caller, admit Admit) ([]byte, fosite.AccessRequester, error) {
+	ctx, fault := watchStorage(ctx)
+	body, ar, err := p.token(ctx, r, caller, admit)
+	return body, ar, fault.settle(err)
+}
+
+func (p *Provider) token(ctx context.Context, r *http.Request, caller Caller, admit Admit) ([]byte, fosite.AccessRequester, error) {
 	ar, err := p.NewAccessRequest(ctx, r, NewSession())
 	presented := r.PostForm.Get("refresh_token")
 	if err != nil {
@@ -81,11 +87,18 @@ type Refreshed struct {
 // refresh grant, rotation, grace window and reuse detection included,
 // without an HTTP request of its own.
 func (p *Provider) RefreshFirstParty(ctx context.Context, refreshToken string, caller Caller, admit Admit) (*Refreshed, error) {
+	ctx, fault := watchStorage(ctx)
+	out, err := p.refreshFirstParty(ctx, refreshToken, caller, admit)
+	return out, fault.settle(err)
+}
+
+func (p *Provider) refreshFirstParty(ctx context.Context, refreshToken string, caller Caller, admit Admit) (*Refreshed, error) {
 	if refreshToken == "" || !provider.CleanText(refreshToken) {
 		return nil, fosite.ErrInvalidGrant.WithHint("The refresh token is malformed or not valid.")
 	}
 	client, err := p.Client(ctx, FirstPartyClientID)
 	if err != nil {
+		noteFault(ctx, err)
 		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("load first-party client: %w", err))
 	}
 	ar := fosite.NewAccessRequest(NewSession())
@@ -196,12 +209,14 @@ func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, present
 	}
 	tx, err := p.Store.BeginTx(ctx)
 	if err != nil {
+		noteFault(ctx, err)
 		return nil, fosite.ErrServerError.WithWrap(err)
 	}
 	defer func() { _ = p.Store.Rollback(tx) }()
 	err = p.issueTx(tx, ar, g, presented, refresh)
 	if err == nil {
 		err = p.Store.Commit(tx)
+		noteFault(ctx, err)
 	}
 	if err == nil {
 		return g, nil
@@ -223,6 +238,7 @@ func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, present
 func (p *Provider) issueTx(tx context.Context, ar fosite.AccessRequester, g *graceEntry, presented string, refresh bool) error {
 	if g.SessionID != "" {
 		if err := p.Store.LockSession(tx, g.SessionID); err != nil {
+			noteFault(tx, err)
 			if !errors.Is(err, provider.ErrNotFound) {
 				return fosite.ErrServerError.WithWrap(err)
 			}
@@ -243,6 +259,7 @@ func (p *Provider) issueTx(tx context.Context, ar fosite.AccessRequester, g *gra
 	}
 	if refresh {
 		if err := p.saveGrace(tx, presented, g); err != nil {
+			noteFault(tx, err)
 			return fosite.ErrServerError.WithWrap(fmt.Errorf("save refresh grace entry: %w", err))
 		}
 	}
@@ -258,10 +275,12 @@ func (p *Provider) issueTx(tx context.Context, ar fosite.AccessRequester, g *gra
 func (p *Provider) firstPartyAlive(ctx context.Context, sess *Session) (*provider.User, error) {
 	u, err := p.Store.GetUser(ctx, sess.Subject)
 	if err != nil {
+		noteFault(ctx, err)
 		if !errors.Is(err, provider.ErrNotFound) {
 			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("load user: %w", err))
 		}
 		if _, err := p.Store.RevokeSubject(ctx, sess.Subject); err != nil {
+			noteFault(ctx, err)
 			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("revoke tokens of a deleted user: %w", err))
 		}
 		return nil, fosite.ErrInvalidGrant.WithHint("The user no longer exists.").WithWrap(ErrUserGone)
@@ -270,10 +289,12 @@ func (p *Provider) firstPartyAlive(ctx context.Context, sess *Session) (*provide
 		return u, nil
 	}
 	if _, err := p.sessions.Continue(ctx, sess.SessionID); err != nil {
+		noteFault(ctx, err)
 		if !errors.Is(err, provider.ErrNotFound) {
 			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("continue session: %w", err))
 		}
 		if err := p.sessions.EndExpired(ctx, sess.Subject, sess.SessionID); err != nil {
+			noteFault(ctx, err)
 			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("end an expired session: %w", err))
 		}
 		return nil, fosite.ErrInvalidGrant.WithHint("The login session has ended.").WithWrap(ErrSessionEnded)
@@ -323,6 +344,7 @@ func (p *Provider) replay(ctx context.Context, ar fosite.AccessRequester, refres
 	case errors.Is(err, provider.ErrNotFound):
 		return nil, used
 	case err != nil:
+		noteFault(ctx, err)
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(fmt.Errorf("look up refresh grace entry: %w", err))
 	}
 	plain, err := p.grace.Open(e.Payload, []byte(sig))

@@ -19,7 +19,11 @@ import (
 // accountUser returns the signed-in user or redirects to the login page,
 // which returns to returnTo.
 func (s *server) accountUser(w http.ResponseWriter, r *http.Request, returnTo string) (*provider.Session, *provider.User, bool) {
-	sess, u := s.currentUser(r.Context(), r)
+	sess, u, err := s.currentUser(r.Context(), r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return nil, nil, false
+	}
 	if sess == nil {
 		http.Redirect(w, r, "/login?"+url.Values{"return_to": {returnTo}}.Encode(), http.StatusSeeOther)
 		return nil, nil, false

@@ -112,6 +112,10 @@ func (s *server) handleAPI2FAEnroll() http.Handler {
 		}
 		u, err := s.Store.GetUser(r.Context(), c.Subject)
 		if err != nil {
+			if !errors.Is(err, provider.ErrNotFound) {
+				httpapi.InternalError(w, r, s.Logger, "2fa enroll: load user", err)
+				return
+			}
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
 			return
 		}

@@ -170,6 +170,10 @@ func (s *server) handleAPILogin2FA() http.Handler {
 		}
 		u, err := s.Store.GetUser(ctx, c.UserID)
 		if err != nil {
+			if !errors.Is(err, provider.ErrNotFound) {
+				httpapi.InternalError(w, r, s.Logger, "2fa: load user", err)
+				return
+			}
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_challenge", "Invalid or expired challenge")
 			return
 		}
@@ -267,6 +271,10 @@ func (s *server) bearerClaims(w http.ResponseWriter, r *http.Request) (*oidc.Acc
 	// factor: only tokens of first-party (trusted) clients bound to a login
 	// session may call it, never a third-party app the user consented to.
 	cl, err := s.OP.Client(r.Context(), c.ClientID)
+	if err != nil && !errors.Is(err, provider.ErrNotFound) {
+		httpapi.InternalError(w, r, s.Logger, "load client of bearer token", err)
+		return nil, false
+	}
 	if c.SessionID == "" || err != nil || cl.Model == nil || !cl.Model.Trusted {
 		httpapi.WriteError(w, http.StatusForbidden, "insufficient_scope", "This token may not use the account API")
 		return nil, false
@@ -297,13 +305,16 @@ func (s *server) handleAPISession() http.Handler {
 		}
 		ctx := r.Context()
 		u, err := s.Store.GetUser(ctx, c.Subject)
-		if err != nil {
+		var sess *provider.Session
+		if err == nil {
+			sess, err = s.Store.GetSession(ctx, c.SessionID, s.Config.Now())
+		}
+		if errors.Is(err, provider.ErrNotFound) {
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
 			return
 		}
-		sess, err := s.Store.GetSession(ctx, c.SessionID, s.Config.Now())
 		if err != nil {
-			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
+			httpapi.InternalError(w, r, s.Logger, "session", err)
 			return
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"user": toAPIUser(u, true), "session": toAPISession(sess, sess.ID)})

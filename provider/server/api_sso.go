@@ -26,7 +26,11 @@ func (s *server) handleSessionToToken() http.Handler {
 			httpapi.WriteError(w, http.StatusUnauthorized, "no_session", "No session cookie found")
 			return
 		}
-		sess, u := s.currentUser(r.Context(), r)
+		sess, u, err := s.currentUser(r.Context(), r)
+		if err != nil {
+			httpapi.InternalError(w, r, s.Logger, "session to token", err)
+			return
+		}
 		if sess == nil {
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
 			return
@@ -49,7 +53,11 @@ func (s *server) handleSessionToToken() http.Handler {
 // is checked on every call, so a revocation takes effect at once.
 func (s *server) handleGetSession() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, u := s.currentUser(r.Context(), r)
+		sess, u, err := s.currentUser(r.Context(), r)
+		if err != nil {
+			httpapi.InternalError(w, r, s.Logger, "get session", err)
+			return
+		}
 		if sess == nil {
 			httpapi.WriteJSON(w, http.StatusOK, nil)
 			return

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -47,7 +48,11 @@ func (s *server) handleAuthorize() http.Handler {
 		form := ar.GetRequestForm()
 		prompts := fosite.RemoveEmpty(strings.Split(form.Get("prompt"), " "))
 
-		sess, user := s.currentUser(ctx, r)
+		sess, user, err := s.currentUser(ctx, r)
+		if err != nil {
+			s.pageError(w, r, fmt.Errorf("authorize: %w", err))
+			return
+		}
 		freshLogin := sess != nil && s.verifyLoginTicket(form.Get(loginTicketParam), sess)
 		needLogin := sess == nil
 		if sess != nil && !freshLogin {
@@ -138,6 +143,12 @@ func (s *server) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosi
 // URI is registered; otherwise it shows an error page and never redirects,
 // so the endpoint cannot be used as an open redirector.
 func (s *server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	if errors.Is(err, oidc.ErrUnavailable) {
+		// Our outage: the person can retry in place, while an error
+		// redirect would make the app start over (or give up).
+		s.pageError(w, r, err)
+		return
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		s.Logger.ErrorContext(r.Context(), "authorize", "error", err, "debug", rfc.DebugField)
@@ -234,7 +245,11 @@ func (s *server) openConsent(w http.ResponseWriter, r *http.Request, challenge s
 		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
 		return nil, nil, nil, nil, false
 	}
-	sess, user := s.currentUser(r.Context(), r)
+	sess, user, err := s.currentUser(r.Context(), r)
+	if err != nil {
+		s.pageError(w, r, fmt.Errorf("consent: %w", err))
+		return nil, nil, nil, nil, false
+	}
 	if sess == nil || sess.ID != c.SID {
 		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
 		return nil, nil, nil, nil, false

@@ -38,11 +38,24 @@ func (s *server) handleReady() http.Handler {
 			db["status"], status, code = "error", "error", http.StatusServiceUnavailable
 		}
 		db["latency"] = time.Since(start).Milliseconds()
+		checks := map[string]any{"database": db}
+		if s.Redis != nil {
+			// Without Redis the limits count per replica: weaker, but the
+			// replica serves, so it stays ready.
+			rs := "ok"
+			if s.Redis.Degraded(ctx) {
+				rs = "degraded"
+				if status == "ok" {
+					status = "degraded"
+				}
+			}
+			checks["redis"] = map[string]any{"status": rs}
+		}
 		httpapi.WriteJSON(w, code, map[string]any{
 			"status":    status,
 			"timestamp": s.Config.Now().UTC().Format(time.RFC3339),
 			"uptime":    s.Config.Now().Sub(s.started).Seconds(),
-			"checks":    map[string]any{"database": db},
+			"checks":    checks,
 		})
 	})
 }

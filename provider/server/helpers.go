@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -37,19 +38,26 @@ func (s *server) ending(r *http.Request, reason string) websession.Ending {
 }
 
 // currentUser returns the browser's live session and its user, or nils.
-func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Session, *provider.User) {
+//
+// Only a definitive answer (no such session, no such user) means signed
+// out; a storage failure is returned, so that an outage is answered as one
+// and does not send a signed-in user to the login page.
+func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Session, *provider.User, error) {
 	sess, err := s.Sessions.Current(ctx, r)
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil, nil, nil
+	}
 	if err != nil {
-		if !errors.Is(err, provider.ErrNotFound) {
-			s.Logger.ErrorContext(ctx, "load session", "error", err)
-		}
-		return nil, nil
+		return nil, nil, fmt.Errorf("load session: %w", err)
 	}
 	user, err := s.Store.GetUser(ctx, sess.UserID)
-	if err != nil {
-		return nil, nil
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil, nil, nil
 	}
-	return sess, user
+	if err != nil {
+		return nil, nil, fmt.Errorf("load user of session: %w", err)
+	}
+	return sess, user, nil
 }
 
 // safeReturnTo accepts only same-origin paths, so the login form cannot be

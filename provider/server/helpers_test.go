@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,6 +97,40 @@ type setupOpts struct {
 	// billing serves purchases and the Stripe webhook through a
 	// stripe-mock started for the test.
 	billing bool
+	// databaseURL, when set, rewrites the fresh database's URL (to put a
+	// fault proxy in front of it).
+	databaseURL func(string) string
+	// redisURL is REDIS_URL; "" keeps limits in process.
+	redisURL string
+	// databaseTimeout is DATABASE_TIMEOUT when set.
+	databaseTimeout time.Duration
+	// logs, when set, receives the log lines from warnings up.
+	logs *logLines
+}
+
+// logLines collects log output for tests that assert a fault was logged.
+type logLines struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// count is how many lines contain s.
+func (l *logLines) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for line := range strings.Lines(l.buf.String()) {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
 }
 
 // discardMail drops messages; flows that read mail pass a real SMTP sender.
@@ -121,6 +156,13 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		t.Fatal(err)
 	}
 	cfg.DatabaseURL = databasetest.URL(t, b.Dialect)
+	if o.databaseURL != nil {
+		cfg.DatabaseURL = o.databaseURL(cfg.DatabaseURL)
+	}
+	if o.databaseTimeout > 0 {
+		cfg.DatabaseTimeout = o.databaseTimeout
+	}
+	cfg.RedisURL = o.redisURL
 	cfg.BaseURL = issuer
 	cfg.SecretKey = []byte("0123456789abcdef0123456789abcdef-test-secret")
 	cfg.CookieParent = "mana.test"
@@ -129,7 +171,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	cfg.CORSOrigins = o.corsOrigins
 	// Limits and the login backoff only where a test asks for them.
 	cfg.Limits, cfg.LoginBackoff = map[string]server.Limit{}, app.Backoff{}
-	if o.limiter != nil {
+	if o.limiter != nil || o.redisURL != "" {
 		cfg.Limits = o.limits
 	}
 	if o.billing {
@@ -142,8 +184,12 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	if os.Getenv("E2E_LOG") != "" {
 		logLevel = slog.LevelDebug
 	}
+	var logOut io.Writer = os.Stderr
+	if o.logs != nil {
+		logOut, logLevel = o.logs, slog.LevelWarn
+	}
 	a, err := app.New(ctx, cfg, app.Options{
-		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})),
+		Logger:         slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: logLevel})),
 		Now:            o.now,
 		Mailer:         o.mailer,
 		PasswordParams: &account.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16},

@@ -139,6 +139,10 @@ func (s *server) handleLogin2FASubmit() http.Handler {
 			return
 		}
 		u, err := s.Store.GetUser(ctx, c.UserID)
+		if err != nil && !errors.Is(err, provider.ErrNotFound) {
+			s.pageError(w, r, fmt.Errorf("login 2fa: load user: %w", err))
+			return
+		}
 		if err != nil {
 			s.renderLogin(w, r, http.StatusBadRequest, "", c.ReturnTo, templates.KeyLoginRequired)
 			return
@@ -169,7 +173,12 @@ func (s *server) completeLogin(w http.ResponseWriter, r *http.Request, u *provid
 
 func (s *server) handleHome() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sess, _ := s.currentUser(r.Context(), r); sess != nil {
+		sess, _, err := s.currentUser(r.Context(), r)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if sess != nil {
 			http.Redirect(w, r, "/account", http.StatusSeeOther)
 			return
 		}

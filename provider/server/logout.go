@@ -77,7 +77,11 @@ func (s *server) handleLogout() http.Handler {
 		}
 		state := form.Get("state")
 
-		sess, _ := s.currentUser(ctx, r)
+		sess, _, err := s.currentUser(ctx, r)
+		if err != nil {
+			s.pageError(w, r, fmt.Errorf("logout: %w", err))
+			return
+		}
 		if sess == nil {
 			s.Sessions.ClearCookie(w, r)
 			ended := false
@@ -119,7 +123,11 @@ func (s *server) confirmLogout(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
 		return
 	}
-	sess, _ := s.currentUser(r.Context(), r)
+	sess, _, err := s.currentUser(r.Context(), r)
+	if err != nil {
+		s.pageError(w, r, fmt.Errorf("logout: %w", err))
+		return
+	}
 	if sess == nil || sess.ID != c.SID {
 		// Signed out meanwhile (or another user): nothing left to end.
 		s.afterLogout(w, r, c.Redirect, c.State, false)

@@ -11,8 +11,10 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/templates"
 )
 
@@ -58,8 +60,12 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		s.errorPage(w, r, http.StatusBadRequest, templates.KeyErrorBadRequest)
 	case errors.Is(err, provider.ErrNotFound):
 		s.errorPage(w, r, http.StatusNotFound, templates.KeyErrorNotFound)
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The browser went away; nobody reads the answer.
+	case database.Unavailable(err) || errors.Is(err, oidc.ErrUnavailable):
+		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", httpapi.RetryAfter)
+		s.errorPage(w, r, http.StatusServiceUnavailable, templates.KeyErrorUnavailable)
 	default:
 		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, templates.KeyErrorInternal)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -55,12 +56,21 @@ type Deps struct {
 	Limiter ratelimit.Limiter
 	// Backoff slows repeated failed logins per account; nil disables it.
 	Backoff *ratelimit.Backoff
+	// Redis reports whether the shared limits fell back to in-process
+	// counters, for the readiness check; nil without Redis.
+	Redis RedisState
 	// Credits serves the credits API under /api/v1/credits and books the
 	// signup bonus at registration; nil leaves the routes out.
 	Credits *credits.Service
 	// Billing serves purchases, Checkout and the Stripe webhook; nil when
 	// Stripe is not configured.
 	Billing *billing.Billing
+}
+
+// RedisState tells whether Redis, which the limits are shared through,
+// is down (ratelimit.Failover).
+type RedisState interface {
+	Degraded(ctx context.Context) bool
 }
 
 // server carries what every handler shares.

@@ -124,11 +124,30 @@ func firstRepeated(form url.Values) error {
 }
 
 func (s *server) accessError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
-	rfc := fosite.ErrorToRFC6749Error(err)
+	var rfc *fosite.RFC6749Error
+	if !errors.As(err, &rfc) {
+		// fosite would answer an error it does not know as
+		// {"error":"error","error_description":"The error is unrecognizable"}.
+		err = fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	rfc = fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField >= 500 {
 		s.Logger.ErrorContext(r.Context(), "token endpoint", "error", err, "debug", rfc.DebugField)
 	}
+	if rfc.CodeField == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", httpapi.RetryAfter)
+	}
 	s.OP.WriteAccessError(r.Context(), w, ar, err)
+}
+
+// oauthUnavailable answers an OAuth endpoint whose storage failed: 503
+// temporarily_unavailable with Retry-After, never the inactive token or
+// invalid client that fosite would make of it.
+func (s *server) oauthUnavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.Logger.ErrorContext(r.Context(), what+": storage unavailable", "error", err)
+	w.Header().Set("Retry-After", httpapi.RetryAfter)
+	httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable",
+		"error_description": "The authorization server is temporarily unavailable; try again shortly."})
 }
 
 func (s *server) handleIntrospect() http.Handler {
@@ -144,6 +163,10 @@ func (s *server) handleIntrospect() http.Handler {
 			return
 		}
 		ir, err := s.OP.NewIntrospectionRequest(ctx, r, oidc.NewSession())
+		if errors.Is(err, oidc.ErrUnavailable) {
+			s.oauthUnavailable(w, r, "introspect", err)
+			return
+		}
 		if err != nil {
 			rfc := fosite.ErrorToRFC6749Error(err)
 			if rfc.CodeField >= 500 {
@@ -249,6 +272,10 @@ func (s *server) handleRevoke() http.Handler {
 			// makes it a required parameter.
 			err = fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing.")
 		}
+		if errors.Is(err, oidc.ErrUnavailable) {
+			s.oauthUnavailable(w, r, "revoke", err)
+			return
+		}
 		// ErrorToRFC6749Error panics on nil.
 		if err != nil {
 			if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
@@ -285,6 +312,10 @@ func (s *server) handleUserinfo() http.Handler {
 			return
 		}
 		ar, sess, err := s.OP.Introspect(ctx, token)
+		if errors.Is(err, oidc.ErrUnavailable) {
+			s.oauthUnavailable(w, r, "userinfo", err)
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="invalid_token"`)
 			httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is invalid, expired or revoked."})
@@ -303,8 +334,7 @@ func (s *server) handleUserinfo() http.Handler {
 				httpapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The user no longer exists."})
 				return
 			}
-			s.Logger.ErrorContext(ctx, "userinfo: load user", "error", err)
-			httpapi.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+			s.oauthUnavailable(w, r, "userinfo: load user", err)
 			return
 		}
 		claims := oidc.UserClaims(user, scopes)
