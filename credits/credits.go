@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,7 +20,28 @@ var (
 	// serialization failure, SQLITE_BUSY, a lost version check); the Service
 	// retries it, so callers see it only when retries ran out.
 	ErrConflict = errors.New("write conflict")
+	// ErrIdempotencyKeyReused: the idempotency key was used before for a
+	// request with other parameters. Replaying the old transaction would
+	// report a spend that did not happen as asked (a client bug then
+	// silently charges less), so the request is refused, as Stripe does.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
+	// ErrInvalidInput is what an *InvalidFieldsError matches with errors.Is.
+	ErrInvalidInput = errors.New("invalid input")
 )
+
+// InvalidFieldsError names the fields of a request the Service refuses,
+// by the credits API's field name ("appId", "description", ...), each
+// with the reason code the API answers ("invalid").
+type InvalidFieldsError struct {
+	Fields map[string]string
+}
+
+func (e *InvalidFieldsError) Error() string {
+	return "credits: invalid " + strings.Join(slices.Sorted(maps.Keys(e.Fields)), ", ")
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidInput) hold.
+func (e *InvalidFieldsError) Unwrap() error { return ErrInvalidInput }
 
 // Type is the kind of a Transaction.
 type Type string
@@ -29,6 +53,7 @@ const (
 	TypeUsage       Type = "usage"
 	TypePurchase    Type = "purchase"
 	TypeRefund      Type = "refund"
+	TypeDispute     Type = "dispute" // a dispute (chargeback) lost
 	TypeAdjustment  Type = "adjustment"
 )
 
@@ -173,9 +198,34 @@ const (
 	PurchaseRefunded  PurchaseStatus = "refunded"
 )
 
+// DisputeStatus is the state of a Stripe dispute (chargeback) of a
+// purchase's charge; "" when there is none.
+type DisputeStatus string
+
+// Dispute statuses. Won, lost and closed (any other outcome, such as
+// warning_closed) are final.
+const (
+	DisputeNone   DisputeStatus = ""
+	DisputeOpen   DisputeStatus = "open"
+	DisputeWon    DisputeStatus = "won"
+	DisputeLost   DisputeStatus = "lost"
+	DisputeClosed DisputeStatus = "closed"
+)
+
+// Final reports whether the dispute is over.
+func (s DisputeStatus) Final() bool {
+	return s == DisputeWon || s == DisputeLost || s == DisputeClosed
+}
+
 // Purchase is one Stripe payment for a Package. The credits are booked in
 // the ledger (type purchase, key "stripe:<PaymentIntentID>") when Stripe
 // reports the payment succeeded.
+//
+// Refunds and a lost dispute take credits back. RefundedCredits and
+// DisputedCredits are the credits accounted to them so far (booked, or
+// recorded as a shortfall when the user had already spent them); their
+// sum never exceeds Credits. A partly refunded purchase stays succeeded;
+// it is refunded once Stripe reports the whole amount refunded.
 type Purchase struct {
 	ID                      string
 	UserID                  string
@@ -188,7 +238,16 @@ type Purchase struct {
 	StripeCheckoutSessionID string    // "" unless bought through Checkout
 	CreatedAt               time.Time // UTC, millisecond precision
 	CompletedAt             time.Time // zero while pending
+	RefundedCents           int64     // the charge's cumulative amount_refunded seen so far
+	RefundedCredits         int64
+	DisputeID               string // "" unless the charge was disputed
+	DisputeStatus           DisputeStatus
+	DisputedCredits         int64
 }
+
+// Taken is the credits already taken back (or accounted as a shortfall)
+// by refunds and a lost dispute.
+func (p Purchase) Taken() int64 { return p.RefundedCredits + p.DisputedCredits }
 
 // StripeEvent identifies a Stripe webhook event.
 type StripeEvent struct {
@@ -206,14 +265,48 @@ type PurchaseRef struct {
 // PurchaseUpdate is what a PurchaseDecider asks the store to write in the
 // event's database transaction: the purchase's new status (empty: keep),
 // CompletedAt (zero: keep), PaymentIntentID (set when the purchase has
-// none yet) and, when Decide is set, a Book on the purchase's user with
-// idempotency key Key.
+// none yet), the refund and dispute fields (zero: keep) and, when Decide
+// is set, a Book on the purchase's user with idempotency key Key.
 type PurchaseUpdate struct {
 	Status          PurchaseStatus
 	CompletedAt     time.Time
 	PaymentIntentID string
+	RefundedCents   int64
+	RefundedCredits int64
+	DisputeID       string
+	DisputeStatus   DisputeStatus
+	DisputedCredits int64
 	Key             string
 	Decide          Decider
+}
+
+// Apply returns p with the update's fields written.
+func (up *PurchaseUpdate) Apply(p Purchase) Purchase {
+	if up.PaymentIntentID != "" && p.StripePaymentIntentID == "" {
+		p.StripePaymentIntentID = up.PaymentIntentID
+	}
+	if up.Status != "" {
+		p.Status = up.Status
+	}
+	if !up.CompletedAt.IsZero() {
+		p.CompletedAt = up.CompletedAt.UTC().Truncate(time.Millisecond)
+	}
+	if up.RefundedCents != 0 {
+		p.RefundedCents = up.RefundedCents
+	}
+	if up.RefundedCredits != 0 {
+		p.RefundedCredits = up.RefundedCredits
+	}
+	if up.DisputeID != "" {
+		p.DisputeID = up.DisputeID
+	}
+	if up.DisputeStatus != "" {
+		p.DisputeStatus = up.DisputeStatus
+	}
+	if up.DisputedCredits != 0 {
+		p.DisputedCredits = up.DisputedCredits
+	}
+	return p
 }
 
 // PurchaseDecider sees the purchase, locked, and returns what to write

@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/manacore/mana-core-auth/internal/text"
 )
 
 // Config configures a Service. Zero values take the defaults noted.
@@ -182,17 +184,69 @@ type SpendInput struct {
 	Metadata       json.RawMessage
 }
 
+// checkText refuses the values (field name to value) that are not clean
+// text (internal/text): PostgreSQL cannot store NUL or invalid UTF-8, and
+// SQLite would store them as they are. Every string a request brings into
+// the ledger or billing passes here, whichever path it comes by.
+func checkText(vals map[string]string) error {
+	bad := map[string]string{}
+	for field, v := range vals {
+		if !text.Clean(v) {
+			bad[field] = "invalid"
+		}
+	}
+	if len(bad) > 0 {
+		return &InvalidFieldsError{Fields: bad}
+	}
+	return nil
+}
+
+// CheckPackageID refuses a package id that is not clean text: it cannot
+// name a stored package.
+func CheckPackageID(id string) error { return checkText(map[string]string{"packageId": id}) }
+
+// systemKey reports whether key is in the space of the idempotency keys the
+// billing webhook books under ("stripe:<payment intent>", "stripe-refund:…",
+// "stripe-dispute:…"). A client key there could pre-empt a booking: a spend
+// under a refund's key would make the refund look already booked.
+func systemKey(key string) bool {
+	return strings.HasPrefix(key, "stripe:") || strings.HasPrefix(key, "stripe-")
+}
+
+// sameSpend reports whether tx, the transaction an idempotency key already
+// names, is the booking of in. Transactions are never changed once
+// written, and the store read tx under the balance lock, so comparing
+// after the read is as atomic as comparing inside it: no concurrent
+// request can change what the key names.
+func sameSpend(tx Transaction, in SpendInput) bool {
+	return tx.Type == TypeUsage && tx.Amount == -in.Amount && tx.AppID == in.AppID &&
+		tx.Description == in.Description && string(tx.Metadata) == string(in.Metadata)
+}
+
 // Spend takes in.Amount credits from the user, free credits first, and
 // records the usage statistics. It never overdraws: ErrInsufficientCredits
 // when the user has fewer credits available. With an idempotency key that
 // the same user already used, it returns the original transaction, the
-// current balance and replay=true; keys of other users are independent.
+// current balance and replay=true when the request is the same (amount,
+// app, description and metadata), and ErrIdempotencyKeyReused when it is
+// not; keys of other users are independent. Text that cannot be stored is
+// an *InvalidFieldsError.
 func (s *Service) Spend(ctx context.Context, in SpendInput) (Transaction, Balance, bool, error) {
 	if in.Amount <= 0 {
 		return Transaction{}, Balance{}, false, ErrInvalidAmount
 	}
+	if err := checkText(map[string]string{"appId": in.AppID, "description": in.Description,
+		"idempotencyKey": in.IdempotencyKey, "metadata": string(in.Metadata)}); err != nil {
+		return Transaction{}, Balance{}, false, err
+	}
+	if systemKey(in.IdempotencyKey) {
+		return Transaction{}, Balance{}, false, &InvalidFieldsError{Fields: map[string]string{"idempotencyKey": "invalid"}}
+	}
 	if len(in.Metadata) > 0 && !json.Valid(in.Metadata) {
 		return Transaction{}, Balance{}, false, errors.New("credits: metadata is not valid JSON")
+	}
+	if len(in.Metadata) == 0 {
+		in.Metadata = nil
 	}
 	in.AppID = strings.TrimSpace(in.AppID)
 	if _, err := s.Balance(ctx, in.UserID); err != nil { // grants due first
@@ -214,9 +268,7 @@ func (s *Service) Spend(ctx context.Context, in SpendInput) (Transaction, Balanc
 		tx.AppID = in.AppID
 		tx.Description = in.Description
 		tx.IdempotencyKey = in.IdempotencyKey
-		if len(in.Metadata) > 0 {
-			tx.Metadata = in.Metadata
-		}
+		tx.Metadata = in.Metadata
 		if fromFree > 0 {
 			tx.Postings = append(tx.Postings, Posting{FreeAccount(in.UserID), -fromFree})
 		}
@@ -229,6 +281,9 @@ func (s *Service) Spend(ctx context.Context, in SpendInput) (Transaction, Balanc
 	if err != nil {
 		return Transaction{}, Balance{}, false, err
 	}
+	if r.replay && !sameSpend(r.tx, in) {
+		return Transaction{}, Balance{}, false, ErrIdempotencyKeyReused
+	}
 	return r.tx, r.after, r.replay, nil
 }
 
@@ -238,6 +293,9 @@ func (s *Service) Spend(ctx context.Context, in SpendInput) (Transaction, Balanc
 func (s *Service) Grant(ctx context.Context, userID string, amount int64, reason string) (Transaction, Balance, error) {
 	if amount == 0 {
 		return Transaction{}, Balance{}, ErrInvalidAmount
+	}
+	if err := checkText(map[string]string{"reason": reason}); err != nil {
+		return Transaction{}, Balance{}, err
 	}
 	if _, err := s.Balance(ctx, userID); err != nil {
 		return Transaction{}, Balance{}, err
@@ -304,43 +362,52 @@ var cryptoRead = crand.Read
 
 // PurchaseDecider returns the ledger decision for a paid purchase: the
 // package's credits move from the stripe account into the user's paid
-// wallet. The caller books it under key (one booking per payment).
+// wallet, less p.RefundedCredits (a refund reported before the payment
+// itself was). The caller books it under key (one booking per payment).
 func (s *Service) PurchaseDecider(p Purchase, key string) Decider {
 	now := s.now()
+	n := max(p.Credits-p.Taken(), 0)
 	return func(cur Balance) (*Booking, error) {
 		nb := cur
-		nb.Paid += p.Credits
-		nb.TotalEarned += p.Credits
+		nb.Paid += n
+		nb.TotalEarned += n
 		tx := s.newTx(p.UserID, TypePurchase, now)
-		tx.Amount = p.Credits
+		tx.Amount = n
 		tx.Description = "Credit purchase"
 		tx.IdempotencyKey = key
-		meta, err := json.Marshal(map[string]string{"purchaseId": p.ID, "packageId": p.PackageID, "paymentIntent": p.StripePaymentIntentID})
+		meta := map[string]any{"purchaseId": p.ID, "packageId": p.PackageID, "paymentIntent": p.StripePaymentIntentID}
+		if p.Taken() > 0 {
+			meta["refundedBefore"] = p.Taken()
+		}
+		raw, err := json.Marshal(meta)
 		if err != nil {
 			return nil, err
 		}
-		tx.Metadata = meta
-		tx.Postings = []Posting{{AccountStripe, -p.Credits}, {PaidAccount(p.UserID), p.Credits}}
+		tx.Metadata = raw
+		if n > 0 {
+			tx.Postings = []Posting{{AccountStripe, -n}, {PaidAccount(p.UserID), n}}
+		}
 		return &Booking{Tx: tx, Balance: nb}, nil
 	}
 }
 
-// RefundDecider returns the ledger decision for a refund of n credits of a
-// purchase: they leave the paid wallet for the stripe account, but never
-// below zero; if the user already spent them, what is there is taken and
-// the shortfall recorded in the metadata (requested, booked, shortfall).
-// Like a negative adjustment it leaves TotalEarned as it is.
-func (s *Service) RefundDecider(p Purchase, n int64, key, stripeRef string) Decider {
+// RefundDecider returns the ledger decision for taking n credits of a
+// purchase back, as a transaction of type typ (TypeRefund or TypeDispute):
+// they leave the paid wallet for the stripe account, but never below zero;
+// if the user already spent them, what is there is taken and the
+// shortfall recorded in the metadata (requested, booked, shortfall). Like
+// a negative adjustment it leaves TotalEarned as it is.
+func (s *Service) RefundDecider(p Purchase, typ Type, n int64, key, description string) Decider {
 	now := s.now()
 	return func(cur Balance) (*Booking, error) {
 		booked := max(min(n, cur.Paid), 0)
 		nb := cur
 		nb.Paid -= booked
-		tx := s.newTx(p.UserID, TypeRefund, now)
+		tx := s.newTx(p.UserID, typ, now)
 		tx.Amount = -booked
-		tx.Description = "Refund " + stripeRef
+		tx.Description = description
 		tx.IdempotencyKey = key
-		meta, err := json.Marshal(map[string]int64{"requested": n, "booked": booked, "shortfall": n - booked})
+		meta, err := json.Marshal(map[string]any{"purchaseId": p.ID, "requested": n, "booked": booked, "shortfall": n - booked})
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/internal/httpapi"
@@ -167,7 +168,14 @@ func (a *API) Use() http.Handler {
 		}
 		in.UserID = p.Subject
 		tx, after, replay, err := a.svc.Spend(r.Context(), in)
+		if writeInvalid(w, err) {
+			return
+		}
 		switch {
+		case errors.Is(err, credits.ErrIdempotencyKeyReused):
+			httpapi.WriteError(w, http.StatusConflict, "idempotency_key_reused",
+				"This idempotency key was already used for a different request")
+			return
 		case errors.Is(err, credits.ErrInsufficientCredits):
 			httpapi.WriteError(w, http.StatusBadRequest, "insufficient_credits", "Insufficient credits")
 			return
@@ -203,7 +211,10 @@ func parseUse(raw map[string]json.RawMessage) (credits.SpendInput, map[string]st
 			return ""
 		}
 		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		// encoding/json would turn invalid UTF-8 into U+FFFD, storing
+		// another text than the client sent: refuse it as the Service
+		// refuses invalid text.
+		if err := json.Unmarshal(v, &s); err != nil || !utf8.Valid(v) {
 			fields[name] = "invalid"
 			return ""
 		}

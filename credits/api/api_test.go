@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/api"
+	stripebilling "github.com/manacore/mana-core-auth/credits/billing"
+	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 )
 
 // openStore returns a migrated, empty credits store on backend, on a
@@ -276,6 +279,8 @@ func TestAPI(t *testing.T) {
 				{"UseBody", testUseBody},
 				{"Use", testUse},
 				{"Replay", testReplay},
+				{"IdempotencyKeyReused", testIdempotencyKeyReused},
+				{"TextFields", testTextFields},
 				{"Insufficient", testInsufficient},
 				{"Transactions", testTransactions},
 				{"PackageRequest", testPackageRequest},
@@ -545,5 +550,88 @@ func testPackageRequest(t *testing.T, e *env) {
 	r = e.do(t, http.MethodPost, checkoutPath, userToken("p1"), `{"packageId":"credits-500"}`).want(t, "checkout", http.StatusOK)
 	if r.json["url"] != "https://checkout.stripe.test/c/1" {
 		t.Errorf("checkout = %s", r.body)
+	}
+}
+
+func testIdempotencyKeyReused(t *testing.T, e *env) {
+	body := map[string]any{"amount": 10, "appId": "chat", "description": "once", "idempotencyKey": "key-r"}
+	first := e.do(t, http.MethodPost, usePath, userToken("k1"), body).want(t, "use with key", http.StatusOK)
+	for _, change := range []map[string]any{{"amount": 1}, {"appId": "todo"}, {"description": "twice"}, {"metadata": map[string]int{"n": 1}}} {
+		other := map[string]any{}
+		maps.Copy(other, body)
+		maps.Copy(other, change)
+		e.do(t, http.MethodPost, usePath, userToken("k1"), other).
+			wantError(t, fmt.Sprint("reused with ", change), http.StatusConflict, "idempotency_key_reused", "")
+	}
+	again := e.do(t, http.MethodPost, usePath, userToken("k1"), body).want(t, "replay", http.StatusOK)
+	if again.json["message"] != "Transaction already processed" || !reflect.DeepEqual(first.obj("transaction"), again.obj("transaction")) {
+		t.Errorf("replay %s, want the original %s", again.body, first.body)
+	}
+	if b, err := e.svc.Balance(t.Context(), "k1"); err != nil || b.TotalSpent != 10 {
+		t.Errorf("k1 spent %d (%v)", b.TotalSpent, err)
+	}
+}
+
+func testTextFields(t *testing.T, e *env) {
+	for _, tc := range []struct {
+		name, body, field string
+	}{
+		{"NUL in appId", `{"amount":1,"appId":"ch\u0000at","description":"d"}`, "appId"},
+		{"NUL in description", `{"amount":1,"appId":"chat","description":"\u0000"}`, "description"},
+		{"NUL in idempotencyKey", `{"amount":1,"appId":"chat","description":"d","idempotencyKey":"k\u0000"}`, "idempotencyKey"},
+		{"invalid UTF-8 in appId", "{\"amount\":1,\"appId\":\"ch\xffat\",\"description\":\"d\"}", "appId"},
+		{"invalid UTF-8 in description", "{\"amount\":1,\"appId\":\"chat\",\"description\":\"caf\xc3\"}", "description"},
+		{"invalid UTF-8 in idempotencyKey", "{\"amount\":1,\"appId\":\"chat\",\"description\":\"d\",\"idempotencyKey\":\"\xed\xa0\x80\"}", "idempotencyKey"},
+		{"invalid UTF-8 in metadata", "{\"amount\":1,\"appId\":\"chat\",\"description\":\"d\",\"metadata\":{\"m\":\"\xff\"}}", "metadata"},
+		{"reserved idempotencyKey", `{"amount":1,"appId":"chat","description":"d","idempotencyKey":"stripe-refund:ch_1:100"}`, "idempotencyKey"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.do(t, http.MethodPost, usePath, userToken("x1"), tc.body).wantValidation(t, tc.name, map[string]string{tc.field: "invalid"})
+		})
+	}
+	if txs, err := e.svc.Transactions(t.Context(), "x1", credits.MaxLimit, 0); err != nil || slices.ContainsFunc(txs, func(tx credits.Transaction) bool {
+		return tx.Type == credits.TypeUsage
+	}) {
+		t.Errorf("refused requests were booked: %+v, %v", txs, err)
+	}
+}
+
+// TestPackageIDText: a package id that is not clean text is refused as an
+// invalid field by the real billing, before Stripe is asked, on both
+// backends.
+func TestPackageIDText(t *testing.T) {
+	base := stripemock.Start(t)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			st, bs, err := creditsstore.New(databasetest.Open(t, database.Dialect(backend)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc, err := credits.NewService(st, credits.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := stripebilling.New(stripebilling.Config{SecretKey: "sk_test_123", WebhookSecret: "whsec_x", APIBase: base,
+				SuccessURL: "https://auth.example/ok", CancelURL: "https://auth.example/cancel"}, bs, svc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := api.New(svc, verifier{testVerifier}, slog.New(slog.NewTextHandler(t.Output(), nil)))
+			mux := http.NewServeMux()
+			mux.Handle("POST "+purchasePath, a.Purchase(b))
+			mux.Handle("POST "+checkoutPath, a.Checkout(b))
+			e := &env{h: mux, svc: svc}
+			for _, path := range []string{purchasePath, checkoutPath} {
+				e.do(t, http.MethodPost, path, userToken("p1"), `{"packageId":"credits-500\u0000"}`).
+					wantValidation(t, path+" NUL", map[string]string{"packageId": "invalid"})
+				// The JSON decoder reads invalid UTF-8 as U+FFFD, which names no package.
+				e.do(t, http.MethodPost, path, userToken("p1"), "{\"packageId\":\"credits-\xff500\"}").
+					wantError(t, path+" invalid UTF-8", http.StatusNotFound, "package_not_found", "")
+			}
+			e.do(t, http.MethodPost, purchasePath, userToken("p1"), `{"packageId":"credits-500"}`).want(t, "clean package id", http.StatusOK)
+			if ps, err := b.Purchases(t.Context(), "p1", 0, 0); err != nil || len(ps) != 1 {
+				t.Errorf("purchases %+v, %v; want the one clean request's", ps, err)
+			}
+		})
 	}
 }

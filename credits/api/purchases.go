@@ -36,6 +36,11 @@ type purchaseJSON struct {
 	Status      string     `json:"status"`
 	CreatedAt   time.Time  `json:"createdAt"`
 	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	// RefundedCredits are the credits refunds took back (a partly
+	// refunded purchase stays "succeeded"); DisputeStatus is open, won,
+	// lost or closed when the payment was disputed.
+	RefundedCredits int64  `json:"refundedCredits"`
+	DisputeStatus   string `json:"disputeStatus,omitempty"`
 }
 
 // Packages lists the active packages by sort order.
@@ -71,7 +76,8 @@ func (a *API) Purchases(b Billing) http.Handler {
 		}
 		out := make([]purchaseJSON, 0, len(list))
 		for _, x := range list {
-			j := purchaseJSON{ID: x.ID, PackageID: x.PackageID, Credits: x.Credits, PriceCents: x.AmountCents, Currency: x.Currency, Status: string(x.Status), CreatedAt: x.CreatedAt}
+			j := purchaseJSON{ID: x.ID, PackageID: x.PackageID, Credits: x.Credits, PriceCents: x.AmountCents, Currency: x.Currency, Status: string(x.Status), CreatedAt: x.CreatedAt,
+				RefundedCredits: x.RefundedCredits, DisputeStatus: string(x.DisputeStatus)}
 			if !x.CompletedAt.IsZero() {
 				t := x.CompletedAt
 				j.CompletedAt = &t
@@ -105,6 +111,16 @@ func packageRequest(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return in.PackageID, true
 }
 
+// writeInvalid answers the fields the domain refused, if err names any.
+func writeInvalid(w http.ResponseWriter, err error) bool {
+	var invalid *credits.InvalidFieldsError
+	if !errors.As(err, &invalid) {
+		return false
+	}
+	httpapi.WriteValidation(w, invalid.Fields)
+	return true
+}
+
 // Purchase starts a Stripe PaymentIntent for apps using Stripe Elements.
 func (a *API) Purchase(b Billing) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +133,9 @@ func (a *API) Purchase(b Billing) http.Handler {
 			return
 		}
 		pu, secret, err := b.CreatePaymentIntent(r.Context(), p.Subject, pkg)
+		if writeInvalid(w, err) {
+			return
+		}
 		if errors.Is(err, credits.ErrNotFound) {
 			httpapi.WriteError(w, http.StatusNotFound, "package_not_found", "Package not found")
 			return
@@ -141,6 +160,9 @@ func (a *API) Checkout(b Billing) http.Handler {
 			return
 		}
 		url, err := b.CreateCheckout(r.Context(), p.Subject, "", pkg)
+		if writeInvalid(w, err) {
+			return
+		}
 		if errors.Is(err, credits.ErrNotFound) {
 			httpapi.WriteError(w, http.StatusNotFound, "package_not_found", "Package not found")
 			return

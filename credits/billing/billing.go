@@ -8,6 +8,12 @@
 // carries the per-user idempotency key "stripe:<payment_intent_id>", so a
 // payment reported by several events (payment_intent.succeeded and
 // checkout.session.completed) is credited once.
+//
+// Refunds and lost disputes take credits back. What each takes is decided
+// from the purchase row, which ApplyStripeEvent holds locked and updates
+// in the same transaction as the booking, so replays, concurrent
+// deliveries and out-of-order events never take more than the purchase's
+// credits in total, and never give any back.
 package billing
 
 import (
@@ -55,6 +61,8 @@ const (
 	EventCheckoutCompleted      = "checkout.session.completed"
 	EventCheckoutAsyncSucceeded = "checkout.session.async_payment_succeeded"
 	EventChargeRefunded         = "charge.refunded"
+	EventDisputeCreated         = "charge.dispute.created"
+	EventDisputeClosed          = "charge.dispute.closed"
 )
 
 // Billing creates Stripe payments for credit packages and fulfils them.
@@ -102,6 +110,11 @@ func (b *Billing) Purchases(ctx context.Context, userID string, limit, offset in
 }
 
 func (b *Billing) activePackage(ctx context.Context, id string) (credits.Package, error) {
+	if err := credits.CheckPackageID(id); err != nil {
+		// Both: the API answers the field as invalid, the credits page as
+		// an unknown package.
+		return credits.Package{}, fmt.Errorf("%w: %w", ErrPackageNotFound, err)
+	}
 	p, err := b.store.Package(ctx, id)
 	if errors.Is(err, credits.ErrNotFound) || (err == nil && !p.Active) {
 		return credits.Package{}, ErrPackageNotFound
@@ -250,6 +263,19 @@ func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 			return nil // not one of ours
 		}
 		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: ch.PaymentIntent.ID}, b.refund(ch))
+	case EventDisputeCreated, EventDisputeClosed:
+		var d stripe.Dispute
+		if err := json.Unmarshal(ev.Data.Raw, &d); err != nil || d.ID == "" {
+			return fmt.Errorf("%w: %v", ErrBadPayload, err)
+		}
+		if d.PaymentIntent == nil || d.PaymentIntent.ID == "" {
+			return nil // not one of ours: every purchase is a PaymentIntent
+		}
+		decide := b.disputeOpened(d)
+		if sev.Type == EventDisputeClosed {
+			decide = b.disputeClosed(d)
+		}
+		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: d.PaymentIntent.ID}, decide)
 	default:
 		return nil // acknowledged and ignored
 	}
@@ -269,30 +295,111 @@ func (b *Billing) fulfil(piID string) credits.PurchaseDecider {
 			key = "stripe:" + p.StripeCheckoutSessionID
 		}
 		p.StripePaymentIntentID = piID
-		return &credits.PurchaseUpdate{
-			Status: credits.PurchaseSucceeded, CompletedAt: time.Now(), PaymentIntentID: piID,
-			Key: key, Decide: b.ledger.PurchaseDecider(p, key),
-		}, nil
+		up := &credits.PurchaseUpdate{Status: credits.PurchaseSucceeded, CompletedAt: time.Now(), PaymentIntentID: piID, Key: key}
+		// Events reported before the payment itself: a partial refund, a
+		// lost dispute. Credit only what they leave.
+		if p.RefundedCents > 0 {
+			p.RefundedCredits = refundedShare(p, p.RefundedCents, false)
+			up.RefundedCredits = p.RefundedCredits
+		}
+		if p.DisputeStatus == credits.DisputeLost {
+			p.DisputedCredits = p.Credits - p.RefundedCredits
+			up.DisputedCredits = p.DisputedCredits
+		}
+		up.Decide = b.ledger.PurchaseDecider(p, key)
+		return up, nil
 	}
 }
 
-// refund takes the refunded share of a credited purchase back from the
-// paid wallet (never below zero). The credits are proportional to the
-// charge's cumulative amount_refunded; the key is per charge.
+// credited reports whether the purchase's credits were booked, so there is
+// something to take back.
+func credited(p credits.Purchase) bool {
+	return p.Status == credits.PurchaseSucceeded || p.Status == credits.PurchaseRefunded
+}
+
+// refundedShare is the credits of p that a cumulative refund of
+// amountRefunded cents stands for: proportional, rounded down, and all of
+// them once the whole amount is refunded.
+func refundedShare(p credits.Purchase, amountRefunded int64, full bool) int64 {
+	if full || p.AmountCents <= 0 || amountRefunded >= p.AmountCents {
+		return p.Credits
+	}
+	return p.Credits * max(amountRefunded, 0) / p.AmountCents
+}
+
+// refund takes the newly refunded share of a purchase back from the paid
+// wallet (never below zero, a shortfall recorded). Stripe sends one
+// charge.refunded per refund, each with the charge's cumulative
+// amount_refunded, and may deliver them late, twice or in any order. The
+// purchase row, locked for the decision, holds the credits already
+// accounted to refunds (RefundedCredits), so each event books the
+// difference between its cumulative share and that, and records the new
+// total in the same transaction: a report older than one already applied
+// books nothing, and nothing is ever given back. A lost dispute's credits
+// count too, so the two never take more than the purchase gave. The
+// ledger key names the charge and the cumulative amount: one booking per
+// refund. A refund reported before the payment is recorded, and the
+// payment then credits only what was not refunded (fulfil).
 func (b *Billing) refund(ch stripe.Charge) credits.PurchaseDecider {
 	return func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
-		if p.Status != credits.PurchaseSucceeded && p.Status != credits.PurchaseRefunded {
-			return nil, nil // never credited: nothing to take back
-		}
-		n := p.Credits
-		if p.AmountCents > 0 && ch.AmountRefunded > 0 && ch.AmountRefunded < p.AmountCents {
-			n = p.Credits * ch.AmountRefunded / p.AmountCents
-		}
-		up := &credits.PurchaseUpdate{Key: "stripe-refund:" + ch.ID}
-		if ch.Refunded || ch.AmountRefunded >= p.AmountCents {
+		full := ch.Refunded || ch.AmountRefunded >= p.AmountCents
+		up := &credits.PurchaseUpdate{RefundedCents: max(p.RefundedCents, ch.AmountRefunded)}
+		if full {
 			up.Status = credits.PurchaseRefunded
 		}
-		up.Decide = b.ledger.RefundDecider(p, n, up.Key, ch.ID)
+		if !credited(p) {
+			return up, nil
+		}
+		target := min(refundedShare(p, ch.AmountRefunded, full), p.Credits-p.DisputedCredits)
+		n := target - p.RefundedCredits
+		if n <= 0 {
+			return up, nil
+		}
+		up.RefundedCredits = target
+		up.Key = "stripe-refund:" + ch.ID + ":" + strconv.FormatInt(ch.AmountRefunded, 10)
+		up.Decide = b.ledger.RefundDecider(p, credits.TypeRefund, n, up.Key, "Refund "+ch.ID)
+		return up, nil
+	}
+}
+
+// disputeOpened records a new dispute of the purchase's charge. Nothing is
+// taken while it is open: most disputes are won or withdrawn. A report
+// arriving after the dispute's outcome changes nothing.
+func (b *Billing) disputeOpened(d stripe.Dispute) credits.PurchaseDecider {
+	return func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
+		if p.DisputeStatus.Final() {
+			return nil, nil
+		}
+		return &credits.PurchaseUpdate{DisputeID: d.ID, DisputeStatus: credits.DisputeOpen}, nil
+	}
+}
+
+// disputeClosed records the dispute's outcome. A lost dispute takes back
+// the purchase's credits that refunds have not already taken (never below
+// zero, the shortfall recorded); once recorded as lost, replays and late
+// events take nothing more.
+func (b *Billing) disputeClosed(d stripe.Dispute) credits.PurchaseDecider {
+	return func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
+		if p.DisputeStatus.Final() {
+			return nil, nil
+		}
+		up := &credits.PurchaseUpdate{DisputeID: d.ID, DisputeStatus: credits.DisputeClosed}
+		switch d.Status {
+		case stripe.DisputeStatusWon:
+			up.DisputeStatus = credits.DisputeWon
+		case stripe.DisputeStatusLost:
+			up.DisputeStatus = credits.DisputeLost
+		}
+		if up.DisputeStatus != credits.DisputeLost || !credited(p) {
+			return up, nil
+		}
+		n := p.Credits - p.Taken()
+		if n <= 0 {
+			return up, nil
+		}
+		up.DisputedCredits = p.DisputedCredits + n
+		up.Key = "stripe-dispute:" + d.ID
+		up.Decide = b.ledger.RefundDecider(p, credits.TypeDispute, n, up.Key, "Dispute lost "+d.ID)
 		return up, nil
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,17 +74,21 @@ func (s *Store) DisablePackage(ctx context.Context, id string) error {
 }
 
 const purchaseCols = `id, user_id, package_id, credits, amount_cents, currency, status,
-	COALESCE(stripe_payment_intent_id, ''), COALESCE(stripe_checkout_session_id, ''), created_at, completed_at`
+	COALESCE(stripe_payment_intent_id, ''), COALESCE(stripe_checkout_session_id, ''), created_at, completed_at,
+	refunded_cents, refunded_credits, dispute_id, dispute_status, disputed_credits`
 
 func scanPurchase(row pgx.Row) (credits.Purchase, error) {
 	var (
 		p         credits.Purchase
 		status    string
+		dispute   string
 		completed *time.Time
 	)
 	err := row.Scan(&p.ID, &p.UserID, &p.PackageID, &p.Credits, &p.AmountCents, &p.Currency, &status,
-		&p.StripePaymentIntentID, &p.StripeCheckoutSessionID, &p.CreatedAt, &completed)
+		&p.StripePaymentIntentID, &p.StripeCheckoutSessionID, &p.CreatedAt, &completed,
+		&p.RefundedCents, &p.RefundedCredits, &p.DisputeID, &dispute, &p.DisputedCredits)
 	p.Status = credits.PurchaseStatus(status)
+	p.DisputeStatus = credits.DisputeStatus(dispute)
 	p.CreatedAt = p.CreatedAt.UTC()
 	if completed != nil {
 		p.CompletedAt = completed.UTC()
@@ -211,18 +216,15 @@ func (s *Store) ApplyStripeEvent(ctx context.Context, ev credits.StripeEvent, re
 			res.Purchase = p
 			return nil
 		}
-		if up.PaymentIntentID != "" && p.StripePaymentIntentID == "" {
-			p.StripePaymentIntentID = up.PaymentIntentID
-		}
-		if up.Status != "" {
-			p.Status = up.Status
-		}
-		if !up.CompletedAt.IsZero() {
-			p.CompletedAt = database.PGTime(up.CompletedAt)
+		p = up.Apply(p)
+		if p.Taken() > p.Credits {
+			return fmt.Errorf("credits postgres: purchase %s: %d credits taken back of %d", p.ID, p.Taken(), p.Credits)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE credits.purchases SET status = $2, stripe_payment_intent_id = $3,
-			completed_at = $4 WHERE id = $1`,
-			p.ID, string(p.Status), nullStr(p.StripePaymentIntentID), nullTime(p.CompletedAt)); err != nil {
+			completed_at = $4, refunded_cents = $5, refunded_credits = $6, dispute_id = $7, dispute_status = $8,
+			disputed_credits = $9 WHERE id = $1`,
+			p.ID, string(p.Status), nullStr(p.StripePaymentIntentID), nullTime(p.CompletedAt),
+			p.RefundedCents, p.RefundedCredits, p.DisputeID, string(p.DisputeStatus), p.DisputedCredits); err != nil {
 			return mapErr(err)
 		}
 		res.Purchase = p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
@@ -79,18 +80,22 @@ func (s *Store) DisablePackage(ctx context.Context, id string) error {
 }
 
 const purchaseCols = `id, user_id, package_id, credits, amount_cents, currency, status,
-	COALESCE(stripe_payment_intent_id, ''), COALESCE(stripe_checkout_session_id, ''), created_at, completed_at`
+	COALESCE(stripe_payment_intent_id, ''), COALESCE(stripe_checkout_session_id, ''), created_at, completed_at,
+	refunded_cents, refunded_credits, dispute_id, dispute_status, disputed_credits`
 
 func scanPurchase(row scanner) (credits.Purchase, error) {
 	var (
 		p         credits.Purchase
 		status    string
+		dispute   string
 		created   int64
 		completed sql.NullInt64
 	)
 	err := row.Scan(&p.ID, &p.UserID, &p.PackageID, &p.Credits, &p.AmountCents, &p.Currency, &status,
-		&p.StripePaymentIntentID, &p.StripeCheckoutSessionID, &created, &completed)
+		&p.StripePaymentIntentID, &p.StripeCheckoutSessionID, &created, &completed,
+		&p.RefundedCents, &p.RefundedCredits, &p.DisputeID, &dispute, &p.DisputedCredits)
 	p.Status = credits.PurchaseStatus(status)
+	p.DisputeStatus = credits.DisputeStatus(dispute)
 	p.CreatedAt = database.FromMillis(created)
 	if completed.Valid {
 		p.CompletedAt = database.FromMillis(completed.Int64)
@@ -223,18 +228,15 @@ func (s *Store) applyEvent(ctx context.Context, tx *sql.Tx, ev credits.StripeEve
 		res.Purchase = p
 		return res, nil
 	}
-	if up.PaymentIntentID != "" && p.StripePaymentIntentID == "" {
-		p.StripePaymentIntentID = up.PaymentIntentID
-	}
-	if up.Status != "" {
-		p.Status = up.Status
-	}
-	if !up.CompletedAt.IsZero() {
-		p.CompletedAt = up.CompletedAt.UTC().Truncate(time.Millisecond)
+	p = up.Apply(p)
+	if p.Taken() > p.Credits { // PostgreSQL has a CHECK for this; SQLite cannot add one
+		return res, fmt.Errorf("credits sqlite: purchase %s: %d credits taken back of %d", p.ID, p.Taken(), p.Credits)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE credit_purchases SET status = ?, stripe_payment_intent_id = ?,
-		completed_at = ? WHERE id = ?`,
-		string(p.Status), nullStr(p.StripePaymentIntentID), nullMilli(p.CompletedAt), p.ID); err != nil {
+		completed_at = ?, refunded_cents = ?, refunded_credits = ?, dispute_id = ?, dispute_status = ?,
+		disputed_credits = ? WHERE id = ?`,
+		string(p.Status), nullStr(p.StripePaymentIntentID), nullMilli(p.CompletedAt),
+		p.RefundedCents, p.RefundedCredits, p.DisputeID, string(p.DisputeStatus), p.DisputedCredits, p.ID); err != nil {
 		return res, mapErr(err)
 	}
 	res.Purchase = p

@@ -290,7 +290,7 @@ func runBilling(t *testing.T, open func(t *testing.T) credits.Store) {
 		}
 		refund := func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
 			return &credits.PurchaseUpdate{Status: credits.PurchaseRefunded, Key: "stripe-refund:ch_r",
-				Decide: svc.RefundDecider(p, p.Credits, "stripe-refund:ch_r", "ch_r")}, nil
+				Decide: svc.RefundDecider(p, credits.TypeRefund, p.Credits, "stripe-refund:ch_r", "Refund ch_r")}, nil
 		}
 		res, err := bs.ApplyStripeEvent(ctx, credits.StripeEvent{ID: "evt_r2", Type: "charge.refunded"},
 			credits.PurchaseRef{PaymentIntentID: "pi_r"}, refund)
@@ -298,9 +298,11 @@ func runBilling(t *testing.T, open func(t *testing.T) credits.Store) {
 			res.Purchase.Status != credits.PurchaseRefunded {
 			t.Fatalf("refund: %+v, %v", res, err)
 		}
-		var meta map[string]int64
-		_ = json.Unmarshal(res.Tx.Metadata, &meta)
-		if meta["shortfall"] != 300 || meta["booked"] != 200 {
+		var meta struct {
+			PurchaseID        string
+			Booked, Shortfall int64
+		}
+		if err := json.Unmarshal(res.Tx.Metadata, &meta); err != nil || meta.Shortfall != 300 || meta.Booked != 200 || meta.PurchaseID != p.ID {
 			t.Fatalf("refund metadata %s", res.Tx.Metadata)
 		}
 		res, err = bs.ApplyStripeEvent(ctx, credits.StripeEvent{ID: "evt_r3", Type: "charge.refunded"},

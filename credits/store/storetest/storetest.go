@@ -104,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) credits.Store) {
 	ctx := context.Background()
 
 	t.Run("Billing", func(t *testing.T) { runBilling(t, open) })
+	t.Run("Input", func(t *testing.T) { runInput(t, open) })
 
 	t.Run("SignupBonusOnce", func(t *testing.T) {
 		svc, _ := newService(t, open(t), credits.Config{})
