@@ -155,7 +155,18 @@ func (f *fixture) service(t *testing.T, opts ...fixtureOpt) *account.Service {
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
+	runOutbox(t, svc.Outbox())
 	return svc
+}
+
+// runOutbox runs the outbox until the test ends, and stops it before the
+// store (opened earlier, so cleaned up later) closes.
+func runOutbox(t *testing.T, o *account.Outbox) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); o.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // createUser puts a user with password straight into the store.
