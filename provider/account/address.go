@@ -193,22 +193,34 @@ func scriptOf(r rune) string {
 }
 
 // ValidName accepts a display name of at most 255 characters that a mail
-// client shows as plain text. The name opens the greeting of our mails
-// ("Hi <name>,"), so it must not break the line (control characters, line
-// separators, bidirectional overrides that reorder the text around it)
-// nor be something a mail client turns into a link: a registration named
-// "visit evil.com/reset" would otherwise put an attacker's link in a mail
-// from us.
-func ValidName(name string) bool {
-	if !provider.CleanText(name) || utf8.RuneCountInString(name) > 255 {
-		return false
+// client shows as plain text (see nameProblem).
+func ValidName(name string) bool { return nameProblem(name) == "" }
+
+// nameProblem returns why name cannot be a display name: "length" (more
+// than 255 characters), "invalid_name" (see below), or "" when it can.
+//
+// The name opens the greeting of our mails ("Hi <name>,"), so it must not
+// break the line or reorder the text around it (control characters, line
+// and paragraph separators, bidirectional controls) nor be something a
+// mail client turns into a link: a registration named "visit
+// evil.com/reset" would otherwise put an attacker's link into a mail from
+// us.
+func nameProblem(name string) string {
+	if !provider.CleanText(name) {
+		return "invalid_name"
+	}
+	if utf8.RuneCountInString(name) > 255 {
+		return "length"
 	}
 	for _, r := range name {
 		if unicode.In(r, unicode.Cc, unicode.Zl, unicode.Zp, unicode.Co, unicode.Bidi_Control) {
-			return false
+			return "invalid_name"
 		}
 	}
-	return !linkLike(name)
+	if linkLike(name) {
+		return "invalid_name"
+	}
+	return ""
 }
 
 // linkLike reports text that mail clients linkify: a scheme ("http://",

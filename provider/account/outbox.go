@@ -193,7 +193,9 @@ func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 	}
 	// Requests are resolved in order, not in parallel: each voids the
 	// older links of its account, so the last request's link is the one
-	// that stays valid.
+	// that stays valid. (Two replicas resolving requests of one account at
+	// the same instant may both leave theirs valid; each is a link the
+	// owner asked for.)
 	type ready struct {
 		job *provider.MailJob
 		msg mailMessage

@@ -166,15 +166,15 @@ type RegisterInput struct {
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*provider.User, error) {
 	email := NormalizeEmail(in.Email)
 	fields := map[string]string{}
-	if !ValidEmail(email) {
+	if !ValidNewEmail(email) {
 		fields["email"] = "invalid_email"
 	}
 	if !CheckPassword(in.Password) {
 		fields["password"] = "length"
 	}
 	name := strings.TrimSpace(in.Name)
-	if !ValidName(name) {
-		fields["name"] = "length"
+	if code := nameProblem(name); code != "" {
+		fields["name"] = code
 	}
 	if len(fields) > 0 {
 		return nil, &ValidationError{Fields: fields}
@@ -444,8 +444,8 @@ func (s *Service) Event(ctx context.Context, e *provider.SecurityEvent) { s.cfg.
 // UpdateProfile sets the user's display name and audits the change.
 func (s *Service) UpdateProfile(ctx context.Context, userID, name, ip, ua string) (*provider.User, error) {
 	name = strings.TrimSpace(name)
-	if !ValidName(name) {
-		return nil, &ValidationError{Fields: map[string]string{"name": "length"}}
+	if code := nameProblem(name); code != "" {
+		return nil, &ValidationError{Fields: map[string]string{"name": code}}
 	}
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
