@@ -130,6 +130,7 @@ type Store interface {
 	GrantStore
 	AccountStore
 	LogoutQueue
+	MailQueue
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error

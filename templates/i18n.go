@@ -33,6 +33,7 @@ const (
 	KeyRegisterInvalidEmail     = "register.invalid_email"
 	KeyRegisterPasswordLength   = "register.password_length"
 	KeyRegisterNameLength       = "register.name_length"
+	KeyRegisterNameInvalid      = "register.name_invalid"
 	KeyResetInvalidToken        = "reset.invalid_token"
 	KeyResetMismatch            = "reset.mismatch"
 	Key2FAInvalidCode           = "2fa.invalid_code"
@@ -158,6 +159,7 @@ var messages = map[string]message{
 	KeyRegisterInvalidEmail:   {"Please enter a valid email address.", "Bitte gib eine gültige E-Mail-Adresse ein."},
 	KeyRegisterPasswordLength: {"Your password must be 8 to 128 characters long.", "Dein Passwort muss 8 bis 128 Zeichen lang sein."},
 	KeyRegisterNameLength:     {"Please enter your name (at most 255 characters).", "Bitte gib deinen Namen ein (höchstens 255 Zeichen)."},
+	KeyRegisterNameInvalid:    {"Please enter just your name, without links or web addresses.", "Bitte gib nur deinen Namen ein, ohne Links oder Webadressen."},
 
 	// Registered / email confirmation.
 	"registered.title":        {"Check your inbox", "Schau in dein Postfach"},

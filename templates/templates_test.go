@@ -619,7 +619,7 @@ func TestKeysUsedExist(t *testing.T) {
 		KeyErrorInvalidRedirect, KeyErrorInternal, KeyErrorCSRF, KeyErrorUnavailable,
 		"consent.title", "logout.title", "loggedout.title",
 		KeyLoginUnverified, KeyRateLimit, KeyRegisterEmailTaken, KeyRegisterInvalidEmail,
-		KeyRegisterPasswordLength, KeyRegisterNameLength, KeyResetInvalidToken, KeyResetMismatch,
+		KeyRegisterPasswordLength, KeyRegisterNameLength, KeyRegisterNameInvalid, KeyResetInvalidToken, KeyResetMismatch,
 		Key2FAInvalidCode, KeyPasswordWrongCurrent, KeyAccountSaved, KeyAccountPasswordChanged,
 		KeyAccount2FAEnabled, KeyAccount2FADisabled, KeyAccountSessionRevoked, KeyAccountSessionsRevoked,
 		KeyCreditsPurchaseSuccess, KeyCreditsPurchaseCancelled, KeyCreditsPackageNotFound,

@@ -55,14 +55,14 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	// The same rules as registration, so no account exists that the
 	// pages would have refused.
 	var problems []string
-	if !account.ValidEmail(account.NormalizeEmail(*email)) {
+	if !account.ValidNewEmail(account.NormalizeEmail(*email)) {
 		problems = append(problems, fmt.Sprintf("--email %q is not an email address", *email))
 	}
 	if !account.CheckPassword(*password) {
 		problems = append(problems, "--password must be 8 to 128 characters")
 	}
 	if !account.ValidName(strings.TrimSpace(*name)) {
-		problems = append(problems, "--name must be at most 255 characters on one line")
+		problems = append(problems, "--name must be at most 255 characters of plain text, without links")
 	}
 	if len(problems) > 0 {
 		return app.ProblemsError(problems)

@@ -54,6 +54,8 @@ type Options struct {
 	Backoff *ratelimit.Backoff
 	// HTTPClient sends back-channel logouts (default: a plain client).
 	HTTPClient *http.Client
+	// Outbox tunes the mail outbox (tests shorten its retries).
+	Outbox account.OutboxConfig
 }
 
 // App is a built provider. Build it with New, start it with Run, and
@@ -68,6 +70,8 @@ type App struct {
 	OP       *oidc.Provider
 	Sessions *websession.Manager
 	Accounts *account.Service
+	// Outbox sends the account mails queued in the database; Run runs it.
+	Outbox   *account.Outbox
 	Notifier *backchannel.Notifier
 	Credits  *credits.Service
 	// CreditsStore is what billing and the credits CLI book through.
@@ -161,12 +165,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		return nil, err
 	}
 	a.Accounts, err = account.NewService(account.Config{BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Now: opts.Now,
-		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog,
+		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog, Outbox: opts.Outbox,
 		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost}},
 		a.Store, a.Hasher, mailer)
 	if err != nil {
 		return nil, err
 	}
+	a.Outbox = a.Accounts.Outbox()
 
 	// Credits run on the same database handle as the provider.
 	ledger, bs, err := creditsstore.New(a.DB)
@@ -274,7 +279,8 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 }
 
 // Run serves HTTP on ln (when not nil) and runs the background jobs (key
-// reloads, back-channel delivery, the janitor, pprof) until ctx ends. It
+// reloads, back-channel delivery, the mail outbox, the janitor, pprof)
+// until ctx ends. It
 // then shuts the server down gracefully and returns once every job has
 // stopped, so Close never pulls the database from under one.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
@@ -283,6 +289,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Ring.Run(bg, time.Minute) })
 	wg.Go(func() { a.Notifier.Run(bg) })
+	wg.Go(func() { a.Outbox.Run(bg) })
 	wg.Go(func() { a.janitor(bg, 10*time.Minute) })
 	if a.Config.PprofAddr != "" {
 		wg.Go(func() { a.servePprof(bg) })

@@ -91,8 +91,8 @@ func (o *outbox) to(addr string) []mail.Message {
 	return out
 }
 
-// wait returns the n-th (1-based) message to addr. The service delivers in
-// the background, so it polls, for at most five seconds.
+// wait returns the n-th (1-based) message to addr. The outbox sends in the
+// background, so it polls, for at most five seconds.
 func (o *outbox) wait(t *testing.T, addr string, n int) mail.Message {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -155,7 +155,18 @@ func (f *fixture) service(t *testing.T, opts ...fixtureOpt) *account.Service {
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
+	runOutbox(t, svc.Outbox())
 	return svc
+}
+
+// runOutbox runs the outbox until the test ends, and stops it before the
+// store (opened earlier, so cleaned up later) closes.
+func runOutbox(t *testing.T, o *account.Outbox) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); o.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // createUser puts a user with password straight into the store.
@@ -197,14 +208,13 @@ func (f *fixture) mustForgot(t *testing.T, email string) string {
 	return mustLink(t, f.mail.wait(t, email, n+1), "/reset-password").Query().Get("token")
 }
 
-// settle returns once the deliveries the service started so far have most
+// settle returns once the mails the service queued so far have most
 // likely reached the outbox, so a test can assert that nothing else was
-// sent without sleeping: it sends one more mail (a reset link for the
-// sentinel account) and waits for it. Each delivery is a goroutine of its
-// own; the sentinel's runs after several store round trips, so an earlier
-// delivery is (practically always) in already. The ordering is not
-// guaranteed, so a run could at worst miss a stray mail; a correct service
-// never fails because of it.
+// sent without sleeping: it queues one more mail (a reset link for the
+// sentinel account) and waits for it. The outbox resolves requests in the
+// order they were queued; only the sends of one batch run in parallel, so
+// a run could at worst miss a stray mail of the sentinel's batch; a
+// correct service never fails because of it.
 func (f *fixture) settle(t *testing.T) {
 	t.Helper()
 	f.settled++

@@ -35,10 +35,11 @@ func TestUpdateProfile(t *testing.T) {
 			if evs[0].IP != testIP || evs[0].UserAgent != testUA {
 				t.Errorf("event %+v", evs[0])
 			}
-			for _, bad := range []string{strings.Repeat("x", 256), "two\nlines", "nul\x00"} {
+			for bad, code := range map[string]string{strings.Repeat("x", 256): "length", "two\nlines": "invalid_name",
+				"nul\x00": "invalid_name", "see www.evil.example": "invalid_name"} {
 				var ve *account.ValidationError
-				if _, err := f.svc.UpdateProfile(ctx, u.ID, bad, testIP, testUA); !errors.As(err, &ve) || ve.Fields["name"] != "length" {
-					t.Errorf("name %q: %v", bad, err)
+				if _, err := f.svc.UpdateProfile(ctx, u.ID, bad, testIP, testUA); !errors.As(err, &ve) || ve.Fields["name"] != code {
+					t.Errorf("name %q: %v, want %s", bad, err, code)
 				}
 			}
 			if f.mustUser(t, u.ID).Name != "Ada Lovelace" {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -26,6 +25,8 @@ import (
 type Store interface {
 	provider.UserStore
 	provider.AccountStore
+	provider.MailQueue
+	provider.Transactor
 }
 
 // Sessions ends login sessions; *websession.Manager implements it. A
@@ -75,6 +76,8 @@ type Config struct {
 	// Audit records security events; nil writes them to the store with
 	// the service's clock and logger.
 	Audit *audit.Log
+	// Outbox tunes the mail outbox (see Service.Outbox).
+	Outbox OutboxConfig
 }
 
 // Service implements registration, verification, password reset and
@@ -85,8 +88,7 @@ type Service struct {
 	hasher *Hasher
 	mailer pmail.Sender
 	sealer *seal.Sealer
-	// mailSlots bounds the deliveries in flight.
-	mailSlots chan struct{}
+	outbox *Outbox
 }
 
 // NewService returns the account service.
@@ -121,24 +123,19 @@ func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, store: store, hasher: hasher, mailer: mailer, sealer: s, mailSlots: make(chan struct{}, 16)}, nil
+	svc := &Service{cfg: cfg, store: store, hasher: hasher, mailer: mailer, sealer: s}
+	if svc.outbox, err = newOutbox(cfg.Outbox, svc); err != nil {
+		return nil, err
+	}
+	return svc, nil
 }
+
+// Outbox is the worker that sends the service's mail; run it (Run) for as
+// long as the service takes requests, in one or more processes.
+func (s *Service) Outbox() *Outbox { return s.outbox }
 
 // Hasher exposes the password hasher (the login page verifies with it).
 func (s *Service) Hasher() *Hasher { return s.hasher }
-
-// NormalizeEmail lower-cases and trims an address. An address that is not
-// valid UTF-8 is only trimmed, so that ValidEmail still refuses it:
-// strings.ToLower would replace each invalid byte with U+FFFD and turn it
-// into a different, valid address ("b\xffb@x.com" would be registered as
-// "b\uFFFDb@x.com").
-func NormalizeEmail(e string) string {
-	e = strings.TrimSpace(e)
-	if !utf8.ValidString(e) {
-		return e
-	}
-	return strings.ToLower(e)
-}
 
 // userByEmail finds the account of an address as typed. An address no
 // account can have (NUL, invalid UTF-8) is an unknown one without asking
@@ -150,24 +147,6 @@ func (s *Service) userByEmail(ctx context.Context, email string) (*provider.User
 		return nil, provider.ErrNotFound
 	}
 	return s.store.GetUserByEmail(ctx, email)
-}
-
-// ValidEmail accepts a bare address (no display name) of sane length.
-func ValidEmail(e string) bool {
-	if len(e) > 254 || e == "" || !provider.CleanText(e) {
-		return false
-	}
-	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e {
-		return false
-	}
-	domain := e[strings.LastIndexByte(e, '@')+1:]
-	return strings.Contains(domain, ".") || domain == "localhost"
-}
-
-// ValidName accepts a display name of at most 255 characters on one line.
-func ValidName(name string) bool {
-	return provider.CleanText(name) && utf8.RuneCountInString(name) <= 255 && !strings.ContainsAny(name, "\r\n")
 }
 
 // CheckPassword enforces the length rule (8-128 characters).
@@ -187,15 +166,15 @@ type RegisterInput struct {
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*provider.User, error) {
 	email := NormalizeEmail(in.Email)
 	fields := map[string]string{}
-	if !ValidEmail(email) {
+	if !ValidNewEmail(email) {
 		fields["email"] = "invalid_email"
 	}
 	if !CheckPassword(in.Password) {
 		fields["password"] = "length"
 	}
 	name := strings.TrimSpace(in.Name)
-	if !ValidName(name) {
-		fields["name"] = "length"
+	if code := nameProblem(name); code != "" {
+		fields["name"] = code
 	}
 	if len(fields) > 0 {
 		return nil, &ValidationError{Fields: fields}
@@ -213,51 +192,20 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*provider.Use
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventRegistered, IP: in.IP, UserAgent: in.UserAgent})
-	if err := s.sendVerification(ctx, u, s.cfg.Redirects.Origin(in.SourceAppURL), in.Lang); err != nil {
+	req := mailRequest{Email: u.Email, Lang: in.Lang, Redirect: s.cfg.Redirects.Origin(in.SourceAppURL)}
+	if err := s.outbox.enqueue(ctx, jobVerifyRequest, req); err != nil {
 		// The account exists; the user can ask for another email.
-		s.cfg.Logger.ErrorContext(ctx, "send verification email", "error", err, "user_id", u.ID)
+		s.cfg.Logger.ErrorContext(ctx, "queue verification email", "error", err, "user_id", u.ID)
 	}
 	return u, nil
 }
 
-func (s *Service) sendVerification(ctx context.Context, u *provider.User, redirect, lang string) error {
-	if err := s.store.DeleteUserTokens(ctx, u.ID, provider.PurposeVerifyEmail); err != nil {
-		return err
-	}
-	token, err := s.newToken(ctx, u.ID, provider.PurposeVerifyEmail, redirect, s.cfg.VerifyTTL)
-	if err != nil {
-		return err
-	}
-	link := s.cfg.BaseURL + "/api/auth/verify-email?token=" + token
-	if redirect != "" {
-		link += "&redirectTo=" + url.QueryEscape(redirect)
-	}
-	msg, err := pmail.Compose(lang, pmail.KindVerifyEmail, u.Email, pmail.Data{Name: u.Name, Link: link, ExpiresIn: expiresIn(lang, s.cfg.VerifyTTL)})
-	if err != nil {
-		return err
-	}
-	s.deliver(ctx, msg, u.ID)
-	return nil
-}
-
-// ResendVerification sends a new verification link when the address
-// belongs to an unverified account. It answers the same either way, so it
-// cannot be used to find out which addresses have accounts.
+// ResendVerification queues a new verification link, which the outbox
+// sends when the address belongs to an unverified account. The request
+// does the same work (one queued job) either way, so neither its answer
+// nor its timing tells which addresses have accounts.
 func (s *Service) ResendVerification(ctx context.Context, email, sourceAppURL, lang string) error {
-	u, err := s.userByEmail(ctx, email)
-	if err != nil {
-		if errors.Is(err, provider.ErrNotFound) {
-			return nil
-		}
-		return err
-	}
-	if u.EmailVerified {
-		return nil
-	}
-	if err := s.sendVerification(ctx, u, s.cfg.Redirects.Origin(sourceAppURL), lang); err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "resend verification email", "error", err, "user_id", u.ID)
-	}
-	return nil
+	return s.queueRequest(ctx, jobVerifyRequest, email, sourceAppURL, lang)
 }
 
 // VerifyEmail consumes a verification token and marks the address
@@ -287,32 +235,76 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*provider.User
 	return u, t.RedirectTo, nil
 }
 
-// ForgotPassword sends a reset link when the address has an account, and
-// answers the same either way.
+// ForgotPassword queues a reset link, which the outbox sends when the
+// address has an account (voiding the older links then). Like
+// ResendVerification it does the same work for every address.
 func (s *Service) ForgotPassword(ctx context.Context, email, redirectTo, lang string) error {
-	u, err := s.userByEmail(ctx, email)
+	return s.queueRequest(ctx, jobResetRequest, email, redirectTo, lang)
+}
+
+func (s *Service) queueRequest(ctx context.Context, kind, email, redirectTo, lang string) error {
+	email = NormalizeEmail(email)
+	// No account can have such an address (see userByEmail), and it is
+	// refused by its shape, not by a lookup.
+	if !provider.CleanText(email) {
+		return nil
+	}
+	return s.outbox.enqueue(ctx, kind, mailRequest{Email: email, Lang: lang, Redirect: s.cfg.Redirects.Origin(redirectTo)})
+}
+
+// resolve turns a queued request into the message to send: nil when the
+// address has no account (or, for verification, a verified one). In one
+// transaction it voids the account's older links of the purpose, stores
+// the new one and replaces the job's payload with the message (sealed by
+// sealMsg), so a crash leaves either the request or a message whose link
+// works.
+func (s *Service) resolve(ctx context.Context, j *provider.MailJob, req mailRequest, sealMsg func(mailMessage) ([]byte, error)) (*mailMessage, error) {
+	u, err := s.userByEmail(ctx, req.Email)
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
-		if errors.Is(err, provider.ErrNotFound) {
-			return nil
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	purpose, kind, ttl, path := provider.PurposeResetPassword, pmail.KindResetPassword, s.cfg.ResetTTL, "/reset-password"
+	if j.Kind == jobVerifyRequest {
+		if u.EmailVerified {
+			return nil, nil
 		}
-		return err
+		purpose, kind, ttl, path = provider.PurposeVerifyEmail, pmail.KindVerifyEmail, s.cfg.VerifyTTL, "/api/auth/verify-email"
 	}
-	// A new link makes the older ones useless.
-	if err := s.store.DeleteUserTokens(ctx, u.ID, provider.PurposeResetPassword); err != nil {
-		return err
-	}
-	redirect := s.cfg.Redirects.Origin(redirectTo)
-	token, err := s.newToken(ctx, u.ID, provider.PurposeResetPassword, redirect, s.cfg.ResetTTL)
+	tx, err := s.store.BeginTx(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	link := s.cfg.BaseURL + "/reset-password?token=" + token
-	msg, err := pmail.Compose(lang, pmail.KindResetPassword, u.Email, pmail.Data{Name: u.Name, Link: link, ExpiresIn: expiresIn(lang, s.cfg.ResetTTL)})
+	defer s.store.Rollback(tx) //nolint:errcheck // a no-op after Commit
+	if err := s.store.DeleteUserTokens(tx, u.ID, purpose); err != nil {
+		return nil, fmt.Errorf("void older %s links: %w", purpose, err)
+	}
+	token, err := s.newToken(tx, u.ID, purpose, req.Redirect, ttl)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.deliver(ctx, msg, u.ID)
-	return nil
+	link := s.cfg.BaseURL + path + "?token=" + token
+	if j.Kind == jobVerifyRequest && req.Redirect != "" {
+		link += "&redirectTo=" + url.QueryEscape(req.Redirect)
+	}
+	msg, err := pmail.Compose(req.Lang, kind, u.Email, pmail.Data{Name: u.Name, Link: link, ExpiresIn: expiresIn(req.Lang, ttl)})
+	if err != nil {
+		return nil, err
+	}
+	m := &mailMessage{UserID: u.ID, Message: msg}
+	payload, err := sealMsg(*m)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.UpdateMailJob(tx, j.ID, jobMessage, payload); err != nil {
+		return nil, fmt.Errorf("store resolved mail: %w", err)
+	}
+	if err := s.store.Commit(tx); err != nil {
+		return nil, fmt.Errorf("commit resolved mail: %w", err)
+	}
+	return m, nil
 }
 
 // ResetPassword consumes a reset token, sets the new password and ends
@@ -452,8 +444,8 @@ func (s *Service) Event(ctx context.Context, e *provider.SecurityEvent) { s.cfg.
 // UpdateProfile sets the user's display name and audits the change.
 func (s *Service) UpdateProfile(ctx context.Context, userID, name, ip, ua string) (*provider.User, error) {
 	name = strings.TrimSpace(name)
-	if !ValidName(name) {
-		return nil, &ValidationError{Fields: map[string]string{"name": "length"}}
+	if code := nameProblem(name); code != "" {
+		return nil, &ValidationError{Fields: map[string]string{"name": code}}
 	}
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
@@ -516,26 +508,4 @@ func expiresIn(lang string, d time.Duration) string {
 		return "1 hour"
 	}
 	return fmt.Sprintf("%d hours", h)
-}
-
-// deliver sends a mail in the background. Answering before the SMTP
-// conversation ends keeps forgot-password and resend-verification equally
-// fast for addresses with and without an account, so their timing reveals
-// nothing. A failure is logged; the user can ask again.
-func (s *Service) deliver(ctx context.Context, msg pmail.Message, userID string) {
-	ctx = context.WithoutCancel(ctx)
-	select {
-	case s.mailSlots <- struct{}{}:
-	default:
-		s.cfg.Logger.ErrorContext(ctx, "mail queue full; message dropped", "user_id", userID)
-		return
-	}
-	go func() {
-		defer func() { <-s.mailSlots }()
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := s.mailer.Send(ctx, msg); err != nil {
-			s.cfg.Logger.ErrorContext(ctx, "send mail", "error", err, "user_id", userID)
-		}
-	}()
 }

@@ -107,7 +107,11 @@ func (s *server) handleAccountProfile() http.Handler {
 		var ve *account.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			s.accountFailed(w, r, sess, u, http.StatusBadRequest, templates.KeyRegisterNameLength, nil)
+			key := templates.KeyRegisterNameLength
+			if ve.Fields["name"] == "invalid_name" {
+				key = templates.KeyRegisterNameInvalid
+			}
+			s.accountFailed(w, r, sess, u, http.StatusBadRequest, key, nil)
 		case err != nil:
 			s.accountFailed(w, r, sess, u, http.StatusInternalServerError, templates.KeyErrorInternal, fmt.Errorf("profile: %w", err))
 		default:

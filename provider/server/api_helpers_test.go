@@ -15,12 +15,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/mail"
 )
 
@@ -31,6 +33,12 @@ import (
 type mailbox struct {
 	mu   sync.Mutex
 	msgs []gotMail
+	// delay slows every accepted message down, as a busy relay would.
+	delay time.Duration
+	// failing makes the server refuse every message with a temporary
+	// error (451) and count the refusals, until it is switched off.
+	failing  atomic.Bool
+	refusals atomic.Int64
 }
 
 type gotMail struct {
@@ -58,6 +66,11 @@ func (s *mboxSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	if s.m.failing.Load() {
+		s.m.refusals.Add(1)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
+	time.Sleep(s.m.delay)
 	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		return err
@@ -91,7 +104,12 @@ func (s *mboxSession) Data(r io.Reader) error {
 // startMailbox runs the SMTP server and returns it with a sender for setup.
 func startMailbox(t testing.TB) (*mailbox, mail.Sender) {
 	t.Helper()
-	mb := &mailbox{}
+	return startMailboxOf(t, &mailbox{})
+}
+
+// startMailboxOf runs mb (set up slow or failing) as the SMTP server.
+func startMailboxOf(t testing.TB, mb *mailbox) (*mailbox, mail.Sender) {
+	t.Helper()
 	srv := smtp.NewServer(mb)
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 5*time.Second, 5*time.Second
@@ -225,6 +243,9 @@ func (s *hidingStore) GetUserByEmail(ctx context.Context, email string) (*provid
 func withMailer(m mail.Sender) func(*setupOpts)  { return func(o *setupOpts) { o.mailer = m } }
 func withClock(c *clock) func(*setupOpts)        { return func(o *setupOpts) { o.now = c.now } }
 func withGrace(d time.Duration) func(*setupOpts) { return func(o *setupOpts) { o.grace = d } }
+func withOutbox(c account.OutboxConfig) func(*setupOpts) {
+	return func(o *setupOpts) { o.outbox = c }
+}
 
 // --- JSON API calls -------------------------------------------------------------
 

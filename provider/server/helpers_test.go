@@ -76,6 +76,8 @@ type env struct {
 	sessions *websession.Manager
 	// notifier queues back-channel logouts; tests deliver with DeliverDue.
 	notifier *backchannel.Notifier
+	// outbox sends the mail, running from setup to the end of the test.
+	outbox *account.Outbox
 	// credits is the credits service on the same database.
 	credits *credits.Service
 	// billingStore is the credits store billing books through.
@@ -97,6 +99,8 @@ type setupOpts struct {
 	// billing serves purchases and the Stripe webhook through a
 	// stripe-mock started for the test.
 	billing bool
+	// outbox tunes the mail outbox.
+	outbox account.OutboxConfig
 	// databaseURL, when set, rewrites the fresh database's URL (to put a
 	// fault proxy in front of it).
 	databaseURL func(string) string
@@ -196,17 +200,19 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		WrapStore:      o.wrapStore,
 		Limiter:        o.limiter,
 		Backoff:        o.backoff,
+		Outbox:         o.outbox,
 	})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
+	runOutbox(t, a.Outbox)
 	ts.Config.Handler = a.Handler
 	ts.Start()
 	t.Cleanup(ts.Close)
 
 	e := &env{name: b.Name, issuer: issuer, store: a.Store, op: a.OP, ring: a.Ring, hasher: a.Hasher, ts: ts, mail: o.mailer,
-		accounts: a.Accounts, sessions: a.Sessions, notifier: a.Notifier, credits: a.Credits, billingStore: a.CreditsStore}
+		accounts: a.Accounts, sessions: a.Sessions, notifier: a.Notifier, outbox: a.Outbox, credits: a.Credits, billingStore: a.CreditsStore}
 	hasher := a.Hasher
 	store := a.Store
 	hash, err := hasher.Hash(ctx, userPassword)
@@ -246,6 +252,16 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 		}
 	}
 	return e
+}
+
+// runOutbox runs the mail outbox until the test ends, as App.Run would,
+// and stops it before the app (set up earlier, so cleaned up later) closes.
+func runOutbox(t testing.TB, o *account.Outbox) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); o.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // forEachBackend runs f as a subtest per storage backend.

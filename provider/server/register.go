@@ -24,6 +24,7 @@ func (s *server) handleRegisterPage() http.Handler {
 var registerErrorKeys = map[string]string{
 	"email:invalid_email": templates.KeyRegisterInvalidEmail, "email:required": templates.KeyRegisterInvalidEmail,
 	"password:length": templates.KeyRegisterPasswordLength, "name:length": templates.KeyRegisterNameLength,
+	"name:invalid_name": templates.KeyRegisterNameInvalid,
 }
 
 func (s *server) handleRegisterSubmit() http.Handler {

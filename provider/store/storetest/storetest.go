@@ -74,6 +74,12 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"SessionClients", testSessionClients},
 		{"ConcurrentClaimLogoutJobs", testConcurrentClaimLogoutJobs},
 		{"LogoutSQLMetacharacters", testLogoutSQLMetacharacters},
+		{"MailEnqueueClaim", testMailEnqueueClaim},
+		{"MailLease", testMailLease},
+		{"MailUpdateCompleteRetry", testMailUpdateCompleteRetry},
+		{"MailTxRollback", testMailTxRollback},
+		{"ConcurrentClaimMailJobs", testConcurrentClaimMailJobs},
+		{"MailSQLMetacharacters", testMailSQLMetacharacters},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}

@@ -1,0 +1,187 @@
+package account_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/mail"
+	"github.com/manacore/mana-core-auth/provider/store/storetest"
+	"github.com/manacore/mana-core-auth/provider/websession"
+)
+
+// recordingStore notes the store calls a request makes that could differ
+// between known and unknown addresses (lookups, token writes, queueing).
+type recordingStore struct {
+	provider.Store
+	mu    sync.Mutex
+	calls []string
+}
+
+func (s *recordingStore) note(name string) {
+	s.mu.Lock()
+	s.calls = append(s.calls, name)
+	s.mu.Unlock()
+}
+
+func (s *recordingStore) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls
+	s.calls = nil
+	return c
+}
+
+func (s *recordingStore) GetUserByEmail(ctx context.Context, email string) (*provider.User, error) {
+	s.note("GetUserByEmail")
+	return s.Store.GetUserByEmail(ctx, email)
+}
+
+func (s *recordingStore) GetUser(ctx context.Context, id string) (*provider.User, error) {
+	s.note("GetUser")
+	return s.Store.GetUser(ctx, id)
+}
+
+func (s *recordingStore) CreateToken(ctx context.Context, t *provider.OneTimeToken) error {
+	s.note("CreateToken")
+	return s.Store.CreateToken(ctx, t)
+}
+
+func (s *recordingStore) DeleteUserTokens(ctx context.Context, userID, purpose string) error {
+	s.note("DeleteUserTokens")
+	return s.Store.DeleteUserTokens(ctx, userID, purpose)
+}
+
+func (s *recordingStore) BeginTx(ctx context.Context) (context.Context, error) {
+	s.note("BeginTx")
+	return s.Store.BeginTx(ctx)
+}
+
+func (s *recordingStore) EnqueueMail(ctx context.Context, j *provider.MailJob) error {
+	s.note("EnqueueMail")
+	return s.Store.EnqueueMail(ctx, j)
+}
+
+// Forgot-password and resend-verification do the same store work for an
+// address with an account and one without (one queued job), so their
+// timing tells nothing; the mail goes out, or not, from the outbox.
+func TestRecoveryRequestsDoTheSameWork(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		f := newFixture(t, b)
+		known := f.createUser(t, "known@example.com", password, false)
+		rec := &recordingStore{Store: f.store}
+		// A second service on the recording store; its outbox does not run,
+		// the fixture's does (on the same database), so only request-path
+		// calls are recorded.
+		sessions, err := websession.New(websession.Config{SecretKey: secretKey, Now: f.clock.Now}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := account.NewService(account.Config{BaseURL: baseURL, SecretKey: secretKey, Sessions: sessions, Now: f.clock.Now},
+			rec, account.NewHasher(cheapParams, 1), f.mail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			call func(email string) error
+		}{
+			{"ForgotPassword", func(e string) error { return svc.ForgotPassword(t.Context(), e, "", "en") }},
+			{"ResendVerification", func(e string) error { return svc.ResendVerification(t.Context(), e, "", "en") }},
+		} {
+			if err := tc.call(known.Email); err != nil {
+				t.Fatalf("%s(known): %v", tc.name, err)
+			}
+			forKnown := rec.take()
+			if err := tc.call("nobody@example.com"); err != nil {
+				t.Fatalf("%s(unknown): %v", tc.name, err)
+			}
+			forUnknown := rec.take()
+			if !slices.Equal(forKnown, forUnknown) || !slices.Equal(forKnown, []string{"EnqueueMail"}) {
+				t.Errorf("%s store calls: known %v, unknown %v; want the same single EnqueueMail", tc.name, forKnown, forUnknown)
+			}
+		}
+		// The fixture's outbox resolved the four requests: two mails to the
+		// account, none to the unknown address.
+		f.mail.wait(t, known.Email, 2)
+		f.settle(t)
+		if n := len(f.mail.to(known.Email)); n != 2 {
+			t.Errorf("%d mails to the known address, want 2", n)
+		}
+		if n := len(f.mail.to("nobody@example.com")); n != 0 {
+			t.Errorf("%d mails to the unknown address", n)
+		}
+	})
+}
+
+// peekingSender checks, while a mail is being sent, that its job in the
+// store holds neither the address nor the link in plain text.
+type peekingSender struct {
+	t     *testing.T
+	store provider.Store
+	clock *clock
+	sent  []mail.Message
+}
+
+func (p *peekingSender) Send(ctx context.Context, m mail.Message) error {
+	// Past the outbox's lease; the job is completed right after anyway.
+	jobs, err := p.store.ClaimMailJobs(ctx, p.clock.Now().Add(time.Hour), 10, 0)
+	if err != nil {
+		return err
+	}
+	token := mustLink(p.t, m, "/reset-password").Query().Get("token")
+	for _, j := range jobs {
+		if bytes.Contains(j.Payload, []byte(token)) || bytes.Contains(j.Payload, []byte(m.To)) {
+			p.t.Errorf("job %s stores the address or the link in plain text", j.ID)
+		}
+		if j.Kind != "message" {
+			p.t.Errorf("job %s kind %q while its mail is sent, want message", j.ID, j.Kind)
+		}
+	}
+	if len(jobs) != 1 {
+		p.t.Errorf("%d jobs while one mail is sent", len(jobs))
+	}
+	p.sent = append(p.sent, m)
+	return nil
+}
+
+// The queued request and the resolved message are sealed in the store.
+func TestOutboxSealsPayloads(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		c := &clock{t: start}
+		sessions, err := websession.New(websession.Config{SecretKey: secretKey, Now: c.Now}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peek := &peekingSender{t: t, store: s, clock: c}
+		svc, err := account.NewService(account.Config{BaseURL: baseURL, SecretKey: secretKey, Sessions: sessions, Now: c.Now},
+			s, account.NewHasher(cheapParams, 1), peek)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &fixture{store: s, clock: c}
+		u := f.createUser(t, "sealed@example.com", password, true)
+		if err := svc.ForgotPassword(t.Context(), u.Email, "", "en"); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := s.ClaimMailJobs(t.Context(), c.Now(), 10, 0)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("queued jobs = %d (%v), want 1", len(jobs), err)
+		}
+		if bytes.Contains(jobs[0].Payload, []byte(u.Email)) {
+			t.Error("the queued request stores the address in plain text")
+		}
+		if n, err := svc.Outbox().SendDue(t.Context()); err != nil || n != 1 {
+			t.Fatalf("SendDue = %d, %v; want 1 mail", n, err)
+		}
+		if len(peek.sent) != 1 || peek.sent[0].To != u.Email {
+			t.Fatalf("sent %v", peek.sent)
+		}
+	})
+}
