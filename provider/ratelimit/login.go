@@ -57,9 +57,6 @@ type LoginTurn struct {
 	known bool
 }
 
-// Known reports whether the attempt was judged as a known device.
-func (t LoginTurn) Known() bool { return t.known }
-
 func (t LoginTurn) accountKey() string { return "login:acct:" + t.email }
 func (t LoginTurn) networkKey() string { return t.accountKey() + ":net:" + t.network }
 func (t LoginTurn) shareKey() string   { return t.accountKey() + ":share:" + t.network }
