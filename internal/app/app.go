@@ -164,8 +164,20 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	limiter, backoff, err := a.limits(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	var redisState server.RedisState
+	if a.failover != nil {
+		redisState = a.failover
+	}
+	var loginHolds account.LoginHolds
+	if backoff != nil {
+		loginHolds = ratelimit.NewLoginBackoff(backoff)
+	}
 	a.Accounts, err = account.NewService(account.Config{BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Now: opts.Now,
-		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog, Outbox: opts.Outbox,
+		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog, Outbox: opts.Outbox, LoginHolds: loginHolds,
 		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost}},
 		a.Store, a.Hasher, mailer)
 	if err != nil {
@@ -193,14 +205,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		}
 	}
 
-	limiter, backoff, err := a.limits(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	var redisState server.RedisState
-	if a.failover != nil {
-		redisState = a.failover
-	}
 	a.Handler, err = server.New(server.Deps{
 		Logger: log,
 		Config: server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], Limits: cfg.Limits,

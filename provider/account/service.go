@@ -78,6 +78,17 @@ type Config struct {
 	Audit *audit.Log
 	// Outbox tunes the mail outbox (see Service.Outbox).
 	Outbox OutboxConfig
+	// LoginHolds, when set, is told of every password reset.
+	LoginHolds LoginHolds
+}
+
+// LoginHolds is the login backoff as a password reset sees it: whoever
+// followed the emailed link is the owner, and must be able to sign in at
+// once even while someone else keeps failing on the account.
+type LoginHolds interface {
+	// Clear forgets the account's hold and that of the network ip (the
+	// resetting client's address) is in. email is normalised.
+	Clear(ctx context.Context, email, ip string) error
 }
 
 // Service implements registration, verification, password reset and
@@ -342,6 +353,13 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua 
 		return nil, fmt.Errorf("end sessions after reset: %w", err)
 	}
 	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventPasswordReset, IP: ip, UserAgent: ua})
+	if s.cfg.LoginHolds != nil {
+		// The password is already changed: a backoff outage must not
+		// turn the reset into an error; the hold decays on its own.
+		if err := s.cfg.LoginHolds.Clear(ctx, NormalizeEmail(u.Email), ip); err != nil {
+			s.cfg.Logger.ErrorContext(ctx, "clear login holds after reset", "error", err, "user_id", u.ID)
+		}
+	}
 	return u, nil
 }
 

@@ -1,6 +1,7 @@
 // Package ratelimit holds the abuse-protection counters of the provider:
 // a per-key rate Limiter (in process or in Redis, shared by every replica)
-// and a Backoff that slows repeated failed logins on one account.
+// and a Backoff that slows repeated failed logins on one account, which
+// LoginBackoff composes into per-network, per-device and per-account keys.
 //
 // # Algorithm
 //

@@ -116,13 +116,14 @@ func (s *server) handleAPILogin() http.Handler {
 			httpapi.WriteValidation(w, fields)
 			return
 		}
-		if wait := s.accountWait(r, in.Email); wait > 0 {
+		turn, wait := s.loginWait(r, in.Email)
+		if wait > 0 {
 			s.Accounts.LoginThrottled(ctx, in.Email, s.clientIP(r), r.UserAgent(), "api")
 			s.tooMany(w, r, false, wait)
 			return
 		}
 		u, err := s.Accounts.Authenticate(ctx, in.Email, in.Password)
-		s.accountResult(r, in.Email, err)
+		s.loginResult(r, turn, err)
 		switch {
 		case errors.Is(err, account.ErrInvalidCredentials):
 			s.Accounts.LoginFailed(ctx, in.Email, s.clientIP(r), r.UserAgent(), "api")
@@ -216,6 +217,7 @@ func (s *server) apiIssue(w http.ResponseWriter, r *http.Request, u *provider.Us
 		httpapi.InternalError(w, r, s.Logger, "login: tokens", err)
 		return
 	}
+	s.rememberDevice(w, r, account.NormalizeEmail(u.Email))
 	httpapi.WriteJSON(w, http.StatusOK, loginResponse(u, pair))
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -92,6 +93,9 @@ type setupOpts struct {
 	limits  map[string]server.Limit
 	// corsOrigins is CORS_ORIGINS.
 	corsOrigins []string
+	// trustedProxies is TRUSTED_PROXIES: trusting loopback lets a test
+	// speak from any client address through X-Forwarded-For.
+	trustedProxies []netip.Prefix
 	// now, when set, is the clock of every component (token expiry, TOTP).
 	now func() time.Time
 	// wrapStore, when set, wraps the store every component uses.
@@ -173,6 +177,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	cfg.RedirectLocalhost = false
 	cfg.RefreshGrace = o.grace
 	cfg.CORSOrigins = o.corsOrigins
+	cfg.TrustedProxies = o.trustedProxies
 	// Limits and the login backoff only where a test asks for them.
 	cfg.Limits, cfg.LoginBackoff = map[string]server.Limit{}, app.Backoff{}
 	if o.limiter != nil || o.redisURL != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/templates"
 )
 
@@ -119,12 +120,23 @@ func (s *server) clientLimited(r *http.Request, rule, clientID string) (bool, ti
 	return d.Allowed, d.RetryAfter
 }
 
-// accountWait reports how long logins to this account must still wait
-// after repeated failures. It is keyed by the address whether or not an
-// account exists, so a 429 reveals nothing, and it slows guessing without
-// a lockout an attacker could impose on the owner.
-func (s *server) accountWait(r *http.Request, email string) time.Duration {
-	return s.backoffWait(r, "login:acct:"+account.NormalizeEmail(email))
+// loginWait reports how long this login must still wait after repeated
+// failures (0 = check the password now), and the turn to book its outcome
+// on. It is keyed by the address whether or not an account exists, so a
+// 429 reveals nothing; it counts per account and client network, and lets
+// a known device through (ratelimit.LoginBackoff), so slowing guessing
+// does not hand anyone a way to hold the owner out.
+func (s *server) loginWait(r *http.Request, email string) (ratelimit.LoginTurn, time.Duration) {
+	if s.logins == nil {
+		return ratelimit.LoginTurn{}, 0
+	}
+	email = account.NormalizeEmail(email)
+	t, d, err := s.logins.Begin(r.Context(), email, s.clientIP(r), s.knownDevice(r, email))
+	if err != nil {
+		s.Logger.ErrorContext(r.Context(), "login backoff", "error", err)
+		return t, 0
+	}
+	return t, d
 }
 
 // secondFactorKey is the backoff key of a user's second-factor attempts:
@@ -143,17 +155,23 @@ func (s *server) backoffWait(r *http.Request, key string) time.Duration {
 	return d
 }
 
-// accountResult books the outcome of a password check. Only a wrong
+// loginResult books the outcome of a password check. Only a wrong
 // password counts as a failure and only a right one clears the state: a
 // database error or a cancelled request must not reset an attacker's
 // backoff.
-func (s *server) accountResult(r *http.Request, email string, err error) {
-	key := "login:acct:" + account.NormalizeEmail(email)
+func (s *server) loginResult(r *http.Request, t ratelimit.LoginTurn, err error) {
+	if s.logins == nil {
+		return
+	}
+	var berr error
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
-		s.backoffResult(r, key, false)
+		berr = s.logins.Fail(r.Context(), t)
 	case err == nil || errors.Is(err, account.ErrEmailNotVerified):
-		s.backoffResult(r, key, true)
+		berr = s.logins.Succeed(r.Context(), t)
+	}
+	if berr != nil {
+		s.Logger.ErrorContext(r.Context(), "login backoff", "error", berr)
 	}
 }
 

@@ -67,13 +67,14 @@ func (s *server) handleLoginSubmit() http.Handler {
 			s.renderLogin(w, r, http.StatusBadRequest, email, returnTo, templates.KeyLoginRequired)
 			return
 		}
-		if wait := s.accountWait(r, email); wait > 0 {
+		turn, wait := s.loginWait(r, email)
+		if wait > 0 {
 			s.Accounts.LoginThrottled(ctx, email, s.clientIP(r), r.UserAgent(), "page")
 			s.tooMany(w, r, true, wait)
 			return
 		}
 		u, err := s.Accounts.Authenticate(ctx, email, password)
-		s.accountResult(r, email, err)
+		s.loginResult(r, turn, err)
 		switch {
 		case errors.Is(err, account.ErrInvalidCredentials):
 			s.Accounts.LoginFailed(ctx, email, s.clientIP(r), r.UserAgent(), "page")
@@ -161,6 +162,7 @@ func (s *server) completeLogin(w http.ResponseWriter, r *http.Request, u *provid
 		s.pageError(w, r, fmt.Errorf("login: start session: %w", err))
 		return
 	}
+	s.rememberDevice(w, r, account.NormalizeEmail(u.Email))
 	if isAuthorizePath(returnTo) {
 		sep := "?"
 		if strings.Contains(returnTo, "?") {

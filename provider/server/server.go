@@ -77,6 +77,8 @@ type RedisState interface {
 type server struct {
 	Deps
 	tickets *ticketer
+	// logins is the password backoff, composed on Backoff; nil without it.
+	logins  *ratelimit.LoginBackoff
 	secure  bool
 	started time.Time
 }
@@ -107,6 +109,9 @@ func New(d Deps) (http.Handler, error) {
 		tickets: &ticketer{key: key, now: d.Config.Now},
 		secure:  strings.HasPrefix(d.Config.Issuer, "https://"),
 		started: d.Config.Now(),
+	}
+	if d.Backoff != nil {
+		s.logins = ratelimit.NewLoginBackoff(d.Backoff)
 	}
 	return s.routes(), nil
 }
