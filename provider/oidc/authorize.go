@@ -8,10 +8,6 @@ import (
 	"github.com/ory/fosite"
 )
 
-// Prompts are the prompt values this provider understands (OpenID Connect
-// Core 3.1.2.1).
-var Prompts = []string{"none", "login", "consent", "select_account"}
-
 // CheckAuthorizeRequest makes, before any login or consent page, the
 // checks fosite makes only when it issues the code (the PKCE, authorize
 // code and OpenID Connect handlers of NewAuthorizeResponse): a request
@@ -32,9 +28,11 @@ func (p *Provider) CheckAuthorizeRequest(ctx context.Context, ar fosite.Authoriz
 	if ar.GetRequestedScopes().Has("openid") && form.Get("redirect_uri") == "" {
 		return fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter is required when using OpenID Connect 1.0.")
 	}
+	// The prompt values of OpenID Connect Core 3.1.2.1, all understood.
+	known := []string{"none", "login", "consent", "select_account"}
 	prompts := fosite.RemoveEmpty(strings.Split(form.Get("prompt"), " "))
 	for _, pr := range prompts {
-		if !slices.Contains(Prompts, pr) {
+		if !slices.Contains(known, pr) {
 			return fosite.ErrInvalidRequest.WithHintf("Unknown prompt value '%s'.", pr)
 		}
 	}

@@ -6,10 +6,12 @@ import (
 	"github.com/ory/fosite"
 )
 
-// ResponseModes are the response modes of the authorization endpoint, as
+// responseModes are the response modes of the authorization endpoint, as
 // discovery lists them: query (the default of the code flow) and
 // form_post.
-var ResponseModes = []fosite.ResponseModeType{fosite.ResponseModeQuery, fosite.ResponseModeFormPost}
+func responseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeQuery, fosite.ResponseModeFormPost}
+}
 
 // formPostTemplate is the form_post response page (OAuth 2.0 Form Post
 // Response Mode). fosite's own submits itself with an inline onload
@@ -47,4 +49,4 @@ func formPostTemplate(issuer string) *template.Template {
 // GetResponseModes tells fosite which response modes the client may ask
 // for (fosite.ResponseModeClient); every client may use every mode we
 // offer.
-func (c *Client) GetResponseModes() []fosite.ResponseModeType { return ResponseModes }
+func (c *Client) GetResponseModes() []fosite.ResponseModeType { return responseModes() }

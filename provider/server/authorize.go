@@ -216,8 +216,11 @@ func (s *server) newLoginTicket(sess *provider.Session) string {
 
 // accountChoiceURL is returnTo continued with the signed-in account.
 func (s *server) accountChoiceURL(returnTo string, sess *provider.Session) string {
+	if !isAuthorizePath(returnTo) {
+		return ""
+	}
 	t, err := s.tickets.seal("account", loginTicket{SID: sess.ID, AuthTime: sess.AuthTime.UnixMilli()}, 10*time.Minute)
-	if err != nil || !isAuthorizePath(returnTo) {
+	if err != nil {
 		return ""
 	}
 	sep := "?"
@@ -228,22 +231,21 @@ func (s *server) accountChoiceURL(returnTo string, sess *provider.Session) strin
 }
 
 func (s *server) verifyAccountChoice(ticket string, sess *provider.Session) bool {
-	if ticket == "" {
-		return false
-	}
-	var lt loginTicket
-	if err := s.tickets.open("account", ticket, &lt); err != nil {
-		return false
-	}
-	return lt.SID == sess.ID && lt.AuthTime == sess.AuthTime.UnixMilli()
+	return s.verifySessionTicket("account", ticket, sess)
 }
 
 func (s *server) verifyLoginTicket(ticket string, sess *provider.Session) bool {
+	return s.verifySessionTicket("login", ticket, sess)
+}
+
+// verifySessionTicket reports whether ticket was sealed for purpose and
+// the browser session sess, as it is now.
+func (s *server) verifySessionTicket(purpose, ticket string, sess *provider.Session) bool {
 	if ticket == "" {
 		return false
 	}
 	var lt loginTicket
-	if err := s.tickets.open("login", ticket, &lt); err != nil {
+	if err := s.tickets.open(purpose, ticket, &lt); err != nil {
 		return false
 	}
 	return lt.SID == sess.ID && lt.AuthTime == sess.AuthTime.UnixMilli()
