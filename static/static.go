@@ -8,7 +8,8 @@ package static
 
 import "embed"
 
-// FS holds css/ and img/ (paths like "css/app.css" and "img/logo.svg").
+// FS holds css/, img/ and js/ (paths like "css/app.css", "img/logo.svg"
+// and "js/form_post.js", the auto-submit of the form_post response).
 //
-//go:embed css img
+//go:embed css img js
 var FS embed.FS

@@ -44,6 +44,7 @@ const (
 	KeyAccount2FADisabled       = "account.2fa_disabled"
 	KeyAccountSessionRevoked    = "account.session_revoked"
 	KeyAccountSessionsRevoked   = "account.sessions_revoked"
+	KeyAccountSessionNotFound   = "account.session_not_found"
 	KeyCreditsPurchaseSuccess   = "credits.purchase_success"
 	KeyCreditsPurchaseCancelled = "credits.purchase_cancelled"
 	KeyCreditsPackageNotFound   = "credits.package_not_found"
@@ -133,6 +134,8 @@ var messages = map[string]message{
 	"login.submit":            {"Sign in", "Anmelden"},
 	"login.no_account":        {"New to Mana?", "Neu bei Mana?"},
 	"login.register":          {"Create account", "Konto erstellen"},
+	"login.continue_as":       {"Continue as", "Weiter als"},
+	"login.use_another":       {"Or sign in with another account:", "Oder mit einem anderen Konto anmelden:"},
 	KeyLoginInvalid:           {"Invalid email or password", "E-Mail oder Passwort ist falsch"},
 	KeyLoginRequired:          {"Please enter your email and password.", "Bitte gib deine E-Mail-Adresse und dein Passwort ein."},
 	KeyLoginLocked:            {"Too many attempts. Please try again later.", "Zu viele Versuche. Bitte versuche es später erneut."},
@@ -270,6 +273,7 @@ var messages = map[string]message{
 	KeyAccount2FADisabled:             {"Two-factor authentication is now off.", "Die Zwei-Faktor-Authentifizierung ist jetzt ausgeschaltet."},
 	KeyAccountSessionRevoked:          {"The session was signed out.", "Die Sitzung wurde abgemeldet."},
 	KeyAccountSessionsRevoked:         {"You were signed out on all other devices.", "Du wurdest auf allen anderen Geräten abgemeldet."},
+	KeyAccountSessionNotFound:         {"That session was not found; it may have ended already.", "Diese Sitzung wurde nicht gefunden; vielleicht ist sie schon beendet."},
 
 	"account.credits_link": {"Credits", "Credits"},
 

@@ -19,6 +19,11 @@ type LoginView struct {
 	Email         string // keeps the user's input / login_hint
 	Error         string // already translated message shown in place; "" for none
 	ReturnTo      string // hidden field "return_to"
+	// CurrentEmail and ContinueURL offer the signed-in account
+	// (prompt=select_account): "Continue as" links to ContinueURL, the
+	// form signs in with another account. Both "" otherwise.
+	CurrentEmail string
+	ContinueURL  string
 }
 
 // ConsentView is the view model of ConsentPage.

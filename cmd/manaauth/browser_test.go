@@ -3,7 +3,9 @@ package main
 // The single sign-on story of issue 4 in a real browser: headless Chromium
 // signs in to one app through the provider's login page, is signed in to a
 // second app on another subdomain without typing, signs out in the first
-// app and the second app's next silent check says "signed out".
+// app and the second app's next silent check says "signed out". The second
+// app asks for response_mode=form_post, so the provider's auto-submitting
+// page runs in a real browser under its CSP.
 //
 // The provider runs in-process as `manaauth serve --dev` with
 // BASE_URL=http://auth.mana.test:<port> and COOKIE_DOMAIN=.mana.test. The
@@ -191,13 +193,18 @@ type relyingParty struct {
 	oauth      oauth2.Config
 	verifier   *oidc.IDTokenVerifier
 	endSession string
+	// formPost asks for response_mode=form_post: the provider's page posts
+	// the response to /callback, submitted by its static script under the
+	// provider's CSP.
+	formPost bool
 
-	mu       sync.Mutex
-	pending  map[string]pendingAuth // by state
-	logouts  map[string]bool        // states of RP-initiated logouts under way
-	sessions map[string]*rpSession  // by the app's cookie value
-	logins   []rpSession            // every sign-in, for the test to inspect
-	errs     []string
+	mu        sync.Mutex
+	formPosts int                    // authorization responses that arrived by form_post
+	pending   map[string]pendingAuth // by state
+	logouts   map[string]bool        // states of RP-initiated logouts under way
+	sessions  map[string]*rpSession  // by the app's cookie value
+	logins    []rpSession            // every sign-in, for the test to inspect
+	errs      []string
 }
 
 type pendingAuth struct {
@@ -220,6 +227,7 @@ func newRelyingParty(t *testing.T, name string, cert tls.Certificate) *relyingPa
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", rp.handleHome)
 	mux.HandleFunc("GET /callback", rp.handleCallback)
+	mux.HandleFunc("POST /callback", rp.handleCallback)
 	mux.HandleFunc("GET /check", rp.handleCheck)
 	mux.HandleFunc("GET /logout", rp.handleLogout)
 	rp.srv = httptest.NewUnstartedServer(mux)
@@ -309,16 +317,38 @@ func (rp *relyingParty) authorize(w http.ResponseWriter, r *http.Request, silent
 	rp.pending[state] = pendingAuth{verifier: verifier, nonce: nonce, silent: silent}
 	rp.mu.Unlock()
 	// Binds the state to this browser.
-	http.SetCookie(w, &http.Cookie{Name: "rp_state", Value: state, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	if rp.formPost {
+		opts = append(opts, oauth2.SetAuthURLParam("response_mode", "form_post"))
+	}
+	http.SetCookie(w, &http.Cookie{Name: "rp_state", Value: state, Path: "/", HttpOnly: true, Secure: true, SameSite: rp.sameSite()})
 	if silent {
 		opts = append(opts, oauth2.SetAuthURLParam("prompt", "none"))
 	}
 	http.Redirect(w, r, rp.oauth.AuthCodeURL(state, opts...), http.StatusFound)
 }
 
+// sameSite is the SameSite of the app's cookies: a form_post response is
+// a cross-site POST, which carries no Lax cookie.
+func (rp *relyingParty) sameSite() http.SameSite {
+	if rp.formPost {
+		return http.SameSiteNoneMode
+	}
+	return http.SameSiteLaxMode
+}
+
 func (rp *relyingParty) handleCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil || !rp.formPost {
+			rp.fail(w, "unexpected POST callback (%v)", err)
+			return
+		}
+		q = r.PostForm
+		rp.mu.Lock()
+		rp.formPosts++
+		rp.mu.Unlock()
+	}
 	state := q.Get("state")
 	c, err := r.Cookie("rp_state")
 	if state == "" || err != nil || c.Value != state {
@@ -389,7 +419,7 @@ func (rp *relyingParty) handleCallback(w http.ResponseWriter, r *http.Request) {
 	rp.sessions[id] = s
 	rp.logins = append(rp.logins, *s)
 	rp.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: rpCookie, Value: id, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: rpCookie, Value: id, Path: "/", HttpOnly: true, Secure: true, SameSite: rp.sameSite()})
 	if p.silent {
 		rp.page(w, http.StatusOK, "signed in as "+s.Email)
 		return
@@ -628,6 +658,7 @@ func testBrowserSSO(t *testing.T, chromium, backend, dsn string) {
 
 	cert, spki := appCertificate(t)
 	chat, todo := newRelyingParty(t, "chat", cert), newRelyingParty(t, "todo", cert)
+	todo.formPost = true
 
 	if out, _, err := runCmd(t, env, "users", "create", "--email", browserEmail, "--password", browserPassword,
 		"--name", "Ada Lovelace", "--verified"); err != nil {
@@ -740,6 +771,12 @@ func testBrowserSSO(t *testing.T, chromium, backend, dsn string) {
 	todoLogins, _ := todo.snapshot()
 	if len(chatLogins) != 1 || len(todoLogins) != 1 {
 		t.Fatalf("logins: chat %d, todo %d; want 1 each", len(chatLogins), len(todoLogins))
+	}
+	todo.mu.Lock()
+	formPosts := todo.formPosts
+	todo.mu.Unlock()
+	if formPosts != 1 {
+		t.Errorf("todo got %d form_post responses, want 1 (its sign-in)", formPosts)
 	}
 	if c, d := chatLogins[0], todoLogins[0]; c.SID != d.SID || c.Subject != d.Subject || !c.AuthTime.Equal(d.AuthTime) {
 		t.Errorf("todo's ID token is not from chat's browser session: chat sid=%s sub=%s auth_time=%v, todo sid=%s sub=%s auth_time=%v",

@@ -19,7 +19,7 @@ func (p *Provider) Discovery(backchannel bool) map[string]any {
 		"end_session_endpoint":                          iss + "/oauth2/logout",
 		"scopes_supported":                              []string{"openid", "profile", "email", "offline_access"},
 		"response_types_supported":                      []string{"code"},
-		"response_modes_supported":                      []string{"query"},
+		"response_modes_supported":                      responseModes(),
 		"grant_types_supported":                         provider.GrantTypes(),
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         []string{provider.AlgEdDSA, provider.AlgRS256},

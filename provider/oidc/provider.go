@@ -74,6 +74,10 @@ type Provider struct {
 	fosite   *fosite.Config
 	sessions Sessions
 	audit    Auditor
+
+	// authenticateClient is the client authentication of the token,
+	// revocation and introspection endpoints.
+	authenticateClient fosite.ClientAuthenticationStrategy
 }
 
 // New composes fosite with exactly the grants of provider.GrantTypes,
@@ -131,9 +135,11 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 		OmitRedirectScopeParam:     true,
 		SendDebugMessagesToClients: false,
 		RefreshTokenScopes:         []string{"offline_access", "offline"},
+		FormPostHTMLTemplate:       formPostTemplate(cfg.Issuer),
 	}
 
 	st := &storage{store: store, clients: newClientCache(store, cfg.ClientCacheTTL, cfg.Now), grace: cfg.RefreshGrace, now: cfg.Now}
+	fc.ClientAuthenticationStrategy = clientAuthentication((&fosite.Fosite{Store: st, Config: fc}).DefaultClientAuthenticationStrategy)
 	sg := &signer{ring: ring, now: cfg.Now}
 	strat := &strategy{
 		HMACSHAStrategyUnPrefixed: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc),
@@ -156,7 +162,7 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 		audit = cfg.Audit
 	}
 	return &Provider{OAuth2Provider: op, Config: cfg, Store: store, Ring: ring, storage: st, strategy: strat, signer: sg,
-		grace: graceSealer, fosite: fc, sessions: cfg.Sessions, audit: audit}, nil
+		grace: graceSealer, fosite: fc, authenticateClient: fc.ClientAuthenticationStrategy, sessions: cfg.Sessions, audit: audit}, nil
 }
 
 // composeFactories lists the fosite handlers for grants: the OAuth 2.0

@@ -262,6 +262,11 @@ func (s *storage) GetRefreshTokenSession(ctx context.Context, signature string, 
 		if g.RotatedAt != nil && s.now().Sub(*g.RotatedAt) < s.grace {
 			return nil, errRotatedInGrace
 		}
+		if g.RotatedAt == nil {
+			// Never exchanged: a logout or revocation ended it, which is
+			// no reuse; fosite still sees an inactive token.
+			return r, fosite.ErrInactiveToken.WithWrap(ErrTokenRevoked)
+		}
 		return r, fosite.ErrInactiveToken
 	}
 	return r, nil

@@ -157,10 +157,14 @@ func (p *Provider) refreshed(ctx context.Context, g *graceEntry) (*Refreshed, er
 
 // refused handles a token request fosite refused: a refresh token rotated
 // moments ago is answered from the grace cache (body, nil error); reuse of
-// an older one is audited. Anything else is returned as it came.
+// an older one is audited; a revoked one says so. Anything else is
+// returned as it came.
 func (p *Provider) refused(ctx context.Context, ar fosite.AccessRequester, presented string, caller Caller, err error) (*graceEntry, error) {
 	if errors.Is(err, errRotatedInGrace) {
 		return p.replay(ctx, ar, presented)
+	}
+	if errors.Is(err, ErrTokenRevoked) {
+		return nil, fosite.ErrInvalidGrant.WithHint("The refresh token was revoked.").WithWrap(ErrTokenRevoked)
 	}
 	if errors.Is(err, fosite.ErrInactiveToken) && ar != nil && ar.GetSession() != nil && ar.GetSession().GetSubject() != "" {
 		// fosite has revoked the whole family; the owner sees why.

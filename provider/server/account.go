@@ -210,11 +210,16 @@ func (s *server) handleAccountRevokeSession() http.Handler {
 			return
 		}
 		err := s.Sessions.EndOwn(r.Context(), u.ID, id, s.ending(r, websession.EndRevoked))
-		if err != nil && !errors.Is(err, provider.ErrNotFound) {
+		switch {
+		case errors.Is(err, provider.ErrNotFound):
+			// Someone else's session, an ended one or no session at all:
+			// nothing was signed out, and the page must not say otherwise.
+			s.accountFailed(w, r, sess, u, http.StatusNotFound, templates.KeyAccountSessionNotFound, nil)
+		case err != nil:
 			s.accountFailed(w, r, sess, u, http.StatusInternalServerError, templates.KeyErrorInternal, fmt.Errorf("revoke session: %w", err))
-			return
+		default:
+			accountDone(w, r, templates.KeyAccountSessionRevoked)
 		}
-		accountDone(w, r, templates.KeyAccountSessionRevoked)
 	})
 }
 

@@ -242,6 +242,8 @@ func (s *server) handleAPIRefresh() http.Handler {
 			httpapi.WriteError(w, http.StatusUnauthorized, "user_not_found", "User not found")
 		case errors.Is(err, oidc.ErrSessionEnded):
 			httpapi.WriteError(w, http.StatusUnauthorized, "session_expired", "Invalid or expired session")
+		case errors.Is(err, oidc.ErrTokenRevoked):
+			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_refresh_token", "Refresh token revoked")
 		case err != nil && fosite.ErrorToRFC6749Error(err).CodeField >= 500:
 			httpapi.InternalError(w, r, s.Logger, "refresh", err)
 		case err != nil:

@@ -25,6 +25,11 @@ import (
 // login that they caused instead of looping back to the login page.
 const loginTicketParam = "login_ticket"
 
+// accountChoiceParam carries proof that the signed-in user chose to
+// continue with their account on the login page that prompt=select_account
+// showed, so the request goes on instead of showing the page again.
+const accountChoiceParam = "account_choice"
+
 type loginTicket struct {
 	SID string `json:"s"`
 	// AuthTime in milliseconds: the session read back from the store has
@@ -64,7 +69,12 @@ func (s *server) handleAuthorize() http.Handler {
 				needLogin = true
 			}
 		}
-		if needLogin {
+		// select_account: the login page offers the signed-in account
+		// (continue) and the form for another. prompt=none with it is
+		// refused by CheckAuthorizeRequest (none stands alone).
+		chooseAccount := sess != nil && !needLogin && !freshLogin && slices.Contains(prompts, "select_account") &&
+			!s.verifyAccountChoice(form.Get(accountChoiceParam), sess)
+		if needLogin || chooseAccount {
 			if slices.Contains(prompts, "none") {
 				s.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
 				return
@@ -72,6 +82,9 @@ func (s *server) handleAuthorize() http.Handler {
 			q := url.Values{"return_to": {authorizeURL(r, form)}}
 			if hint := form.Get("login_hint"); hint != "" {
 				q.Set("login_hint", hint)
+			}
+			if chooseAccount {
+				q.Set("prompt", "select_account")
 			}
 			http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
 			return
@@ -113,6 +126,9 @@ func (s *server) newAuthorizeRequest(ctx context.Context, r *http.Request) (fosi
 	if err == nil && !exactRedirect(ar) {
 		err = fosite.ErrInvalidRequest.WithHint("The redirect_uri is not registered for this client.")
 	}
+	if err == nil {
+		err = s.OP.CheckAuthorizeRequest(ctx, ar)
+	}
 	return ar, err
 }
 
@@ -136,6 +152,10 @@ func (s *server) finishAuthorize(w http.ResponseWriter, r *http.Request, ar fosi
 		s.authorizeError(w, r, ar, err)
 		return
 	}
+	s.writeAuthorize(w, r, ar, resp)
+}
+
+func (s *server) writeAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, resp fosite.AuthorizeResponder) {
 	s.OP.WriteAuthorizeResponse(r.Context(), &issWriter{ResponseWriter: w, iss: s.Config.Issuer}, ar, resp)
 }
 
@@ -205,12 +225,38 @@ func (s *server) newLoginTicket(sess *provider.Session) string {
 	return t
 }
 
+// accountChoiceURL is returnTo continued with the signed-in account.
+func (s *server) accountChoiceURL(returnTo string, sess *provider.Session) string {
+	if !isAuthorizePath(returnTo) {
+		return ""
+	}
+	t, err := s.tickets.seal("account", loginTicket{SID: sess.ID, AuthTime: sess.AuthTime.UnixMilli()}, 10*time.Minute)
+	if err != nil {
+		return ""
+	}
+	sep := "?"
+	if strings.Contains(returnTo, "?") {
+		sep = "&"
+	}
+	return returnTo + sep + accountChoiceParam + "=" + url.QueryEscape(t)
+}
+
+func (s *server) verifyAccountChoice(ticket string, sess *provider.Session) bool {
+	return s.verifySessionTicket("account", ticket, sess)
+}
+
 func (s *server) verifyLoginTicket(ticket string, sess *provider.Session) bool {
+	return s.verifySessionTicket("login", ticket, sess)
+}
+
+// verifySessionTicket reports whether ticket was sealed for purpose and
+// the browser session sess, as it is now.
+func (s *server) verifySessionTicket(purpose, ticket string, sess *provider.Session) bool {
 	if ticket == "" {
 		return false
 	}
 	var lt loginTicket
-	if err := s.tickets.open("login", ticket, &lt); err != nil {
+	if err := s.tickets.open(purpose, ticket, &lt); err != nil {
 		return false
 	}
 	return lt.SID == sess.ID && lt.AuthTime == sess.AuthTime.UnixMilli()
@@ -221,7 +267,7 @@ func (s *server) verifyLoginTicket(ticket string, sess *provider.Session) bool {
 func authorizeURL(r *http.Request, form url.Values) string {
 	q := url.Values{}
 	for k, v := range form {
-		if k == loginTicketParam {
+		if k == loginTicketParam || k == accountChoiceParam {
 			continue
 		}
 		q[k] = v
@@ -303,6 +349,13 @@ func (s *server) handleConsentSubmit() http.Handler {
 			s.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 			return
 		}
+		// The code is issued before the consent is stored: a request
+		// refused at issue leaves no consent behind.
+		resp, err := s.OP.Authorize(ctx, ar, user, sess, s.verifyLoginTicket(q.Get(loginTicketParam), sess))
+		if err != nil {
+			s.authorizeError(w, r, ar, err)
+			return
+		}
 		if r.PostForm.Get("remember") == "1" {
 			scopes := []string(ar.GetRequestedScopes())
 			if old, err := s.Store.GetConsent(ctx, user.ID, client.GetID()); err == nil {
@@ -317,6 +370,6 @@ func (s *server) handleConsentSubmit() http.Handler {
 				return
 			}
 		}
-		s.finishAuthorize(w, r, ar, sess, user, s.verifyLoginTicket(q.Get(loginTicketParam), sess))
+		s.writeAuthorize(w, r, ar, resp)
 	})
 }

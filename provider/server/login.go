@@ -37,19 +37,31 @@ func (s *server) loginClient(r *http.Request, returnTo string) *oidc.Client {
 }
 
 func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int, email, returnTo, errKey string) {
+	s.render(r.Context(), w, status, templates.LoginPage(s.loginView(r, email, returnTo, errKey)))
+}
+
+func (s *server) loginView(r *http.Request, email, returnTo, errKey string) templates.LoginView {
 	l := lang(r)
 	name, logo := clientView(s.loginClient(r, returnTo))
 	v := templates.LoginView{Lang: l, ClientName: name, ClientLogoURI: logo, Email: email, ReturnTo: returnTo}
 	if errKey != "" {
 		v.Error = templates.T(l, errKey)
 	}
-	s.render(r.Context(), w, status, templates.LoginPage(v))
+	return v
 }
 
 func (s *server) handleLoginPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		s.renderLogin(w, r, http.StatusOK, q.Get("login_hint"), safeReturnTo(q.Get("return_to")), "")
+		v := s.loginView(r, q.Get("login_hint"), safeReturnTo(q.Get("return_to")), "")
+		if q.Get("prompt") == "select_account" {
+			// The authorization request asked to choose: offer the
+			// signed-in account beside the form for another.
+			if sess, u := s.currentUser(r.Context(), r); sess != nil {
+				v.CurrentEmail, v.ContinueURL = u.Email, s.accountChoiceURL(v.ReturnTo, sess)
+			}
+		}
+		s.render(r.Context(), w, http.StatusOK, templates.LoginPage(v))
 	})
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"path"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 
@@ -93,9 +95,19 @@ func (s *server) handleCSRFDenied() http.Handler {
 	})
 }
 
-func staticFiles(fsys fs.FS) http.Handler {
+// staticFiles serves the files of fsys and nothing else: a directory
+// (whose listing http.FileServer would write) is notFound's.
+func staticFiles(fsys fs.FS, notFound http.Handler) http.Handler {
 	fileServer := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if name == "" {
+			name = "."
+		}
+		if fi, err := fs.Stat(fsys, name); err != nil || fi.IsDir() {
+			notFound.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		fileServer.ServeHTTP(w, r)
 	})

@@ -69,7 +69,7 @@ func (s *server) routes() http.Handler {
 		}
 	}
 	mux.Handle("GET /{$}", s.handleHome())
-	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static.FS)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static.FS, s.handleNotFound())))
 
 	// First-party JSON API (old paths and shapes), open to the origins in
 	// CORS_ORIGINS with credentials.
