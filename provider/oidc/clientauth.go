@@ -44,13 +44,13 @@ func clientAuthentication(next fosite.ClientAuthenticationStrategy) fosite.Clien
 	}
 }
 
-// NewIntrospectionRequest is fosite's with the token endpoint's client
+// newIntrospectionRequest is fosite's with the token endpoint's client
 // authentication: fosite's own accepts HTTP Basic only (though discovery
 // lists client_secret_post too) and any live access token as a
 // credential. Only confidential clients introspect, and a refresh token is
 // shown only to the client it was issued to (a resource server has no use
 // for one); access tokens are shown to every confidential client.
-func (p *Provider) NewIntrospectionRequest(ctx context.Context, r *http.Request, session fosite.Session) (fosite.IntrospectionResponder, error) {
+func (p *Provider) newIntrospectionRequest(ctx context.Context, r *http.Request, session fosite.Session) (fosite.IntrospectionResponder, error) {
 	inactive := &fosite.IntrospectionResponse{Active: false}
 	if r.Method != http.MethodPost {
 		return inactive, fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s' but expected 'POST'.", r.Method)

@@ -81,11 +81,12 @@ func (f *storageFault) settle(err error) error {
 		WithDebug(cause.Error())
 }
 
-// NewIntrospectionRequest is fosite's, with storage failures reported as
+// NewIntrospectionRequest answers an introspection request (see
+// newIntrospectionRequest), with storage failures reported as
 // ErrUnavailable rather than as an inactive token or a bad client.
 func (p *Provider) NewIntrospectionRequest(ctx context.Context, r *http.Request, sess fosite.Session) (fosite.IntrospectionResponder, error) {
 	ctx, fault := watchStorage(ctx)
-	ir, err := p.OAuth2Provider.NewIntrospectionRequest(ctx, r, sess)
+	ir, err := p.newIntrospectionRequest(ctx, r, sess)
 	return ir, fault.settle(err)
 }
 

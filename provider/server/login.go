@@ -57,7 +57,12 @@ func (s *server) handleLoginPage() http.Handler {
 		if q.Get("prompt") == "select_account" {
 			// The authorization request asked to choose: offer the
 			// signed-in account beside the form for another.
-			if sess, u := s.currentUser(r.Context(), r); sess != nil {
+			sess, u, err := s.currentUser(r.Context(), r)
+			if err != nil {
+				s.pageError(w, r, fmt.Errorf("login page: %w", err))
+				return
+			}
+			if sess != nil {
 				v.CurrentEmail, v.ContinueURL = u.Email, s.accountChoiceURL(v.ReturnTo, sess)
 			}
 		}
