@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/internal/httpapi"
@@ -211,10 +210,7 @@ func parseUse(raw map[string]json.RawMessage) (credits.SpendInput, map[string]st
 			return ""
 		}
 		var s string
-		// encoding/json would turn invalid UTF-8 into U+FFFD, storing
-		// another text than the client sent: refuse it as the Service
-		// refuses invalid text.
-		if err := json.Unmarshal(v, &s); err != nil || !utf8.Valid(v) {
+		if err := json.Unmarshal(v, &s); err != nil {
 			fields[name] = "invalid"
 			return ""
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // Messages of the invalid_json answers.
@@ -142,6 +143,18 @@ func readObject(r *http.Request) ([]byte, map[string]json.RawMessage, *problem) 
 		p := invalidJSON(msgDuplicate)
 		p.msg += fmt.Sprintf(" (%q)", truncate(name, 64))
 		return nil, nil, p
+	}
+	// encoding/json reads invalid UTF-8 as U+FFFD, so a handler would act
+	// on, and store, another text than the client sent (RFC 8259 requires
+	// UTF-8). Each member holding such bytes is refused by name.
+	bad := map[string]string{}
+	for k, v := range obj {
+		if !utf8.Valid(v) {
+			bad[k] = "invalid"
+		}
+	}
+	if len(bad) > 0 {
+		return nil, nil, &problem{validations: bad}
 	}
 	return body, obj, nil
 }

@@ -159,6 +159,9 @@ func TestDecodeRefusesMembers(t *testing.T) {
 		{"wrong type", `{"email":1}`, 400, "invalid_json", nil},
 		{"wrong nested type", `{"deviceId":{"a":1}}`, 400, "invalid_json", nil},
 		{"unknown nested member", `{"client":{"name":"x","secret":"y"}}`, 400, "invalid_json", nil},
+		// encoding/json would read these as U+FFFD, another text than sent.
+		{"invalid UTF-8", "{\"email\":\"a\xffb\",\"client\":{\"name\":\"\xc3\"},\"password\":\"ok\"}", 400, "validation_failed",
+			map[string]any{"email": "invalid", "client": "invalid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
