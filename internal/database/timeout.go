@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DefaultTimeout bounds a database call when Open is given no WithTimeout.
@@ -120,6 +122,15 @@ func Unavailable(err error) bool {
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ne) || errors.As(err, &ce) {
 		return true
+	}
+	// SQLite's only way of not answering in time: the write lock stayed
+	// taken for the whole busy_timeout (DATABASE_TIMEOUT).
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

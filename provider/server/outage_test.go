@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/faultproxy"
 	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
@@ -251,4 +252,44 @@ func TestRedisOutage(t *testing.T) {
 		}
 		proxy.Set(faultproxy.Forward)
 	})
+}
+
+// TestSQLiteBusyTimeout: SQLite has no network to fail, but a writer that
+// holds the lock (a long migration, a stuck maintenance job) makes every
+// other write wait. DATABASE_TIMEOUT bounds that wait too, and the answer
+// is 503, not a failed login; once the lock is free, logins work again.
+func TestSQLiteBusyTimeout(t *testing.T) {
+	var dbURL string
+	b := storetest.Backends()[0]
+	if b.Name != "sqlite" {
+		t.Fatalf("first backend is %s", b.Name)
+	}
+	const timeout = 300 * time.Millisecond
+	e := setup(t, b, func(o *setupOpts) {
+		o.databaseURL = func(raw string) string { dbURL = raw; return raw }
+		o.databaseTimeout = timeout
+	})
+	holder, err := database.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	tx, err := holder.SQLite().BeginTx(t.Context()) // BEGIN IMMEDIATE: takes the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := e.post(t, "/api/v1/auth/login", map[string]any{"email": userEmail, "password": userPassword})
+	took := time.Since(start)
+	r.wantError(t, "login while the write lock is held", http.StatusServiceUnavailable, "temporarily_unavailable", "")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if took > 10*timeout {
+		t.Errorf("login waited %v for the lock with DATABASE_TIMEOUT=%v", took, timeout)
+	}
+	if err := holder.SQLite().Rollback(tx); err != nil {
+		t.Fatal(err)
+	}
+	e.apiLogin(t, userEmail, userPassword)
 }
