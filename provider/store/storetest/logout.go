@@ -259,22 +259,37 @@ func testConcurrentClaimLogoutJobs(t *testing.T, s provider.Store) {
 	}
 	must(t, s.EnqueueLogouts(ctx, jobs))
 
+	claimEachOnce(t, n, claimers, func() ([]string, error) {
+		batch, err := s.ClaimLogoutJobs(ctx, at(time.Second), 3, time.Minute)
+		ids := make([]string, len(batch))
+		for i, j := range batch {
+			ids[i] = j.ID
+		}
+		return ids, err
+	})
+}
+
+// claimEachOnce runs claimers that call claim (which returns the ids of
+// the jobs it claimed) until the queue is empty, and checks that each of
+// the n queued jobs was claimed exactly once.
+func claimEachOnce(t *testing.T, n, claimers int, claim func() ([]string, error)) {
+	t.Helper()
 	var (
 		mu  sync.Mutex
 		got = map[string]int{}
 	)
 	errs := parallel(claimers, func(int) error {
 		for {
-			batch, err := s.ClaimLogoutJobs(ctx, at(time.Second), 3, time.Minute)
+			ids, err := claim()
 			if err != nil {
 				return err
 			}
-			if len(batch) == 0 {
+			if len(ids) == 0 {
 				return nil
 			}
 			mu.Lock()
-			for _, j := range batch {
-				got[j.ID]++
+			for _, id := range ids {
+				got[id]++
 			}
 			mu.Unlock()
 		}

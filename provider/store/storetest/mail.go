@@ -3,7 +3,6 @@ package storetest
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -159,39 +158,14 @@ func testConcurrentClaimMailJobs(t *testing.T, s provider.Store) {
 	for i := range n {
 		must(t, s.EnqueueMail(ctx, newMailJob(fmt.Sprintf("job-%02d", i), at(0))))
 	}
-	var (
-		mu  sync.Mutex
-		got = map[string]int{}
-	)
-	errs := parallel(claimers, func(int) error {
-		for {
-			batch, err := s.ClaimMailJobs(ctx, at(time.Second), 3, time.Minute)
-			if err != nil {
-				return err
-			}
-			if len(batch) == 0 {
-				return nil
-			}
-			mu.Lock()
-			for _, j := range batch {
-				got[j.ID]++
-			}
-			mu.Unlock()
+	claimEachOnce(t, n, claimers, func() ([]string, error) {
+		batch, err := s.ClaimMailJobs(ctx, at(time.Second), 3, time.Minute)
+		ids := make([]string, len(batch))
+		for i, j := range batch {
+			ids[i] = j.ID
 		}
+		return ids, err
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("claimer %d: %v", i, err)
-		}
-	}
-	for id, times := range got {
-		if times != 1 {
-			t.Errorf("job %s claimed %d times", id, times)
-		}
-	}
-	if len(got) != n {
-		t.Fatalf("%d of %d jobs claimed", len(got), n)
-	}
 }
 
 // testMailSQLMetacharacters round-trips hostile strings and binary
