@@ -36,6 +36,9 @@ func openTool(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	if err != nil {
 		return nil, err
 	}
+	// A check of the whole ledger may take longer than any request should;
+	// the operator can interrupt it.
+	cfg.DatabaseTimeout = 0
 	db, err := app.OpenDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -221,7 +221,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 // OpenDatabase opens the configured database and applies the migrations:
 // all `manaauth migrate` does.
 func OpenDatabase(ctx context.Context, cfg *Config) (*database.DB, error) {
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.WithTimeout(cfg.DatabaseTimeout))
+	bound := database.WithTimeout(cfg.DatabaseTimeout)
+	if cfg.DatabaseTimeout <= 0 {
+		bound = database.Unbounded()
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, bound)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

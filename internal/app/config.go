@@ -50,7 +50,8 @@ type Config struct {
 	Mode        Mode
 	DatabaseURL string
 	// DatabaseTimeout bounds every database call: connecting, waiting for
-	// a pooled connection, each statement (DATABASE_TIMEOUT).
+	// a pooled connection, each statement (DATABASE_TIMEOUT); 0 leaves
+	// them unbounded, as the command-line tools do.
 	DatabaseTimeout time.Duration
 	// DataDir holds the development secret and mail files: the SQLite
 	// database's directory, else ./data.

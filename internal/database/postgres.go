@@ -40,10 +40,12 @@ func openPostgres(ctx context.Context, dsn string, o options) (*PostgresDB, erro
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = int32(4 * runtime.GOMAXPROCS(0))
 	}
-	if !strings.Contains(dsn, "connect_timeout") {
-		cfg.ConnConfig.ConnectTimeout = o.timeout
+	if o.timeout > 0 {
+		if !strings.Contains(dsn, "connect_timeout") {
+			cfg.ConnConfig.ConnectTimeout = o.timeout
+		}
+		cfg.ConnConfig.Tracer = timeouts{d: o.timeout}
 	}
-	cfg.ConnConfig.Tracer = timeouts{d: o.timeout}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -78,6 +80,7 @@ const migrationLock int64 = 0x6d616e6161757468
 // that migrating through PgBouncer in transaction mode stays safe: a session
 // lock could be released on a different server connection than it was taken.
 func (p *PostgresDB) migrate(ctx context.Context) error {
+	ctx = withoutTimeout(ctx)
 	ms, err := migrations.List(migrations.Postgres)
 	if err != nil {
 		return err

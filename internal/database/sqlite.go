@@ -45,6 +45,16 @@ const (
 	sqliteReadParams  = "_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_query_only=1"
 )
 
+// busyTimeout is how long, in ms, a write waits for the lock: the
+// timeout, or the default for unbounded tools (SQLite has no "forever"
+// that would not also hang on a stuck writer).
+func busyTimeout(o options) int64 {
+	if o.timeout <= 0 {
+		return DefaultTimeout.Milliseconds()
+	}
+	return o.timeout.Milliseconds()
+}
+
 // openSQLite opens (creating if needed, with its parent directory) the
 // database file at path, or a private in-memory database for ":memory:";
 // ParseURL has checked path is a plain file path.
@@ -68,7 +78,7 @@ func openSQLite(ctx context.Context, path string, o options) (*SQLiteDB, error) 
 			return nil, fmt.Errorf("sqlite: create database file: %w", err)
 		}
 	}
-	write, err := sql.Open("sqlite", path+"?"+fmt.Sprintf(sqliteWriteParams, o.timeout.Milliseconds()))
+	write, err := sql.Open("sqlite", path+"?"+fmt.Sprintf(sqliteWriteParams, busyTimeout(o)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -85,7 +95,7 @@ func openSQLite(ctx context.Context, path string, o options) (*SQLiteDB, error) 
 	}
 	s := &SQLiteDB{write: write, read: write}
 	if !inMemory {
-		read, err := sql.Open("sqlite", path+"?"+fmt.Sprintf(sqliteReadParams, o.timeout.Milliseconds()))
+		read, err := sql.Open("sqlite", path+"?"+fmt.Sprintf(sqliteReadParams, busyTimeout(o)))
 		if err != nil {
 			write.Close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -37,6 +37,20 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// Unbounded leaves calls unbounded, for the command-line tools: an
+// operator's full-ledger check may take longer than a request should, and
+// the operator can interrupt it.
+func Unbounded() Option { return func(o *options) { o.timeout = 0 } }
+
+// noTimeoutKey marks a context whose calls are not bounded: migrations,
+// which wait for another replica's migration lock and may rewrite large
+// tables.
+type noTimeoutKey struct{}
+
+func withoutTimeout(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noTimeoutKey{}, true)
+}
+
 func collect(opts []Option) options {
 	o := options{timeout: DefaultTimeout}
 	for _, f := range opts {
@@ -56,6 +70,10 @@ type timeouts struct{ d time.Duration }
 type cancelKey struct{}
 
 func (t timeouts) start(ctx context.Context) context.Context {
+	if ctx.Value(noTimeoutKey{}) != nil {
+		// Shadow any cancel of an enclosing call, so end cancels nothing.
+		return context.WithValue(ctx, cancelKey{}, context.CancelFunc(func() {}))
+	}
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	return context.WithValue(ctx, cancelKey{}, cancel)
 }
@@ -115,7 +133,8 @@ func Unavailable(err error) bool {
 		return false
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		errors.Is(err, net.ErrClosed) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, pgx.ErrTxClosed) ||
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
 		return true
 	}
 	var ne net.Error

@@ -112,3 +112,39 @@ func TestUnavailableIsNarrow(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationsAreNotBounded: a replica that starts while another one
+// migrates waits for the migration lock longer than DATABASE_TIMEOUT, as
+// a long migration may take, instead of failing to start.
+func TestMigrationsAreNotBounded(t *testing.T) {
+	raw := databasetest.URL(t, database.Postgres)
+	ctx := t.Context()
+	other, err := pgx.Connect(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const migrationLock = 0x6d616e6161757468 // internal/database's lock key ("manaauth")
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 200 * time.Millisecond
+	db, err := database.Open(ctx, raw, database.WithTimeout(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	release := time.AfterFunc(3*timeout, func() { _ = tx.Rollback(context.Background()) })
+	defer release.Stop()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate behind another migrator: %v", err)
+	}
+	// Ordinary calls on the same handle are still bounded.
+	if _, err := db.Postgres().Pool().Exec(ctx, "SELECT pg_sleep(1)"); !database.Unavailable(err) {
+		t.Errorf("a 1 s statement with a %v timeout: %v", timeout, err)
+	}
+}

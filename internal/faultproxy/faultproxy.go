@@ -64,8 +64,8 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 func (p *Proxy) Set(m Mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if m == p.mode {
-		return
+	if m == p.mode || p.conns == nil {
+		return // unchanged, or closed
 	}
 	old := p.mode
 	p.mode = m
@@ -180,6 +180,7 @@ func (p *Proxy) close() {
 		_ = c.Close()
 	}
 	p.conns = nil
+	close(p.changed) // releases pipes holding bytes in Stall
 	p.mu.Unlock()
 	p.wg.Wait()
 }

@@ -277,11 +277,11 @@ func (o *Outbox) send(ctx context.Context, j *provider.MailJob, m mailMessage) b
 		o.retry(ctx, log, j, err)
 		return false
 	}
-	o.sent.Add(1)
 	// Recorded even if ctx ends now, so the mail is not sent twice.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Timeout)
 	defer cancel()
 	o.complete(cctx, log, j)
+	o.sent.Add(1)
 	log.DebugContext(ctx, "mail sent", "attempts", j.Attempts+1)
 	return true
 }
@@ -304,9 +304,9 @@ func (o *Outbox) retry(ctx context.Context, log *slog.Logger, j *provider.MailJo
 // giveUp drops a mail that will not be sent, loudly: the user is waiting
 // for it.
 func (o *Outbox) giveUp(ctx context.Context, log *slog.Logger, j *provider.MailJob, cause error) {
-	o.failed.Add(1)
 	log.ErrorContext(ctx, "mail given up", "attempts", j.Attempts+1, "error", lastMailError(cause))
 	o.complete(ctx, log, j)
+	o.failed.Add(1) // after the job is gone, so the count never runs ahead of the queue
 }
 
 func (o *Outbox) complete(ctx context.Context, log *slog.Logger, j *provider.MailJob) {

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -48,7 +47,7 @@ func (f *Failover) Degraded(ctx context.Context) bool {
 	if f.probeDue() {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		f.result(ctx, f.ping(ctx))
+		f.pinged(f.ping(ctx))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -60,8 +59,18 @@ func (f *Failover) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	err := f.ping(ctx)
-	f.result(ctx, err)
+	f.pinged(err)
 	return err
+}
+
+// pinged records the outcome of our own ping: its deadline is ours, so a
+// timeout is the store's fault.
+func (f *Failover) pinged(err error) {
+	if err != nil {
+		f.down(err)
+	} else {
+		f.up()
+	}
 }
 
 // usePrimary reports whether a call should go to the shared store: while
@@ -83,13 +92,14 @@ func (f *Failover) probeDue() bool {
 	return true
 }
 
-// result records the outcome of a call to the shared store; an error of
-// a caller that gave up itself says nothing about the store.
+// result records the outcome of a caller's call to the shared store; an
+// error of a caller that gave up or ran out of time itself says nothing
+// about the store.
 func (f *Failover) result(ctx context.Context, err error) {
 	switch {
 	case err == nil:
 		f.up()
-	case ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case ctx.Err() == nil:
 		f.down(err)
 	}
 }

@@ -112,6 +112,9 @@ type setupOpts struct {
 	redisURL string
 	// databaseTimeout is DATABASE_TIMEOUT when set.
 	databaseTimeout time.Duration
+	// loginBackoff is the login backoff policy the app builds itself
+	// (with Redis when redisURL is set); off when zero.
+	loginBackoff app.Backoff
 	// logs, when set, receives the log lines from warnings up.
 	logs *logLines
 }
@@ -179,7 +182,7 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	cfg.CORSOrigins = o.corsOrigins
 	cfg.TrustedProxies = o.trustedProxies
 	// Limits and the login backoff only where a test asks for them.
-	cfg.Limits, cfg.LoginBackoff = map[string]server.Limit{}, app.Backoff{}
+	cfg.Limits, cfg.LoginBackoff = map[string]server.Limit{}, o.loginBackoff
 	if o.limiter != nil || o.redisURL != "" {
 		cfg.Limits = o.limits
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/manacore/mana-core-auth/internal/app"
 	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/faultproxy"
 	"github.com/manacore/mana-core-auth/provider/server"
@@ -122,8 +123,9 @@ func TestDatabaseOutage(t *testing.T) {
 					t.Errorf("%s took %v with DATABASE_TIMEOUT=%v", c.name, took, timeout)
 				}
 			}
-			if n := logs.count("level=ERROR"); n < len(checks) {
-				t.Errorf("%d error log lines for %d failed requests:\n%s", n, len(checks), logs.buf.String())
+			// Each failed request says why, at error level.
+			if n := logs.count("storage unavailable"); n < len(checks) {
+				t.Errorf("%d \"storage unavailable\" error lines for %d failed requests:\n%s", n, len(checks), logs.buf.String())
 			}
 
 			proxy.Set(faultproxy.Forward)
@@ -238,6 +240,25 @@ func TestRedisOutage(t *testing.T) {
 			}
 		})
 	}
+
+	// The login backoff (and the second-factor one, on the same store)
+	// keeps holding while Redis is cut; bare Redis stores would fail open.
+	t.Run("login backoff", func(t *testing.T) {
+		proxy := faultproxy.Start(t, redisAddr)
+		e := setup(t, b, func(o *setupOpts) {
+			o.redisURL = fmt.Sprintf("redis://%s/%d", proxy.Addr(), db)
+			o.loginBackoff = app.Backoff{Free: 2, Base: time.Minute, Max: time.Hour}
+			o.logs = &logLines{}
+		})
+		t.Cleanup(func() { rc.FlushDB(context.Background()) })
+		proxy.Set(faultproxy.Cut)
+		// Two free failures, the third is judged and holds the next
+		// (the per-IP limit, 10 a minute by default, is far off).
+		if got := wrongLogins(t, e); !slices.Equal(got, []int{401, 401, 401, 429}) {
+			t.Errorf("logins with redis cut: %v, want three refusals then held (429)", got)
+		}
+		proxy.Set(faultproxy.Forward)
+	})
 
 	t.Run("down at start-up", func(t *testing.T) {
 		e, proxy, logs := start(t, faultproxy.Cut)

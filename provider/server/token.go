@@ -131,7 +131,10 @@ func (s *server) accessError(w http.ResponseWriter, r *http.Request, ar fosite.A
 		err = fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	rfc = fosite.ErrorToRFC6749Error(err)
-	if rfc.CodeField >= 500 {
+	switch {
+	case errors.Is(err, oidc.ErrUnavailable):
+		s.Logger.ErrorContext(r.Context(), "token endpoint: storage unavailable", "error", err, "debug", rfc.DebugField)
+	case rfc.CodeField >= 500:
 		s.Logger.ErrorContext(r.Context(), "token endpoint", "error", err, "debug", rfc.DebugField)
 	}
 	if rfc.CodeField == http.StatusServiceUnavailable {
