@@ -167,6 +167,10 @@ type Store interface {
 	// newest first.
 	Transactions(ctx context.Context, userID string, limit, offset int) ([]Transaction, error)
 
+	// TransactionByKey returns the user's transaction (with postings)
+	// booked under the idempotency key, or ErrNotFound.
+	TransactionByKey(ctx context.Context, userID, key string) (Transaction, error)
+
 	// Usage lists the user's usage statistics by day and app.
 	Usage(ctx context.Context, userID string) ([]UsageStat, error)
 

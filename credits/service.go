@@ -1,12 +1,14 @@
 package credits
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -220,7 +222,46 @@ func systemKey(key string) bool {
 // request can change what the key names.
 func sameSpend(tx Transaction, in SpendInput) bool {
 	return tx.Type == TypeUsage && tx.Amount == -in.Amount && tx.AppID == in.AppID &&
-		tx.Description == in.Description && string(tx.Metadata) == string(in.Metadata)
+		tx.Description == in.Description && sameJSON(tx.Metadata, in.Metadata)
+}
+
+// sameJSON reports whether a and b (each empty or one JSON value) are the
+// same value. A client that re-encodes its request may order keys or space
+// them differently; that is still the same request, so the comparison is
+// of the values, not of their bytes. Numbers are compared as written:
+// parsing them exactly would let a huge exponent cost unbounded work.
+func sameJSON(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	ca, okA := canonicalJSON(a)
+	cb, okB := canonicalJSON(b)
+	if !okA || !okB {
+		return string(a) == string(b)
+	}
+	return ca == cb
+}
+
+// canonicalJSON re-encodes the JSON value raw with object keys sorted and
+// no insignificant whitespace, strings and numbers as encoding/json writes
+// them; ok is false when raw is not exactly one JSON value.
+func canonicalJSON(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return "", false
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", false
+	}
+	return buf.String(), true
 }
 
 // Spend takes in.Amount credits from the user, free credits first, and
@@ -228,7 +269,8 @@ func sameSpend(tx Transaction, in SpendInput) bool {
 // when the user has fewer credits available. With an idempotency key that
 // the same user already used, it returns the original transaction, the
 // current balance and replay=true when the request is the same (amount,
-// app, description and metadata), and ErrIdempotencyKeyReused when it is
+// app, description and metadata, the latter as a JSON value whatever its
+// spacing and key order), and ErrIdempotencyKeyReused when it is
 // not; keys of other users are independent. Text that cannot be stored is
 // an *InvalidFieldsError.
 func (s *Service) Spend(ctx context.Context, in SpendInput) (Transaction, Balance, bool, error) {
@@ -331,6 +373,15 @@ func (s *Service) Transactions(ctx context.Context, userID string, limit, offset
 	limit = min(limit, MaxLimit)
 	offset = max(offset, 0)
 	return s.store.Transactions(ctx, userID, limit, offset)
+}
+
+// TransactionByKey returns the user's transaction booked under the
+// idempotency key, or ErrNotFound.
+func (s *Service) TransactionByKey(ctx context.Context, userID, key string) (Transaction, error) {
+	if key == "" {
+		return Transaction{}, ErrNotFound
+	}
+	return s.store.TransactionByKey(ctx, userID, key)
 }
 
 // Usage lists the user's usage statistics.

@@ -563,11 +563,22 @@ func testIdempotencyKeyReused(t *testing.T, e *env) {
 		e.do(t, http.MethodPost, usePath, userToken("k1"), other).
 			wantError(t, fmt.Sprint("reused with ", change), http.StatusConflict, "idempotency_key_reused", "")
 	}
+	// The metadata compared is the JSON value, not its spelling.
+	withMeta := `{"amount":10,"appId":"chat","description":"meta","idempotencyKey":"key-m","metadata":{"model":"x","n":1,"tags":["a","b"]}}`
+	e.do(t, http.MethodPost, usePath, userToken("k1"), withMeta).want(t, "use with metadata", http.StatusOK)
+	respelled := "{\"idempotencyKey\":\"key-m\", \"amount\":10, \"appId\":\"chat\", \"description\":\"meta\",\n" +
+		"  \"metadata\": { \"tags\": [ \"a\", \"b\" ],\n\t\"n\": 1, \"model\": \"x\" } }"
+	if r := e.do(t, http.MethodPost, usePath, userToken("k1"), respelled).want(t, "respelled metadata", http.StatusOK); r.json["message"] != "Transaction already processed" {
+		t.Errorf("respelled metadata: %s, want a replay", r.body)
+	}
+	changed := `{"amount":10,"appId":"chat","description":"meta","idempotencyKey":"key-m","metadata":{"model":"y","n":1,"tags":["a","b"]}}`
+	e.do(t, http.MethodPost, usePath, userToken("k1"), changed).
+		wantError(t, "changed metadata", http.StatusConflict, "idempotency_key_reused", "")
 	again := e.do(t, http.MethodPost, usePath, userToken("k1"), body).want(t, "replay", http.StatusOK)
 	if again.json["message"] != "Transaction already processed" || !reflect.DeepEqual(first.obj("transaction"), again.obj("transaction")) {
 		t.Errorf("replay %s, want the original %s", again.body, first.body)
 	}
-	if b, err := e.svc.Balance(t.Context(), "k1"); err != nil || b.TotalSpent != 10 {
+	if b, err := e.svc.Balance(t.Context(), "k1"); err != nil || b.TotalSpent != 20 {
 		t.Errorf("k1 spent %d (%v)", b.TotalSpent, err)
 	}
 }

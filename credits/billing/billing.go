@@ -262,7 +262,11 @@ func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		if ch.PaymentIntent == nil || ch.PaymentIntent.ID == "" {
 			return nil // not one of ours
 		}
-		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: ch.PaymentIntent.ID}, b.refund(ch))
+		legacy, err := b.legacyRefunded(ctx, ch.PaymentIntent.ID, ch.ID)
+		if err != nil {
+			return err
+		}
+		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: ch.PaymentIntent.ID}, b.refund(ch, legacy))
 	case EventDisputeCreated, EventDisputeClosed:
 		var d stripe.Dispute
 		if err := json.Unmarshal(ev.Data.Raw, &d); err != nil || d.ID == "" {
@@ -273,7 +277,15 @@ func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		}
 		decide := b.disputeOpened(d)
 		if sev.Type == EventDisputeClosed {
-			decide = b.disputeClosed(d)
+			var chargeID string
+			if d.Charge != nil {
+				chargeID = d.Charge.ID
+			}
+			legacy, err := b.legacyRefunded(ctx, d.PaymentIntent.ID, chargeID)
+			if err != nil {
+				return err
+			}
+			decide = b.disputeClosed(d, legacy)
 		}
 		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: d.PaymentIntent.ID}, decide)
 	default:
@@ -295,26 +307,67 @@ func (b *Billing) fulfil(piID string) credits.PurchaseDecider {
 			key = "stripe:" + p.StripeCheckoutSessionID
 		}
 		p.StripePaymentIntentID = piID
-		up := &credits.PurchaseUpdate{Status: credits.PurchaseSucceeded, CompletedAt: time.Now(), PaymentIntentID: piID, Key: key}
-		// Events reported before the payment itself: a partial refund, a
-		// lost dispute. Credit only what they leave.
-		if p.RefundedCents > 0 {
-			p.RefundedCredits = refundedShare(p, p.RefundedCents, false)
-			up.RefundedCredits = p.RefundedCredits
-		}
-		if p.DisputeStatus == credits.DisputeLost {
-			p.DisputedCredits = p.Credits - p.RefundedCredits
-			up.DisputedCredits = p.DisputedCredits
-		}
-		up.Decide = b.ledger.PurchaseDecider(p, key)
-		return up, nil
+		// A partial refund or a lost dispute reported before the payment
+		// itself recorded what it covers (p.Taken()); PurchaseDecider
+		// credits only what they leave.
+		return &credits.PurchaseUpdate{
+			Status: credits.PurchaseSucceeded, CompletedAt: time.Now(), PaymentIntentID: piID,
+			Key: key, Decide: b.ledger.PurchaseDecider(p, key),
+		}, nil
 	}
 }
 
 // credited reports whether the purchase's credits were booked, so there is
-// something to take back.
-func credited(p credits.Purchase) bool {
-	return p.Status == credits.PurchaseSucceeded || p.Status == credits.PurchaseRefunded
+// something to take back. fulfil sets CompletedAt in the transaction that
+// books them, and nothing else does; the status cannot tell, since a
+// refund reported before the payment makes a purchase "refunded" that
+// fulfil then never credits.
+func credited(p credits.Purchase) bool { return !p.CompletedAt.IsZero() }
+
+// legacyRefundKey is the key under which refunds were booked before they
+// were cumulative: once per charge, for the share of the first refund
+// reported, the purchase row left as it was.
+func legacyRefundKey(chargeID string) string { return "stripe-refund:" + chargeID }
+
+// legacyRefunded is the credits of the purchase paid by PaymentIntent piID
+// that a refund of its charge booked under legacyRefundKey took back
+// (booked or recorded as a shortfall), 0 when there is none. Such a
+// booking is not counted in the purchase's RefundedCredits unless a later
+// event recorded it there; refund and disputeClosed count it. The key is
+// no longer written, so the booking cannot change between this read and
+// the event's transaction.
+func (b *Billing) legacyRefunded(ctx context.Context, piID, chargeID string) (int64, error) {
+	if chargeID == "" {
+		return 0, nil
+	}
+	p, err := b.store.PurchaseByPaymentIntent(ctx, piID)
+	if errors.Is(err, credits.ErrNotFound) {
+		return 0, nil // recorded as not found by apply
+	}
+	if err != nil {
+		return 0, fmt.Errorf("billing: purchase of %s: %w", piID, err)
+	}
+	tx, err := b.ledger.TransactionByKey(ctx, p.UserID, legacyRefundKey(chargeID))
+	if errors.Is(err, credits.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("billing: legacy refund of %s: %w", chargeID, err)
+	}
+	var meta struct {
+		Requested *int64 `json:"requested"`
+	}
+	if err := json.Unmarshal(tx.Metadata, &meta); err != nil || meta.Requested == nil {
+		return max(-tx.Amount, 0), nil // what it booked, at least
+	}
+	return max(*meta.Requested, -tx.Amount, 0), nil
+}
+
+// withLegacyRefund returns p with a legacy refund's credits (legacyRefunded)
+// counted in RefundedCredits, within what a lost dispute left.
+func withLegacyRefund(p credits.Purchase, legacy int64) credits.Purchase {
+	p.RefundedCredits = max(p.RefundedCredits, min(legacy, p.Credits-p.DisputedCredits))
+	return p
 }
 
 // refundedShare is the credits of p that a cumulative refund of
@@ -338,17 +391,17 @@ func refundedShare(p credits.Purchase, amountRefunded int64, full bool) int64 {
 // books nothing, and nothing is ever given back. A lost dispute's credits
 // count too, so the two never take more than the purchase gave. The
 // ledger key names the charge and the cumulative amount: one booking per
-// refund. A refund reported before the payment is recorded, and the
-// payment then credits only what was not refunded (fulfil).
-func (b *Billing) refund(ch stripe.Charge) credits.PurchaseDecider {
+// refund. A refund of a purchase not credited yet records what it covers
+// and books nothing: the payment then credits only what was not refunded
+// (fulfil). legacy is what a refund booked before refunds were cumulative
+// took (legacyRefunded).
+func (b *Billing) refund(ch stripe.Charge, legacy int64) credits.PurchaseDecider {
 	return func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
+		p = withLegacyRefund(p, legacy)
 		full := ch.Refunded || ch.AmountRefunded >= p.AmountCents
-		up := &credits.PurchaseUpdate{RefundedCents: max(p.RefundedCents, ch.AmountRefunded)}
+		up := &credits.PurchaseUpdate{RefundedCents: max(p.RefundedCents, ch.AmountRefunded), RefundedCredits: p.RefundedCredits}
 		if full {
 			up.Status = credits.PurchaseRefunded
-		}
-		if !credited(p) {
-			return up, nil
 		}
 		target := min(refundedShare(p, ch.AmountRefunded, full), p.Credits-p.DisputedCredits)
 		n := target - p.RefundedCredits
@@ -356,6 +409,9 @@ func (b *Billing) refund(ch stripe.Charge) credits.PurchaseDecider {
 			return up, nil
 		}
 		up.RefundedCredits = target
+		if !credited(p) {
+			return up, nil
+		}
 		up.Key = "stripe-refund:" + ch.ID + ":" + strconv.FormatInt(ch.AmountRefunded, 10)
 		up.Decide = b.ledger.RefundDecider(p, credits.TypeRefund, n, up.Key, "Refund "+ch.ID)
 		return up, nil
@@ -375,22 +431,25 @@ func (b *Billing) disputeOpened(d stripe.Dispute) credits.PurchaseDecider {
 }
 
 // disputeClosed records the dispute's outcome. A lost dispute takes back
-// the purchase's credits that refunds have not already taken (never below
-// zero, the shortfall recorded); once recorded as lost, replays and late
-// events take nothing more.
-func (b *Billing) disputeClosed(d stripe.Dispute) credits.PurchaseDecider {
+// the purchase's credits that refunds (legacy ones included, see
+// legacyRefunded) have not already taken (never below zero, the shortfall
+// recorded); once recorded as lost, replays and late events take nothing
+// more. On a purchase not credited yet it records what it covers and books
+// nothing, so the payment credits nothing.
+func (b *Billing) disputeClosed(d stripe.Dispute, legacy int64) credits.PurchaseDecider {
 	return func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
 		if p.DisputeStatus.Final() {
 			return nil, nil
 		}
-		up := &credits.PurchaseUpdate{DisputeID: d.ID, DisputeStatus: credits.DisputeClosed}
+		p = withLegacyRefund(p, legacy)
+		up := &credits.PurchaseUpdate{DisputeID: d.ID, DisputeStatus: credits.DisputeClosed, RefundedCredits: p.RefundedCredits}
 		switch d.Status {
 		case stripe.DisputeStatusWon:
 			up.DisputeStatus = credits.DisputeWon
 		case stripe.DisputeStatusLost:
 			up.DisputeStatus = credits.DisputeLost
 		}
-		if up.DisputeStatus != credits.DisputeLost || !credited(p) {
+		if up.DisputeStatus != credits.DisputeLost {
 			return up, nil
 		}
 		n := p.Credits - p.Taken()
@@ -398,6 +457,9 @@ func (b *Billing) disputeClosed(d stripe.Dispute) credits.PurchaseDecider {
 			return up, nil
 		}
 		up.DisputedCredits = p.DisputedCredits + n
+		if !credited(p) {
+			return up, nil
+		}
 		up.Key = "stripe-dispute:" + d.ID
 		up.Decide = b.ledger.RefundDecider(p, credits.TypeDispute, n, up.Key, "Dispute lost "+d.ID)
 		return up, nil

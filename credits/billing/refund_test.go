@@ -2,10 +2,12 @@ package billing_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/billing"
@@ -325,6 +327,117 @@ func TestRefundsAndDisputes(t *testing.T) {
 				verifyClean(t, e)
 			})
 
+			t.Run("FullRefundBeforePayment", func(t *testing.T) {
+				// Reported before the payment, the full refund leaves nothing
+				// to credit; the later, smaller report and the lost dispute
+				// must not take the user's credits of another purchase.
+				e := newEnv(t, be, base)
+				bought(t, e, "u1", "credits-500")
+				p, _, err := e.b.CreatePaymentIntent(context.Background(), "u1", "credits-1000")
+				if err != nil {
+					t.Fatal(err)
+				}
+				full := chargeRefunded(t, "evt_r1", p, 1000)
+				deliver(t, e, full.payload, full.sig)
+				payload, sig := piSucceeded(t, "evt_paid", p.StripePaymentIntentID)
+				deliver(t, e, payload, sig)
+				older := chargeRefunded(t, "evt_r0", p, 500)
+				deliver(t, e, older.payload, older.sig)
+				for _, d := range []delivery{
+					dispute(t, "evt_d1", billing.EventDisputeCreated, "needs_response", p),
+					dispute(t, "evt_d2", billing.EventDisputeClosed, "lost", p),
+				} {
+					deliver(t, e, d.payload, d.sig)
+				}
+				if n := paid(t, e, "u1"); n != 500 {
+					t.Fatalf("paid %d, want the other purchase's 500", n)
+				}
+				if r, d, _ := takenBack(t, e, "u1"); r != 0 || d != 0 {
+					t.Fatalf("refunds took %d, disputes %d", r, d)
+				}
+				got := purchase(t, e, p.ID)
+				if got.Status != credits.PurchaseRefunded || got.RefundedCredits != 1000 || got.DisputeStatus != credits.DisputeLost ||
+					got.Taken() != 1000 {
+					t.Fatalf("purchase %+v", got)
+				}
+				verifyClean(t, e)
+			})
+
+			t.Run("DisputeLostBeforePayment", func(t *testing.T) {
+				e := newEnv(t, be, base)
+				bought(t, e, "u1", "credits-500")
+				p, _, err := e.b.CreatePaymentIntent(context.Background(), "u1", "credits-1000")
+				if err != nil {
+					t.Fatal(err)
+				}
+				lost := dispute(t, "evt_d2", billing.EventDisputeClosed, "lost", p)
+				deliver(t, e, lost.payload, lost.sig)
+				payload, sig := piSucceeded(t, "evt_paid", p.StripePaymentIntentID)
+				deliver(t, e, payload, sig)
+				r := chargeRefunded(t, "evt_r1", p, 400)
+				deliver(t, e, r.payload, r.sig)
+				if n := paid(t, e, "u1"); n != 500 {
+					t.Fatalf("paid %d, want the other purchase's 500", n)
+				}
+				if got := purchase(t, e, p.ID); got.DisputedCredits != 1000 || got.Taken() != 1000 {
+					t.Fatalf("purchase %+v", got)
+				}
+				verifyClean(t, e)
+			})
+
+			// Before cumulative refunds, a refund was booked once per charge
+			// under "stripe-refund:<charge>", and a partly refunded purchase
+			// kept no record of it. Later events must count that booking.
+			t.Run("LegacyPartialRefund", func(t *testing.T) {
+				e, p := setup(t)
+				legacyRefund(t, e, p, 300, 300)
+				if n := paid(t, e, "u1"); n != 1200 {
+					t.Fatalf("paid after the legacy refund %d", n)
+				}
+				for i, s := range []struct{ cents, paid int64 }{{300, 1200}, {600, 900}, {300, 900}} {
+					d := chargeRefunded(t, fmt.Sprintf("evt_r%d", i), p, s.cents)
+					deliver(t, e, d.payload, d.sig)
+					if n := paid(t, e, "u1"); n != s.paid {
+						t.Fatalf("paid after a refund to %d cents: %d, want %d", s.cents, n, s.paid)
+					}
+				}
+				lost := dispute(t, "evt_d2", billing.EventDisputeClosed, "lost", p)
+				deliver(t, e, lost.payload, lost.sig)
+				if n := paid(t, e, "u1"); n != 500 {
+					t.Fatalf("paid after the lost dispute %d", n)
+				}
+				if r, d, _ := takenBack(t, e, "u1"); r != 600 || d != 400 {
+					t.Fatalf("refunds took %d, disputes %d", r, d)
+				}
+				if got := purchase(t, e, p.ID); got.RefundedCredits != 600 || got.DisputedCredits != 400 {
+					t.Fatalf("purchase %+v", got)
+				}
+				verifyClean(t, e)
+			})
+
+			t.Run("LegacyPartialRefundThenDispute", func(t *testing.T) {
+				e, p := setup(t)
+				// 300 asked, only 100 there: the old code recorded 200 short.
+				if _, _, _, err := e.svc.Spend(context.Background(), credits.SpendInput{UserID: "u1", Amount: 155 + 1400, AppID: "app"}); err != nil {
+					t.Fatal(err)
+				}
+				legacyRefund(t, e, p, 300, 100)
+				bought(t, e, "u1", "credits-2500")
+				lost := dispute(t, "evt_d2", billing.EventDisputeClosed, "lost", p)
+				deliver(t, e, lost.payload, lost.sig)
+				// The dispute takes the 700 the refund left, not 1000.
+				if n := paid(t, e, "u1"); n != 1800 {
+					t.Fatalf("paid after the lost dispute %d", n)
+				}
+				if _, d, _ := takenBack(t, e, "u1"); d != 700 {
+					t.Fatalf("disputes took %d", d)
+				}
+				if got := purchase(t, e, p.ID); got.RefundedCredits != 300 || got.DisputedCredits != 700 {
+					t.Fatalf("purchase %+v", got)
+				}
+				verifyClean(t, e)
+			})
+
 			t.Run("PackageIDNotText", func(t *testing.T) {
 				e := newEnv(t, be, base)
 				for _, id := range []string{"credits-500\x00", "credits-\xff500"} {
@@ -342,5 +455,35 @@ func TestRefundsAndDisputes(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// legacyRefund books a refund of the purchase's charge as the code before
+// cumulative refunds did: once per charge, under "stripe-refund:<charge>",
+// requested credits asked and booked of them taken from the paid wallet,
+// the purchase row left as it was.
+func legacyRefund(t *testing.T, e env, p credits.Purchase, requested, booked int64) {
+	t.Helper()
+	chargeID := "ch_" + p.ID
+	key := "stripe-refund:" + chargeID
+	_, _, _, err := e.store.Book(context.Background(), p.UserID, key, func(cur credits.Balance) (*credits.Booking, error) {
+		if cur.Paid < booked {
+			return nil, fmt.Errorf("paid %d, cannot book %d", cur.Paid, booked)
+		}
+		nb := cur
+		nb.Paid -= booked
+		meta, err := json.Marshal(map[string]int64{"requested": requested, "booked": booked, "shortfall": requested - booked})
+		if err != nil {
+			return nil, err
+		}
+		tx := credits.Transaction{ID: credits.NewID(), UserID: p.UserID, Type: credits.TypeRefund, Amount: -booked,
+			Description: "Refund " + chargeID, IdempotencyKey: key, Metadata: meta, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+		if booked > 0 {
+			tx.Postings = []credits.Posting{{Account: credits.PaidAccount(p.UserID), Amount: -booked}, {Account: credits.AccountStripe, Amount: booked}}
+		}
+		return &credits.Booking{Tx: tx, Balance: nb}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

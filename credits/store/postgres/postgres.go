@@ -281,6 +281,23 @@ func (s *Store) Transactions(ctx context.Context, userID string, limit, offset i
 	return out, nil
 }
 
+// TransactionByKey implements credits.Store.
+func (s *Store) TransactionByKey(ctx context.Context, userID, key string) (credits.Transaction, error) {
+	var txs []credits.Transaction
+	err := s.asUser(ctx, userID, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		txs, err = queryTxs(ctx, tx, `WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+		return err
+	})
+	if err != nil {
+		return credits.Transaction{}, err
+	}
+	if len(txs) == 0 {
+		return credits.Transaction{}, credits.ErrNotFound
+	}
+	return txs[0], nil
+}
+
 // Usage implements credits.Store.
 func (s *Store) Usage(ctx context.Context, userID string) ([]credits.UsageStat, error) {
 	var out []credits.UsageStat

@@ -184,6 +184,18 @@ func (s *Store) Transactions(ctx context.Context, userID string, limit, offset i
 		userID, limit, offset)
 }
 
+// TransactionByKey implements credits.Store.
+func (s *Store) TransactionByKey(ctx context.Context, userID, key string) (credits.Transaction, error) {
+	txs, err := queryTxs(ctx, s.read, `WHERE user_id = ? AND idempotency_key = ?`, userID, key)
+	if err != nil {
+		return credits.Transaction{}, err
+	}
+	if len(txs) == 0 {
+		return credits.Transaction{}, credits.ErrNotFound
+	}
+	return txs[0], nil
+}
+
 // Usage implements credits.Store.
 func (s *Store) Usage(ctx context.Context, userID string) ([]credits.UsageStat, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT user_id, app_id, day, credits_used, uses FROM credit_usage_stats

@@ -19,7 +19,7 @@ func runInput(t *testing.T, open func(t *testing.T) credits.Store) {
 	t.Run("IdempotencyKeyReused", func(t *testing.T) {
 		svc, _ := newService(t, open(t), credits.Config{})
 		in := credits.SpendInput{UserID: "u1", Amount: 10, AppID: "chat", Description: "answer", IdempotencyKey: "k1",
-			Metadata: []byte(`{"model":"x"}`)}
+			Metadata: []byte(`{"model":"x","n":1}`)}
 		first, _, replay, err := svc.Spend(ctx, in)
 		if err != nil || replay {
 			t.Fatal(err, replay)
@@ -29,11 +29,17 @@ func runInput(t *testing.T, open func(t *testing.T) credits.Store) {
 		if tx, _, replay, err := svc.Spend(ctx, same); err != nil || !replay || tx.ID != first.ID {
 			t.Fatalf("same request: %+v %v %v", tx, replay, err)
 		}
+		// The same metadata written with other whitespace and key order is
+		// the same request.
+		same.Metadata = []byte("{ \"n\" : 1,\n\t\"model\":\"x\" }")
+		if tx, _, replay, err := svc.Spend(ctx, same); err != nil || !replay || tx.ID != first.ID {
+			t.Fatalf("same metadata, other whitespace: %+v %v %v", tx, replay, err)
+		}
 		for name, change := range map[string]func(*credits.SpendInput){
 			"amount":      func(in *credits.SpendInput) { in.Amount = 1 },
 			"appId":       func(in *credits.SpendInput) { in.AppID = "todo" },
 			"description": func(in *credits.SpendInput) { in.Description = "other" },
-			"metadata":    func(in *credits.SpendInput) { in.Metadata = []byte(`{"model":"y"}`) },
+			"metadata":    func(in *credits.SpendInput) { in.Metadata = []byte(`{"model":"y","n":1}`) },
 			"no metadata": func(in *credits.SpendInput) { in.Metadata = nil },
 		} {
 			other := in

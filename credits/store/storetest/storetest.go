@@ -263,6 +263,17 @@ func Run(t *testing.T, open func(t *testing.T) credits.Store) {
 		if n := countType(allTxs(t, svc, "u1"), credits.TypeUsage); n != 1 {
 			t.Fatalf("u1 has %d usage transactions", n)
 		}
+		for user, want := range map[string]string{"u1": tx1.ID, "u2": tx3.ID} {
+			got, err := svc.TransactionByKey(ctx, user, "key-1")
+			if err != nil || got.ID != want || got.UserID != user || len(got.Postings) == 0 {
+				t.Fatalf("%s by key: %+v, %v", user, got, err)
+			}
+		}
+		for user, key := range map[string]string{"u1": "key-2", "u3": "key-1", "u2": ""} {
+			if got, err := svc.TransactionByKey(ctx, user, key); !errors.Is(err, credits.ErrNotFound) {
+				t.Fatalf("%s by key %q: %+v, %v", user, key, got, err)
+			}
+		}
 		verifyClean(t, svc)
 	})
 
