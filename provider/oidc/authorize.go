@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/pkce"
 )
 
 // CheckAuthorizeRequest makes, before any login or consent page, the
@@ -13,18 +14,19 @@ import (
 // code and OpenID Connect handlers of NewAuthorizeResponse): a request
 // refused then is refused at once, so nobody signs in or consents for
 // nothing and no consent is stored for it. fosite repeats them at issue.
+// PKCE is fosite's own handler over the same config (checkPKCE).
 func (p *Provider) CheckAuthorizeRequest(ctx context.Context, ar fosite.AuthorizeRequester) error {
 	form := ar.GetRequestForm()
-	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
-	switch {
-	case challenge == "" && ar.GetClient().IsPublic():
-		return fosite.ErrInvalidRequest.WithHint("This client must include a code_challenge (PKCE with S256).")
-	case challenge != "" && method != "S256":
-		return fosite.ErrInvalidRequest.WithHint("Clients must use code_challenge_method=S256.")
+	if err := p.checkPKCE(ctx, ar); err != nil {
+		return err
 	}
+	// The same checker, from the same config, as fosite's authorize code
+	// handler.
 	if !p.fosite.GetRedirectSecureChecker(ctx)(ctx, ar.GetRedirectURI()) {
 		return fosite.ErrInvalidRequest.WithHint("The redirect URI uses an insecure scheme.")
 	}
+	// fosite's OpenID Connect handler asks this of a granted openid scope;
+	// Authorize grants every requested scope.
 	if ar.GetRequestedScopes().Has("openid") && form.Get("redirect_uri") == "" {
 		return fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter is required when using OpenID Connect 1.0.")
 	}
@@ -46,3 +48,29 @@ func (p *Provider) CheckAuthorizeRequest(ctx context.Context, ar fosite.Authoriz
 	}
 	return nil
 }
+
+// checkPKCE applies fosite's own PKCE handler, over the provider's fosite
+// config, to a request whose code does not exist yet: its rules and its
+// settings (EnforcePKCE, EnforcePKCEForPublicClients,
+// EnablePKCEPlainChallengeMethod) are then those of the issue, by
+// construction. The handler stores the challenge once it has checked it;
+// here it stores nothing, under a placeholder code.
+func (p *Provider) checkPKCE(ctx context.Context, ar fosite.AuthorizeRequester) error {
+	h := &pkce.Handler{AuthorizeCodeStrategy: p.strategy, Storage: noPKCEStorage{}, Config: p.fosite}
+	resp := fosite.NewAuthorizeResponse()
+	resp.AddParameter("code", "unissued")
+	return h.HandleAuthorizeEndpointRequest(ctx, ar, resp)
+}
+
+// noPKCEStorage keeps nothing: checkPKCE only wants the verdict.
+type noPKCEStorage struct{}
+
+func (noPKCEStorage) CreatePKCERequestSession(context.Context, string, fosite.Requester) error {
+	return nil
+}
+
+func (noPKCEStorage) GetPKCERequestSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
+	return nil, fosite.ErrNotFound
+}
+
+func (noPKCEStorage) DeletePKCERequestSession(context.Context, string) error { return nil }

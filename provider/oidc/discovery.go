@@ -26,7 +26,7 @@ func (p *Provider) Discovery(backchannel bool) map[string]any {
 		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":              []string{"S256"},
+		"code_challenge_methods_supported":              p.challengeMethods(),
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr",
 			"at_hash", "email", "email_verified", "name", "updated_at"},
 		"claim_types_supported":                          []string{"normal"},
@@ -39,4 +39,13 @@ func (p *Provider) Discovery(backchannel bool) map[string]any {
 		"backchannel_logout_supported":                   backchannel,
 		"backchannel_logout_session_supported":           backchannel,
 	}
+}
+
+// challengeMethods lists the PKCE methods the fosite config lets through,
+// so discovery cannot promise what the PKCE handler refuses.
+func (p *Provider) challengeMethods() []string {
+	if p.fosite.EnablePKCEPlainChallengeMethod {
+		return []string{"S256", "plain"}
+	}
+	return []string{"S256"}
 }

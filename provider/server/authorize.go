@@ -336,7 +336,6 @@ func (s *server) handleConsentPage() http.Handler {
 
 func (s *server) handleConsentSubmit() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
 		if !s.parseForm(w, r) {
 			return
 		}
@@ -344,31 +343,15 @@ func (s *server) handleConsentSubmit() http.Handler {
 		if !ok {
 			return
 		}
-		client := ar.GetClient().(*oidc.Client)
 		if r.PostForm.Get("action") != "allow" {
 			s.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 			return
 		}
-		// The code is issued before the consent is stored: a request
-		// refused at issue leaves no consent behind.
-		resp, err := s.OP.Authorize(ctx, ar, user, sess, s.verifyLoginTicket(q.Get(loginTicketParam), sess))
+		freshLogin := s.verifyLoginTicket(q.Get(loginTicketParam), sess)
+		resp, err := s.OP.Consent(r.Context(), ar, user, sess, freshLogin, r.PostForm.Get("remember") == "1")
 		if err != nil {
 			s.authorizeError(w, r, ar, err)
 			return
-		}
-		if r.PostForm.Get("remember") == "1" {
-			scopes := []string(ar.GetRequestedScopes())
-			if old, err := s.Store.GetConsent(ctx, user.ID, client.GetID()); err == nil {
-				for _, sc := range old.Scopes {
-					if !slices.Contains(scopes, sc) {
-						scopes = append(scopes, sc)
-					}
-				}
-			}
-			if err := s.Store.SaveConsent(ctx, &provider.Consent{UserID: user.ID, ClientID: client.GetID(), Scopes: scopes, GrantedAt: s.Config.Now().UTC()}); err != nil {
-				s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
-				return
-			}
 		}
 		s.writeAuthorize(w, r, ar, resp)
 	})
