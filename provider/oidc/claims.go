@@ -55,7 +55,15 @@ func (p *Provider) userSession(u *provider.User, s *provider.Session, c *Client,
 // Authorize issues the authorization code of ar to u, signed in with login
 // session s, who has consented to the requested scopes. freshLogin says
 // the user authenticated for this very request (prompt=login, max_age).
+// A storage failure while issuing is ErrUnavailable, not server_error, so
+// the person gets the "try again" page rather than an error at the app.
 func (p *Provider) Authorize(ctx context.Context, ar fosite.AuthorizeRequester, u *provider.User, s *provider.Session, freshLogin bool) (fosite.AuthorizeResponder, error) {
+	ctx, fault := watchStorage(ctx)
+	resp, err := p.authorize(ctx, ar, u, s, freshLogin)
+	return resp, fault.settle(err)
+}
+
+func (p *Provider) authorize(ctx context.Context, ar fosite.AuthorizeRequester, u *provider.User, s *provider.Session, freshLogin bool) (fosite.AuthorizeResponder, error) {
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
 	}

@@ -94,7 +94,7 @@ func (s *server) handleAuthorize() http.Handler {
 		if !client.Model.Trusted {
 			c, err := s.Store.GetConsent(ctx, user.ID, client.GetID())
 			if err != nil && !errors.Is(err, provider.ErrNotFound) {
-				s.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+				s.pageError(w, r, fmt.Errorf("authorize: load consent: %w", err))
 				return
 			}
 			if slices.Contains(prompts, "consent") || c == nil || !covers(c.Scopes, ar.GetRequestedScopes()) {
