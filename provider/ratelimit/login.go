@@ -73,8 +73,8 @@ func (t LoginTurn) wideKey() string    { return t.accountKey() + ":wide:" + t.sh
 // wide reports whether the share network is wider than the network (an
 // IPv6 /48 around a /64) and so needs a hold of its own: an IPv4 /24 is
 // held as the network already.
-func (t LoginTurn) wide() bool { return t.share != t.network }
-func (t LoginTurn) deviceKey() string  { return t.accountKey() + ":dev:" + t.device }
+func (t LoginTurn) wide() bool        { return t.share != t.network }
+func (t LoginTurn) deviceKey() string { return t.accountKey() + ":dev:" + t.device }
 
 // Begin reports how long an attempt on email from ip must still wait (0 =
 // judge it now); device is the nonce of a device cookie the caller has
