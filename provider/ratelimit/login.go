@@ -69,12 +69,12 @@ func (t LoginTurn) accountKey() string { return "login:acct:" + t.email }
 func (t LoginTurn) networkKey() string { return t.accountKey() + ":net:" + t.network }
 func (t LoginTurn) shareKey() string   { return t.accountKey() + ":share:" + t.share }
 func (t LoginTurn) wideKey() string    { return t.accountKey() + ":wide:" + t.share }
+func (t LoginTurn) deviceKey() string  { return t.accountKey() + ":dev:" + t.device }
 
 // wide reports whether the share network is wider than the network (an
 // IPv6 /48 around a /64) and so needs a hold of its own: an IPv4 /24 is
 // held as the network already.
-func (t LoginTurn) wide() bool        { return t.share != t.network }
-func (t LoginTurn) deviceKey() string { return t.accountKey() + ":dev:" + t.device }
+func (t LoginTurn) wide() bool { return t.share != t.network }
 
 // Begin reports how long an attempt on email from ip must still wait (0 =
 // judge it now); device is the nonce of a device cookie the caller has
