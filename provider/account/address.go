@@ -118,7 +118,14 @@ func validDomain(domain string) bool {
 	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
 		return false
 	}
-	for l := range strings.SplitSeq(domain, ".") {
+	// The scripts are those of the Unicode form, so that an A-label
+	// ("xn--pple-43d", a Cyrillic "а" in "apple") is judged as what a mail
+	// client shows, not as the ASCII it was typed in.
+	uni, err := idna.Registration.ToUnicode(ascii)
+	if err != nil {
+		return false
+	}
+	for l := range strings.SplitSeq(uni, ".") {
 		if !singleScript(l) {
 			return false
 		}

@@ -50,6 +50,8 @@ func TestValidNewEmail(t *testing.T) {
 		{"MixedLocal", "\u0430lice@example.com", false}, // Cyrillic а among Latin letters
 		{"MixedLabel", "alice@ex\u0430mple.com", false},
 		{"MixedGreekLatin", "alice@\u03bfpenai.com", false}, // Greek ο
+		{"MixedALabel", "alice@xn--pple-43d.com", false},    // punycode of the next
+		{"MixedULabel", "alice@\u0430pple.com", false},
 		{"InvalidIDNA", "a@xn--zz.com", false},
 		{"NUL", "a\x00@example.com", false},
 		{"InvalidUTF8", "a\xff@example.com", false},

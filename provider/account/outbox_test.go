@@ -3,10 +3,16 @@ package account_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
@@ -182,6 +188,89 @@ func TestOutboxSealsPayloads(t *testing.T) {
 		}
 		if len(peek.sent) != 1 || peek.sent[0].To != u.Email {
 			t.Fatalf("sent %v", peek.sent)
+		}
+	})
+}
+
+// refusingRelay is an SMTP relay (go-smtp, on loopback) that refuses every
+// recipient with a reply quoting the address, as Postfix does.
+type refusingRelay struct{}
+
+func (refusingRelay) NewSession(*smtp.Conn) (smtp.Session, error) { return refusingRelay{}, nil }
+func (refusingRelay) Mail(string, *smtp.MailOptions) error        { return nil }
+func (refusingRelay) Rcpt(to string, _ *smtp.RcptOptions) error {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+		Message: "<" + to + ">: Recipient address rejected: User unknown in virtual mailbox table"}
+}
+func (refusingRelay) Data(io.Reader) error { return nil }
+func (refusingRelay) Reset()               {}
+func (refusingRelay) Logout() error        { return nil }
+
+// A relay that refuses the recipient and quotes the address: what the
+// outbox stores (last_error) and logs, on retry and when it gives up,
+// names the domain but not the local part, as the payload is sealed.
+func TestOutboxKeepsRefusedAddressOutOfErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtp.NewServer(refusingRelay{})
+	srv.Domain = "localhost"
+	go srv.Serve(l) //nolint:errcheck // returns when closed
+	t.Cleanup(func() { srv.Close() })
+	relay, err := mail.NewSMTP(mail.SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, From: "Mana <noreply@mana.how>", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const local = "alice.private"
+
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		c := &clock{t: start}
+		sessions, err := websession.New(websession.Config{SecretKey: secretKey, Now: c.Now}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		svc, err := account.NewService(account.Config{BaseURL: baseURL, SecretKey: secretKey, Sessions: sessions, Now: c.Now,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil)), Outbox: account.OutboxConfig{MaxAttempts: 2}},
+			s, account.NewHasher(cheapParams, 1), relay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &fixture{store: s, clock: c}
+		u := f.createUser(t, local+"@example.com", password, true)
+		if err := svc.ForgotPassword(t.Context(), u.Email, "", "en"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := svc.Outbox().SendDue(t.Context()); err != nil || n != 0 {
+			t.Fatalf("first pass: SendDue = %d, %v; want the relay to refuse", n, err)
+		}
+		// Claimed an hour ahead, past the backoff, without a lease: the job
+		// is due again after the clock moves there.
+		jobs, err := s.ClaimMailJobs(t.Context(), c.Now().Add(time.Hour), 10, 0)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("jobs after the refusal = %d (%v), want 1", len(jobs), err)
+		}
+		stored := jobs[0].LastError
+		if strings.Contains(stored, local) {
+			t.Errorf("last_error quotes the local part: %q", stored)
+		}
+		for _, want := range []string{"550", "5.1.1", "…@example.com"} {
+			if !strings.Contains(stored, want) {
+				t.Errorf("last_error %q lacks %q", stored, want)
+			}
+		}
+		c.Advance(time.Hour)
+		if n, err := svc.Outbox().SendDue(t.Context()); err != nil || n != 0 {
+			t.Fatalf("second pass: SendDue = %d, %v; want the relay to refuse", n, err)
+		}
+		out := logs.String()
+		if !strings.Contains(out, "mail failed, will retry") || !strings.Contains(out, "mail given up") {
+			t.Errorf("log lacks the retry or the give-up line:\n%s", out)
+		}
+		if strings.Contains(out, local) {
+			t.Errorf("log quotes the local part:\n%s", out)
 		}
 	})
 }

@@ -50,6 +50,8 @@ type received struct {
 type backend struct {
 	user, pass string
 	mechs      []string // AUTH mechanisms offered; PLAIN when empty
+	// rejectRcpt refuses every recipient, quoting it as Postfix does.
+	rejectRcpt bool
 
 	mu        sync.Mutex
 	msgs      []received
@@ -120,6 +122,10 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.b.rejectRcpt {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+			Message: "<" + to + ">: Recipient address rejected: User unknown in virtual mailbox table"}
+	}
 	s.cur.to = append(s.cur.to, to)
 	return nil
 }
@@ -177,6 +183,7 @@ type serverOpts struct {
 	implicitTLS  bool     // TLS from the first byte (port 465 style)
 	user, pass   string   // require AUTH with these
 	mechs        []string // AUTH mechanisms offered
+	rejectRcpt   bool     // refuse every recipient, quoting it
 }
 
 type testServer struct {
@@ -188,7 +195,7 @@ type testServer struct {
 func startServer(t *testing.T, o serverOpts) *testServer {
 	t.Helper()
 	serverTLS, clientTLS := selfSignedTLS(t)
-	be := &backend{user: o.user, pass: o.pass, mechs: o.mechs}
+	be := &backend{user: o.user, pass: o.pass, mechs: o.mechs, rejectRcpt: o.rejectRcpt}
 	srv := smtp.NewServer(be)
 	srv.Domain = "localhost"
 	srv.ReadTimeout = 5 * time.Second
@@ -482,6 +489,42 @@ func TestSMTPWrongPassword(t *testing.T) {
 		t.Errorf("server accepted %d messages", n)
 	}
 	t.Logf("error: %v", err)
+}
+
+// A refused recipient: the error keeps the server's codes and reason and
+// the domain, but not the local part the reply quotes, as callers store
+// and log it.
+func TestSMTPRejectedRecipientIsRedacted(t *testing.T) {
+	ts := startServer(t, serverOpts{rejectRcpt: true})
+	s := newSMTP(t, ts.config("", ""))
+	err := s.Send(t.Context(), Message{To: "alice.secret@example.com", Subject: "Hi", Text: "hello"})
+	if err == nil {
+		t.Fatal("Send to a refused recipient succeeded")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "alice.secret") {
+		t.Errorf("error quotes the local part: %v", err)
+	}
+	for _, want := range []string{"rcpt to", "550", "5.1.1", "…@example.com", "Recipient address rejected"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestRedactAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"5.1.1 <alice@example.com>: Recipient address rejected": "5.1.1 <…@example.com>: Recipient address rejected",
+		"to=alice.b+tag@example.com, relay=none":                "to=…@example.com, relay=none",
+		"(jürgen@bücher.de) unknown; bob@x.org too":             "(…@bücher.de) unknown; …@x.org too",
+		`"a b"@example.com rejected`:                            "…@example.com rejected",
+		"sendmail: alice@example.com... User unknown":           "sendmail: …@example.com... User unknown",
+		"no address here, only @ signs @":                       "no address here, only @ signs @",
+	} {
+		if got := redactAddresses(in); got != want {
+			t.Errorf("redactAddresses(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestSMTPRefusesCredentialsWithoutTLS(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +93,9 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 }
 
 // Send delivers m. Errors name the recipient's domain only, never the full
-// address, so callers may log them as they are.
+// address, so callers may log and store them as they are: the server's
+// replies keep their codes and text, but an address they quote is cut to
+// its domain (see serverReply).
 func (s *SMTP) Send(ctx context.Context, m Message) error {
 	p, err := validate(m)
 	if err != nil {
@@ -172,7 +175,7 @@ func (s *SMTP) deliver(conn net.Conn, rcpt string, raw []byte) error {
 	c, err := smtp.NewClient(conn, s.cfg.Host)
 	if err != nil {
 		conn.Close()
-		return fmt.Errorf("greeting: %w", err)
+		return fmt.Errorf("greeting: %w", serverReply(err))
 	}
 	defer c.Close()
 
@@ -181,7 +184,7 @@ func (s *SMTP) deliver(conn net.Conn, rcpt string, raw []byte) error {
 	if !s.implicitTLS {
 		if ok, _ := c.Extension("STARTTLS"); ok {
 			if err := c.StartTLS(s.tlsConfig()); err != nil {
-				return fmt.Errorf("starttls: %w", err)
+				return fmt.Errorf("starttls: %w", serverReply(err))
 			}
 		} else if s.cfg.User != "" {
 			return ErrNoTLS
@@ -195,30 +198,80 @@ func (s *SMTP) deliver(conn net.Conn, rcpt string, raw []byte) error {
 		if err := c.Auth(a); err != nil {
 			// The user name stays out of the error: some providers (Postmark)
 			// use the API token as user name.
-			return fmt.Errorf("auth: %w", err)
+			return fmt.Errorf("auth: %w", serverReply(err))
 		}
 	}
 	if err := c.Mail(s.from.Address); err != nil {
-		return fmt.Errorf("mail from: %w", err)
+		return fmt.Errorf("mail from: %w", serverReply(err))
 	}
 	if err := c.Rcpt(rcpt); err != nil {
-		return fmt.Errorf("rcpt to: %w", err)
+		return fmt.Errorf("rcpt to: %w", serverReply(err))
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fmt.Errorf("data: %w", err)
+		return fmt.Errorf("data: %w", serverReply(err))
 	}
 	if _, err := w.Write(raw); err != nil {
 		return fmt.Errorf("write data: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("end data: %w", err)
+		return fmt.Errorf("end data: %w", serverReply(err))
 	}
 	// The server has accepted the message once DATA is closed. A failed QUIT
 	// must not turn that into an error, or a retrying caller would send the
 	// mail twice.
 	_ = c.Quit()
 	return nil
+}
+
+// serverReply is err with the addresses quoted in the server's reply cut
+// to their domain. Servers commonly quote the recipient ("550 5.1.1
+// <alice@example.com>: Recipient address rejected"), and the outbox stores
+// and logs errors although it seals the address everywhere else. The code,
+// the enhanced status and the rest of the text stay for the operator.
+func serverReply(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return &textproto.Error{Code: te.Code, Msg: redactAddresses(te.Msg)}
+	}
+	// A malformed reply is quoted in the error as received.
+	var pe textproto.ProtocolError
+	if errors.As(err, &pe) {
+		return textproto.ProtocolError(redactAddresses(string(pe)))
+	}
+	return err
+}
+
+// redactAddresses replaces the local part of every address in s with "…":
+// "<alice@example.com>" becomes "<…@example.com>". A local part runs back
+// from the "@" to a space, bracket, quote or other separator; a quoted one
+// ("a b"@example.com) to its opening quote.
+func redactAddresses(s string) string {
+	var b strings.Builder
+	rest := s
+	for {
+		at := strings.IndexByte(rest, '@')
+		if at < 0 {
+			b.WriteString(rest)
+			return b.String()
+		}
+		start := at
+		if at > 0 && rest[at-1] == '"' {
+			if q := strings.LastIndexByte(rest[:at-1], '"'); q >= 0 {
+				start = q
+			}
+		} else {
+			for start > 0 && !strings.ContainsRune(" \t<>()[]\"',;:=", rune(rest[start-1])) {
+				start--
+			}
+		}
+		b.WriteString(rest[:start])
+		if start < at {
+			b.WriteString("…")
+		}
+		b.WriteByte('@')
+		rest = rest[at+1:]
+	}
 }
 
 // auth picks PLAIN, or LOGIN for servers that only offer that (Microsoft 365

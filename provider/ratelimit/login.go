@@ -15,6 +15,8 @@ import (
 //
 //   - a client network (IPv4 /24, IPv6 /64) has its own failure count per
 //     account, so an attacker's failures hold only the attacker's network;
+//     the /48 around an IPv6 /64 has one too, with the account's
+//     threshold, as one host may hold all its /64s;
 //   - a device that signed in to the account before (a valid device
 //     cookie, checked by the caller) skips the network and account holds
 //     and only counts its own failures; once those hold it, the device is
@@ -25,6 +27,9 @@ import (
 // A network adds its first Free+1 failures to the account count, then one
 // per share hold, which lasts twice the account's decay, so one network
 // alone, however patient, never brings the account over its threshold.
+// For that share an IPv6 network is its /48 (see ShareNetwork): one host
+// often holds a whole /48, 65,536 /64s, which would otherwise be enough
+// networks to hold the owner out.
 type LoginBackoff struct {
 	b *Backoff
 	// account is the shared count of unknown clients: accountNetworks
@@ -52,6 +57,9 @@ func NewLoginBackoff(b *Backoff) *LoginBackoff {
 // LoginTurn is one login attempt between Begin and Fail or Succeed.
 type LoginTurn struct {
 	email, network, device string
+	// share is the wider network whose failures share one part of the
+	// account count.
+	share string
 	// known: the device's own count applies, not the network's and
 	// the account's.
 	known bool
@@ -59,8 +67,14 @@ type LoginTurn struct {
 
 func (t LoginTurn) accountKey() string { return "login:acct:" + t.email }
 func (t LoginTurn) networkKey() string { return t.accountKey() + ":net:" + t.network }
-func (t LoginTurn) shareKey() string   { return t.accountKey() + ":share:" + t.network }
+func (t LoginTurn) shareKey() string   { return t.accountKey() + ":share:" + t.share }
+func (t LoginTurn) wideKey() string    { return t.accountKey() + ":wide:" + t.share }
 func (t LoginTurn) deviceKey() string  { return t.accountKey() + ":dev:" + t.device }
+
+// wide reports whether the share network is wider than the network (an
+// IPv6 /48 around a /64) and so needs a hold of its own: an IPv4 /24 is
+// held as the network already.
+func (t LoginTurn) wide() bool { return t.share != t.network }
 
 // Begin reports how long an attempt on email from ip must still wait (0 =
 // judge it now); device is the nonce of a device cookie the caller has
@@ -68,7 +82,7 @@ func (t LoginTurn) deviceKey() string  { return t.accountKey() + ":dev:" + t.dev
 // reserves the turn: call Fail or Succeed after judging the password. On
 // a store error the wait is 0 (fail open), as with Backoff.Wait.
 func (l *LoginBackoff) Begin(ctx context.Context, email, ip, device string) (LoginTurn, time.Duration, error) {
-	t := LoginTurn{email: email, network: Network(ip), device: device}
+	t := LoginTurn{email: email, network: Network(ip), share: ShareNetwork(ip), device: device}
 	if device != "" {
 		d, err := l.b.Wait(ctx, t.deviceKey())
 		if err != nil {
@@ -85,6 +99,14 @@ func (l *LoginBackoff) Begin(ctx context.Context, email, ip, device string) (Log
 	if err != nil || d > 0 {
 		return t, d, err
 	}
+	if t.wide() {
+		// As many free failures as the account tolerates: the /64s of one
+		// /48 get no more guesses together than that many networks.
+		d, err = l.b.store.Acquire(ctx, t.wideKey(), l.account)
+		if err != nil || d > 0 {
+			return t, d, wrap("login wide network", err)
+		}
+	}
 	d, err = l.b.store.Acquire(ctx, t.accountKey(), l.account)
 	if err != nil {
 		return t, 0, fmt.Errorf("login account: %w", err)
@@ -98,6 +120,9 @@ func (l *LoginBackoff) Fail(ctx context.Context, t LoginTurn) error {
 		return l.b.Fail(ctx, t.deviceKey())
 	}
 	err := l.b.Fail(ctx, t.networkKey())
+	if t.wide() {
+		err = errors.Join(err, wrap("login wide network", l.b.store.Fail(ctx, t.wideKey(), l.account)))
+	}
 	if err2 := l.addShare(ctx, t); err2 != nil {
 		err = errors.Join(err, err2)
 	}
@@ -131,27 +156,52 @@ func (l *LoginBackoff) Succeed(ctx context.Context, t LoginTurn) error {
 	if t.known {
 		return l.b.Reset(ctx, t.deviceKey())
 	}
-	return errors.Join(l.b.Reset(ctx, t.networkKey()), l.b.Reset(ctx, t.shareKey()), l.b.Reset(ctx, t.accountKey()))
+	return errors.Join(l.b.Reset(ctx, t.networkKey()), l.resetWide(ctx, t), l.b.Reset(ctx, t.shareKey()), l.b.Reset(ctx, t.accountKey()))
+}
+
+func (l *LoginBackoff) resetWide(ctx context.Context, t LoginTurn) error {
+	if !t.wide() {
+		return nil
+	}
+	return l.b.Reset(ctx, t.wideKey())
+}
+
+// wrap adds context to a store error; nil stays nil.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Clear forgets the account's hold and that of the network ip is in:
 // after a password reset, the one who reset it is the owner. The holds of
 // other networks stay; they are the attacker's.
 func (l *LoginBackoff) Clear(ctx context.Context, email, ip string) error {
-	t := LoginTurn{email: email, network: Network(ip)}
-	return errors.Join(l.b.Reset(ctx, t.accountKey()), l.b.Reset(ctx, t.networkKey()), l.b.Reset(ctx, t.shareKey()))
+	t := LoginTurn{email: email, network: Network(ip), share: ShareNetwork(ip)}
+	return errors.Join(l.b.Reset(ctx, t.accountKey()), l.b.Reset(ctx, t.networkKey()), l.resetWide(ctx, t), l.b.Reset(ctx, t.shareKey()))
 }
 
 // Network is the client network of an address for the login backoff: an
 // IPv4 /24 or an IPv6 /64, as one client or household usually holds a
 // whole one. An unparsable address is its own network.
-func Network(ip string) string {
+func Network(ip string) string { return prefix(ip, 64) }
+
+// ShareNetwork is the network of an address whose failures count as one
+// toward the account's hold: an IPv4 /24 or an IPv6 /48, the prefix a
+// tunnel broker or provider hands a single customer for free, so that
+// one host cannot pose as thousands of networks. An unparsable address is
+// its own network.
+func ShareNetwork(ip string) string { return prefix(ip, 48) }
+
+// prefix is the IPv4 /24 or the IPv6 prefix of v6bits that holds ip.
+func prefix(ip string, v6bits int) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
 	}
 	addr = addr.Unmap()
-	bits := 64
+	bits := v6bits
 	if addr.Is4() {
 		bits = 24
 	}

@@ -21,3 +21,21 @@ func TestNetwork(t *testing.T) {
 		}
 	}
 }
+
+// The network whose failures share one part of the account count: an IPv6
+// host often holds a whole /48, so all its /64s are one share, while an
+// IPv4 /24 stays one.
+func TestShareNetwork(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.5":          "203.0.113.0/24",
+		"::ffff:203.0.113.9":   "203.0.113.0/24",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1::/48",
+		"2001:db8:1:ffff::1":   "2001:db8:1::/48",
+		"2001:db8:2::1":        "2001:db8:2::/48",
+		"not an address":       "not an address",
+	} {
+		if got := ShareNetwork(in); got != want {
+			t.Errorf("ShareNetwork(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

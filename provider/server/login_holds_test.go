@@ -49,6 +49,10 @@ func TestLoginHolds(t *testing.T) {
 			})
 			testLoginHolds(t, b, &clock{}, ratelimit.NewRedisBackoffStore(rc, prefix+"bo:"))
 		})
+		t.Run("IPv6Prefix", func(t *testing.T) {
+			c := &clock{}
+			testIPv6Prefix(t, b, c, ratelimit.NewMemoryBackoffStore(c.now))
+		})
 		// Waiting out every delay for hours is only possible on the
 		// in-process store, whose clock the test moves.
 		t.Run("PatientAttacker", func(t *testing.T) {
@@ -200,6 +204,38 @@ func testLoginHolds(t *testing.T, b storetest.Backend, c *clock, store ratelimit
 		t.Errorf("page login from an unknown network after the reset: %d %s", p.status, p.url)
 	}
 	want429(t, "attacker's network after the reset", e.apiLoginFrom(t, attackerIP, userEmail, "a brand new password", ""))
+}
+
+// testIPv6Prefix: one host with an IPv6 /48 (a free tunnel-broker prefix)
+// fails from many of its /64s. Each /64 is held on its own, and the /48
+// together gets no more judged guesses than the account tolerates, but it
+// counts as one network toward the account's hold: the owner's unknown
+// clients elsewhere still get in.
+func testIPv6Prefix(t *testing.T, b storetest.Backend, c *clock, store ratelimit.BackoffStore) {
+	e := setupHolds(t, b, c, store)
+	judged := 0
+	for n := range 8 {
+		ip := fmt.Sprintf("2001:db8:1:%x::1", n)
+		for i := range 6 {
+			r := e.apiLoginFrom(t, ip, userEmail, "wrong-password", "")
+			if r.status == http.StatusUnauthorized {
+				judged++
+				continue
+			}
+			want429(t, fmt.Sprintf("/64 %d attempt %d", n, i+1), r)
+		}
+		want429(t, fmt.Sprintf("/64 %d after its failures", n), e.apiLoginFrom(t, ip, userEmail, userPassword, ""))
+	}
+	// 4 networks' free failures and the one judged after the turn.
+	if judged != 21 {
+		t.Errorf("the /48 had %d guesses judged, want 21", judged)
+	}
+	want429(t, "a fresh /64 of the /48", e.apiLoginFrom(t, "2001:db8:1:ff::1", userEmail, userPassword, ""))
+
+	e.apiLoginFrom(t, ownerIP, userEmail, userPassword, "").want(t, "owner's IPv4 login, unknown device", http.StatusOK)
+	if p := e.browser(t).pageLoginFrom(t, "2001:db8:2::7", userEmail, userPassword); !signedIn(p) {
+		t.Errorf("owner's page login from another /48, unknown browser: %d %s", p.status, p.url)
+	}
 }
 
 // testPatientAttacker: one network failing as often as its delays allow,

@@ -23,6 +23,8 @@ func TestAPIRegisterRefusesUnroutableAddresses(t *testing.T) {
 			{"leading hyphen", "a@-b.com", "A", "email"},
 			{"65-octet local part", strings.Repeat("a", 65) + "@example.com", "A", "email"},
 			{"mixed scripts", "\u0430lice@example.com", "A", "email"},
+			{"mixed scripts in an A-label", "alice@xn--pple-43d.com", "A", "email"},
+			{"mixed scripts in a U-label", "alice@\u0430pple.com", "A", "email"},
 			{"single label", "a@localhost", "A", "email"},
 			{"quoted local part", `"a b"@example.com`, "A", "email"},
 			{"URL in name", "mallory@example.com", "Mallory http://evil.example/reset", "name"},
