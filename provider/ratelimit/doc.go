@@ -54,6 +54,10 @@
 // default), so configure them short, for example DialTimeout 200 ms,
 // DialerRetries 1, ReadTimeout and WriteTimeout 100 ms, MaxRetries 1.
 //
+// Failing open is the last resort. Failover puts in-process counters
+// behind the Redis ones, so that while Redis is down the limits still
+// hold, per replica; the provider always composes it that way.
+//
 // # Keys
 //
 // Keys are attacker-influenced (IP addresses, typed-in email addresses).
