@@ -107,9 +107,9 @@ func (s *server) handleAccountProfile() http.Handler {
 		var ve *account.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			key := templates.KeyRegisterNameLength
-			if ve.Fields["name"] == "invalid_name" {
-				key = templates.KeyRegisterNameInvalid
+			key, ok := registerErrorKeys["name:"+ve.Fields["name"]]
+			if !ok {
+				key = templates.KeyRegisterNameLength
 			}
 			s.accountFailed(w, r, sess, u, http.StatusBadRequest, key, nil)
 		case err != nil:
