@@ -16,8 +16,15 @@ type User struct {
 	Name          string
 	Role          string // RoleUser or RoleAdmin
 	PasswordHash  string // PHC-formatted argon2id hash; empty for users without a password
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Disabled accounts cannot sign in; disabling one also ends its
+	// sessions and revokes its tokens.
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// DeletedAt is set when the person was erased: the row stays as a
+	// tombstone without email, name or password, so ids in other systems
+	// still resolve to "erased", and the address can register again.
+	DeletedAt *time.Time
 }
 
 // Client is a registered OAuth 2.0 / OpenID Connect relying party.

@@ -14,7 +14,8 @@ type UserStore interface {
 	// GetUserByEmail matches case-insensitively; ErrNotFound when absent.
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	// UpdateUser overwrites the mutable fields (email, email_verified, name,
-	// role, password_hash, updated_at); ErrNotFound for an unknown id,
+	// role, password_hash, disabled, updated_at; never deleted_at, which
+	// only erasure sets); ErrNotFound for an unknown id,
 	// ErrAlreadyExists when the new email is taken.
 	UpdateUser(ctx context.Context, u *User) error
 	CountUsers(ctx context.Context) (int, error)

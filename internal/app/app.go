@@ -27,6 +27,7 @@ import (
 	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/audit"
 	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/httpx"
@@ -77,6 +78,7 @@ type App struct {
 	// CreditsStore is what billing and the credits CLI book through.
 	CreditsStore credits.BillingStore
 	Billing      *billing.Billing // nil without Stripe
+	Admin        *admin.Service
 	Handler      http.Handler
 
 	now   func() time.Time
@@ -205,12 +207,18 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		}
 	}
 
+	a.Admin, err = admin.New(admin.Config{SecretKey: cfg.SecretKey, HTTPClient: opts.HTTPClient, Now: opts.Now,
+		Logger: log.With("component", "admin")}, admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog})
+	if err != nil {
+		return nil, err
+	}
+
 	a.Handler, err = server.New(server.Deps{
 		Logger: log,
 		Config: server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], Limits: cfg.Limits,
 			TrustedProxies: cfg.TrustedProxies, BackchannelLogout: true, Now: opts.Now},
 		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
-		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing,
+		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing, Admin: a.Admin,
 	})
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
@@ -65,6 +66,9 @@ type Deps struct {
 	// Billing serves purchases, Checkout and the Stripe webhook; nil when
 	// Stripe is not configured.
 	Billing *billing.Billing
+	// Admin serves /api/v1/admin, the admin pages and the self-service
+	// data pages.
+	Admin *admin.Service
 }
 
 // RedisState tells whether Redis, which the limits are shared through,

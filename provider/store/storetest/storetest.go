@@ -212,13 +212,22 @@ func testUserCRUD(t *testing.T, s provider.Store) {
 	}
 
 	u.Email, u.EmailVerified, u.Name = "renamed@example.com", false, "Renamed"
-	u.Role, u.PasswordHash, u.UpdatedAt = provider.RoleAdmin, "", at(time.Hour)
+	u.Role, u.PasswordHash, u.UpdatedAt, u.Disabled = provider.RoleAdmin, "", at(time.Hour), true
 	u.CreatedAt = at(-time.Hour) // not a mutable field: must be ignored
+	erased := at(time.Minute)
+	u.DeletedAt = &erased // only erasure sets it: must be ignored
 	must(t, s.UpdateUser(ctx, u))
 	got, err = s.GetUser(ctx, "u1")
 	must(t, err)
-	u.CreatedAt = at(0)
+	u.CreatedAt, u.DeletedAt = at(0), nil
 	assertEqual(t, got, u)
+
+	tomb := newUser("tomb")
+	tomb.DeletedAt = &erased
+	must(t, s.CreateUser(ctx, tomb))
+	got, err = s.GetUser(ctx, "tomb")
+	must(t, err)
+	assertEqual(t, got, tomb)
 	if _, err := s.GetUserByEmail(ctx, "u1@example.com"); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("old email still finds the user: %v", err)
 	}

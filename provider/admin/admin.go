@@ -1,0 +1,81 @@
+// Package admin is what administrators do with accounts, and what a user
+// does with their own data: find users, read what every Mana app holds
+// about one of them, change role and status, sign them out everywhere,
+// manage OAuth clients, and erase a person everywhere with a receipt that
+// proves it. The HTTP API (/api/v1/admin), the admin pages and the
+// self-service account pages all call this package; none of them decides
+// an admin rule itself.
+package admin
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/audit"
+	"github.com/manacore/mana-core-auth/provider/websession"
+)
+
+// Config is the admin configuration, a value read once at start.
+type Config struct {
+	// AdminIDs are user ids that are admins whatever their role
+	// (ADMIN_USER_IDS).
+	AdminIDs []string
+	// Backends are the Mana app backends holding user data
+	// (ADMIN_BACKENDS_FILE or the old *_BACKEND_URL variables).
+	Backends []Backend
+	// SecretKey keys the hash that names an erased person in a receipt.
+	SecretKey  []byte
+	HTTPClient *http.Client
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Backend is one app backend implementing the user-data contract:
+// GET and DELETE {URL}/api/v1/admin/user-data/{userId} with X-Service-Key.
+type Backend struct {
+	ID         string `json:"id" yaml:"id"`
+	Name       string `json:"name" yaml:"name"`
+	Icon       string `json:"icon" yaml:"icon"`
+	URL        string `json:"url" yaml:"url"`
+	ServiceKey string `json:"serviceKey" yaml:"serviceKey"`
+}
+
+// Deps are the collaborators of the admin service.
+type Deps struct {
+	Store    provider.Store
+	Sessions *websession.Manager
+	Audit    *audit.Log
+}
+
+// Service is the admin domain.
+type Service struct {
+	cfg  Config
+	deps Deps
+}
+
+// New returns the admin service.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	return &Service{cfg: cfg, deps: deps}, nil
+}
+
+// IsAdmin says whether u may use the admin API and pages: role admin, or
+// an id listed in ADMIN_USER_IDS. A disabled or erased account is never an
+// admin.
+func (s *Service) IsAdmin(u *provider.User) bool {
+	if u == nil {
+		return false
+	}
+	return u.Role == provider.RoleAdmin || slices.Contains(s.cfg.AdminIDs, u.ID)
+}
