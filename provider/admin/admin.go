@@ -8,6 +8,9 @@
 package admin
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -70,12 +73,37 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return &Service{cfg: cfg, deps: deps}, nil
 }
 
-// IsAdmin says whether u may use the admin API and pages: role admin, or
-// an id listed in ADMIN_USER_IDS. A disabled or erased account is never an
-// admin.
+// IsAdmin says whether u holds admin rights: role admin, or an id listed
+// in ADMIN_USER_IDS. Authorize also refuses disabled and erased accounts.
 func (s *Service) IsAdmin(u *provider.User) bool {
 	if u == nil {
 		return false
 	}
 	return u.Role == provider.RoleAdmin || slices.Contains(s.cfg.AdminIDs, u.ID)
+}
+
+// ErrForbidden: the caller is not an admin.
+var ErrForbidden = errors.New("admin access required")
+
+// Actor is who acts: an admin on someone's account, or a user on their
+// own (Self). Every audit event of this package carries it.
+type Actor struct {
+	UserID    string
+	Self      bool
+	IP        string
+	UserAgent string
+}
+
+// Authorize loads the signed-in user and returns them as an acting admin;
+// ErrForbidden when they are not one (a disabled or erased account never
+// is), provider.ErrNotFound when the account is gone.
+func (s *Service) Authorize(ctx context.Context, userID, ip, userAgent string) (Actor, *provider.User, error) {
+	u, err := s.deps.Store.GetUser(ctx, userID)
+	if err != nil {
+		return Actor{}, nil, fmt.Errorf("load admin %q: %w", userID, err)
+	}
+	if u.Disabled || u.DeletedAt != nil || !s.IsAdmin(u) {
+		return Actor{}, nil, ErrForbidden
+	}
+	return Actor{UserID: u.ID, IP: ip, UserAgent: userAgent}, u, nil
 }
