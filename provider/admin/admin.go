@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/manacore/mana-core-auth/provider"
@@ -106,4 +107,22 @@ func (s *Service) Authorize(ctx context.Context, userID, ip, userAgent string) (
 		return Actor{}, nil, ErrForbidden
 	}
 	return Actor{UserID: u.ID, IP: ip, UserAgent: userAgent}, u, nil
+}
+
+// ErrErased: the account was erased; only its tombstone is left.
+var ErrErased = errors.New("account erased")
+
+// ValidationError names the fields of a request that were refused, each
+// with a machine-readable code ("required", "invalid", "mismatch", ...).
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	names := make([]string, 0, len(e.Fields))
+	for f, code := range e.Fields {
+		names = append(names, f+": "+code)
+	}
+	slices.Sort(names)
+	return "invalid request: " + strings.Join(names, ", ")
 }
