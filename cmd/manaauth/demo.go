@@ -49,7 +49,7 @@ func ensureDemo(ctx context.Context, a *app.App, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	clients = slices.DeleteFunc(clients, func(c *provider.Client) bool { return c.ID == oidc.FirstPartyClientID })
+	clients = slices.DeleteFunc(clients, func(c *provider.Client) bool { return oidc.BuiltIn(c.ID) })
 	now := time.Now().UTC()
 	if users == 0 && len(clients) == 0 {
 		hash, err := a.Hasher.Hash(ctx, password)

@@ -134,6 +134,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if err := oidc.EnsureFirstPartyClient(ctx, a.Store); err != nil {
 		return nil, err
 	}
+	if err := oidc.EnsureServiceClient(ctx, a.Store); err != nil {
+		return nil, err
+	}
 
 	mailer := opts.Mailer
 	if mailer == nil {
@@ -207,8 +210,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		}
 	}
 
-	a.Admin, err = admin.New(admin.Config{SecretKey: cfg.SecretKey, HTTPClient: opts.HTTPClient, Now: opts.Now,
-		Logger: log.With("component", "admin")}, admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog})
+	adminCfg := cfg.Admin
+	adminCfg.SecretKey, adminCfg.HTTPClient, adminCfg.Now = cfg.SecretKey, opts.HTTPClient, opts.Now
+	adminCfg.Logger = log.With("component", "admin")
+	a.Admin, err = admin.New(adminCfg, admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP})
 	if err != nil {
 		return nil, err
 	}

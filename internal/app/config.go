@@ -21,6 +21,7 @@ import (
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/seal"
@@ -85,6 +86,10 @@ type Config struct {
 	SMTP    mail.SMTPConfig // Host "" writes mail to DataDir/mail (Dev only)
 	Credits credits.Config
 	Stripe  Stripe
+	// Admin holds ADMIN_USER_IDS and the app backends registry
+	// (ADMIN_BACKENDS_FILE, else the old *_BACKEND_URL variables with
+	// ADMIN_SERVICE_KEY).
+	Admin admin.Config
 	// PprofAddr serves /debug/pprof on its own listener when set.
 	PprofAddr string
 }
@@ -208,6 +213,7 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 	}
 
 	c.Credits = l.credits()
+	c.Admin.Backends = l.backends()
 	c.Stripe = Stripe{SecretKey: getenv("STRIPE_SECRET_KEY"), WebhookSecret: getenv("STRIPE_WEBHOOK_SECRET"), APIBase: getenv("STRIPE_API_BASE")}
 	if c.Stripe.SecretKey != "" && c.Stripe.WebhookSecret == "" {
 		l.problem("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY (webhooks are verified)")
@@ -386,4 +392,34 @@ func (l *loader) credits() credits.Config {
 	}
 	cfg.Timezone = loc
 	return cfg
+}
+
+// backends reads the app backends registry. The service key has no
+// default (the old one shipped "dev-admin-key"): without one, the admin
+// data features say "not configured".
+func (l *loader) backends() []admin.Backend {
+	key := strings.TrimSpace(l.getenv("ADMIN_SERVICE_KEY"))
+	if file := strings.TrimSpace(l.getenv("ADMIN_BACKENDS_FILE")); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			l.problem(fmt.Sprintf("ADMIN_BACKENDS_FILE: %v", err))
+			return nil
+		}
+		bs, err := admin.ParseBackends(data)
+		if err != nil {
+			l.problem(fmt.Sprintf("ADMIN_BACKENDS_FILE %s: %v", file, err))
+			return nil
+		}
+		for i := range bs {
+			if bs[i].ServiceKey == "" {
+				bs[i].ServiceKey = key // one shared key for every backend, as before
+			}
+		}
+		return bs
+	}
+	bs, err := admin.LegacyBackends(l.getenv, key)
+	if err != nil {
+		l.problem(err.Error())
+	}
+	return bs
 }

@@ -33,8 +33,13 @@ type Config struct {
 	// SecretKey keys the hash that names an erased person in a receipt.
 	SecretKey  []byte
 	HTTPClient *http.Client
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// FetchTimeout bounds each backend's GET (5 s), DeleteTimeout each
+	// DELETE (10 s); Concurrency is how many backends are called at once (8).
+	FetchTimeout  time.Duration
+	DeleteTimeout time.Duration
+	Concurrency   int
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // Backend is one app backend implementing the user-data contract:
@@ -52,6 +57,11 @@ type Deps struct {
 	Store    provider.Store
 	Sessions *websession.Manager
 	Audit    *audit.Log
+	// Tokens mints the access token each backend call carries; nil sends
+	// the service key alone.
+	Tokens TokenSource
+	// Ledger is the credits module; nil when it is not mounted.
+	Ledger Ledger
 }
 
 // Service is the admin domain.
@@ -70,6 +80,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = 5 * time.Second
+	}
+	if cfg.DeleteTimeout <= 0 {
+		cfg.DeleteTimeout = 10 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
 	}
 	return &Service{cfg: cfg, deps: deps}, nil
 }

@@ -74,6 +74,7 @@ type Provider struct {
 	fosite   *fosite.Config
 	sessions Sessions
 	audit    Auditor
+	service  serviceTokens
 
 	// authenticateClient is the client authentication of the token,
 	// revocation and introspection endpoints.

@@ -28,6 +28,7 @@ import (
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/keys"
 	"github.com/manacore/mana-core-auth/provider/mail"
@@ -117,6 +118,9 @@ type setupOpts struct {
 	loginBackoff app.Backoff
 	// logs, when set, receives the log lines from warnings up.
 	logs *logLines
+	// admin, when set, adjusts the admin configuration (backends,
+	// timeouts, ADMIN_USER_IDS).
+	admin func(*admin.Config)
 }
 
 // logLines collects log output for tests that assert a fault was logged.
@@ -188,6 +192,9 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	}
 	if o.billing {
 		cfg.Stripe = app.Stripe{SecretKey: "sk_test_123", WebhookSecret: testWebhookSecret, APIBase: stripemock.Start(t)}
+	}
+	if o.admin != nil {
+		o.admin(&cfg.Admin)
 	}
 	if o.mailer == nil {
 		o.mailer = discardMail{}

@@ -101,6 +101,9 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FAVerify()))
 	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FADisable()))
 
+	// Admin API: what the apps hold.
+	mux.Handle("GET /api/v1/admin/users/{id}/data", api("auth", s.handleAdminUserData()))
+
 	// Credits: a protected resource server trusting only our access tokens.
 	if s.Credits != nil {
 		c := creditsapi.New(s.Credits, creditsVerifier{s}, s.Logger.With("component", "credits"))
