@@ -108,3 +108,38 @@ func TestModes(t *testing.T) {
 		t.Error("a PostgreSQL tool used a development secret file")
 	}
 }
+
+// TestAdminBackends: the registry file wins over the old variables, one
+// ADMIN_SERVICE_KEY fills in missing keys, and a broken file is a problem
+// at start, not a surprise on the admin page.
+func TestAdminBackends(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "backends.yaml")
+	if err := os.WriteFile(file, []byte("- {id: chat, url: 'http://chat:3002'}\n- {id: todo, url: 'http://todo:3018', serviceKey: own}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(env(map[string]string{"ADMIN_BACKENDS_FILE": file, "ADMIN_SERVICE_KEY": "shared", "CHAT_BACKEND_URL": "http://ignored"}), Tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := c.Admin.Backends
+	if len(bs) != 2 || bs[0].URL != "http://chat:3002" || bs[0].ServiceKey != "shared" || bs[1].ServiceKey != "own" {
+		t.Errorf("from the file: %+v", bs)
+	}
+	c, err = LoadConfig(env(map[string]string{"CHAT_BACKEND_URL": "http://chat:3002", "ADMIN_SERVICE_KEY": "shared"}), Tool)
+	if err != nil || len(c.Admin.Backends) != 1 || c.Admin.Backends[0].ID != "chat" || c.Admin.Backends[0].ServiceKey != "shared" {
+		t.Errorf("from the old variables: %+v %v", c.Admin.Backends, err)
+	}
+	c, err = LoadConfig(env(map[string]string{"CHAT_BACKEND_URL": "http://chat:3002"}), Tool)
+	if err != nil || len(c.Admin.Backends) != 1 || c.Admin.Backends[0].ServiceKey != "" {
+		t.Errorf("no key: %+v %v (want the backend listed, without a default key)", c.Admin.Backends, err)
+	}
+	for _, bad := range []map[string]string{
+		{"ADMIN_BACKENDS_FILE": filepath.Join(t.TempDir(), "missing.yaml")},
+		{"CHAT_BACKEND_URL": "chat:3002"},
+	} {
+		if _, err := LoadConfig(env(bad), Tool); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
+	}
+}
