@@ -46,7 +46,9 @@ type Client struct {
 	LogoURI                string
 	BackchannelLogoutURI   string
 	IDTokenAlg             string // "EdDSA" (default) or "RS256"
-	CreatedAt              time.Time
+	// Disabled clients are treated as unknown: no sign-in, no tokens.
+	Disabled  bool
+	CreatedAt time.Time
 }
 
 // Session is a browser login session: the server-side truth behind the

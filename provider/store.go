@@ -132,7 +132,37 @@ type Store interface {
 	AccountStore
 	LogoutQueue
 	MailQueue
+	AdminStore // issue 11 part A (admin users and clients)
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
+}
+
+// --- issue 11 part A: admin users and clients ---
+
+// UserSearch selects a page of the admin user list, newest first.
+type UserSearch struct {
+	// Query is matched case-insensitively (Unicode, not only ASCII) as a
+	// substring of the email or the name; "" matches everyone.
+	Query          string
+	IncludeDeleted bool // erased accounts (tombstones) too
+	Offset, Limit  int
+}
+
+// UserListing is one row of the admin user list.
+type UserListing struct {
+	User
+	// LastActiveAt is the latest LastSeenAt of the user's sessions; nil
+	// without any.
+	LastActiveAt *time.Time
+}
+
+// AdminStore is what administration needs beyond the other stores.
+type AdminStore interface {
+	// SearchUsers returns the page of users q selects, ordered by
+	// CreatedAt descending then id, and how many users match in all.
+	SearchUsers(ctx context.Context, q UserSearch) ([]*UserListing, int, error)
+	// UpdateClient overwrites the mutable fields (name, redirect URIs,
+	// post-logout redirect URIs, disabled); ErrNotFound for an unknown id.
+	UpdateClient(ctx context.Context, c *Client) error
 }

@@ -113,13 +113,13 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 
 const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
 	grant_types, response_types, scopes, audience, trusted, logo_uri, backchannel_logout_uri,
-	id_token_alg, created_at`
+	id_token_alg, created_at, disabled`
 
 func scanClient(row pgx.Row) (*provider.Client, error) {
 	var c provider.Client
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs,
 		&c.PostLogoutRedirectURIs, &c.GrantTypes, &c.ResponseTypes, &c.Scopes, &c.Audience,
-		&c.Trusted, &c.LogoURI, &c.BackchannelLogoutURI, &c.IDTokenAlg, &c.CreatedAt); err != nil {
+		&c.Trusted, &c.LogoURI, &c.BackchannelLogoutURI, &c.IDTokenAlg, &c.CreatedAt, &c.Disabled); err != nil {
 		return nil, mapErr(err)
 	}
 	c.RedirectURIs = nilIfEmpty(c.RedirectURIs)
@@ -134,11 +134,11 @@ func scanClient(row pgx.Row) (*provider.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT DO NOTHING`,
 		c.ID, c.Name, c.SecretHash, c.Public, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs),
 		list(c.GrantTypes), list(c.ResponseTypes), list(c.Scopes), list(c.Audience), c.Trusted,
-		c.LogoURI, c.BackchannelLogoutURI, c.IDTokenAlg, database.PGTime(c.CreatedAt))
+		c.LogoURI, c.BackchannelLogoutURI, c.IDTokenAlg, database.PGTime(c.CreatedAt), c.Disabled)
 	return inserted(fmt.Sprintf("create client %q", c.ID), tag, err)
 }
 

@@ -81,7 +81,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 
 const clientCols = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
 	grant_types, response_types, scopes, audience, trusted, logo_uri, backchannel_logout_uri,
-	id_token_alg, created_at`
+	id_token_alg, created_at, disabled`
 
 func scanClient(row interface{ Scan(...any) error }) (*provider.Client, error) {
 	var c provider.Client
@@ -89,7 +89,7 @@ func scanClient(row interface{ Scan(...any) error }) (*provider.Client, error) {
 		listScanner{&c.PostLogoutRedirectURIs}, listScanner{&c.GrantTypes},
 		listScanner{&c.ResponseTypes}, listScanner{&c.Scopes}, listScanner{&c.Audience},
 		&c.Trusted, &c.LogoURI, &c.BackchannelLogoutURI, &c.IDTokenAlg,
-		database.ScanMillis(&c.CreatedAt)); err != nil {
+		database.ScanMillis(&c.CreatedAt), &c.Disabled); err != nil {
 		return nil, mapErr(err)
 	}
 	return &c, nil
@@ -97,11 +97,11 @@ func scanClient(row interface{ Scan(...any) error }) (*provider.Client, error) {
 
 func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.SecretHash, c.Public, jsonList(c.RedirectURIs),
 		jsonList(c.PostLogoutRedirectURIs), jsonList(c.GrantTypes), jsonList(c.ResponseTypes),
 		jsonList(c.Scopes), jsonList(c.Audience), c.Trusted, c.LogoURI, c.BackchannelLogoutURI,
-		c.IDTokenAlg, database.Millis(c.CreatedAt))
+		c.IDTokenAlg, database.Millis(c.CreatedAt), c.Disabled)
 	if err != nil {
 		return fmt.Errorf("create client %q: %w", c.ID, mapErr(err))
 	}

@@ -80,6 +80,9 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"MailTxRollback", testMailTxRollback},
 		{"ConcurrentClaimMailJobs", testConcurrentClaimMailJobs},
 		{"MailSQLMetacharacters", testMailSQLMetacharacters},
+		// issue 11 part A: admin users and clients
+		{"SearchUsers", testSearchUsers},
+		{"UpdateClient", testUpdateClient},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
