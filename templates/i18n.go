@@ -48,6 +48,8 @@ const (
 	KeyCreditsPurchaseSuccess   = "credits.purchase_success"
 	KeyCreditsPurchaseCancelled = "credits.purchase_cancelled"
 	KeyCreditsPackageNotFound   = "credits.package_not_found"
+	// issue 11 part A: disabled accounts
+	KeyLoginDisabled = "login.disabled"
 )
 
 // PickLang returns the best supported language ("de" or "en") for an
@@ -398,4 +400,10 @@ var messages = map[string]message{
 	"error.status":     {"Error", "Fehler"},
 	"error.request_id": {"Request ID", "Anfrage-ID"},
 	"error.back":       {"Back to sign-in", "Zurück zur Anmeldung"},
+
+	// issue 11 part A: disabled accounts
+	KeyLoginDisabled: {
+		"This account has been disabled. Please contact support.",
+		"Dieses Konto wurde deaktiviert. Bitte wende dich an den Support.",
+	},
 }

@@ -213,7 +213,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	adminCfg := cfg.Admin
 	adminCfg.SecretKey, adminCfg.HTTPClient, adminCfg.Now = cfg.SecretKey, opts.HTTPClient, opts.Now
 	adminCfg.Logger = log.With("component", "admin")
-	a.Admin, err = admin.New(adminCfg, admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP})
+	a.Admin, err = admin.New(adminCfg, admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP, Clients: a.OP})
 	if err != nil {
 		return nil, err
 	}

@@ -339,6 +339,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua 
 		}
 		return nil, err
 	}
+	// A reset would sign a disabled account in again through the back door.
+	if err := u.CanSignIn(); err != nil {
+		return nil, err
+	}
 	if err := s.setPassword(ctx, u, newPassword); err != nil {
 		return nil, err
 	}
@@ -425,6 +429,9 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 			return nil, ErrInvalidCredentials
 		}
 		return nil, err
+	}
+	if err := u.CanSignIn(); err != nil {
+		return u, err
 	}
 	if !u.EmailVerified {
 		return u, ErrEmailNotVerified

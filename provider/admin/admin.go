@@ -62,6 +62,9 @@ type Deps struct {
 	Tokens TokenSource
 	// Ledger is the credits module; nil when it is not mounted.
 	Ledger Ledger
+	// Clients (issue 11 part A) is told about client changes; nil when
+	// nothing caches clients.
+	Clients ClientCache
 }
 
 // Service is the admin domain.

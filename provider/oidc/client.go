@@ -75,6 +75,11 @@ func (c *clientCache) get(ctx context.Context, id string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.Disabled {
+		// A disabled client is an unknown one everywhere (authorize, token,
+		// introspection), and like one it is not cached.
+		return nil, fmt.Errorf("client %q is disabled: %w", id, provider.ErrNotFound)
+	}
 	cl := newClient(m)
 	c.mu.Lock()
 	if len(c.entries) > 10000 {

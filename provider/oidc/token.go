@@ -289,6 +289,15 @@ func (p *Provider) firstPartyAlive(ctx context.Context, sess *Session) (*provide
 		}
 		return nil, fosite.ErrInvalidGrant.WithHint("The user no longer exists.").WithWrap(ErrUserGone)
 	}
+	if err := u.CanSignIn(); err != nil {
+		// Disabling revoked the tokens already; this holds for a token
+		// that raced the disabling.
+		if _, rerr := p.Store.RevokeSubject(ctx, sess.Subject); rerr != nil {
+			noteFault(ctx, rerr)
+			return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("revoke tokens of a disabled user: %w", rerr))
+		}
+		return nil, fosite.ErrInvalidGrant.WithHint("The account is disabled.").WithWrap(err)
+	}
 	if sess.SessionID == "" || p.sessions == nil {
 		return u, nil
 	}

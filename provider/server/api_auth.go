@@ -132,6 +132,9 @@ func (s *server) handleAPILogin() http.Handler {
 		case errors.Is(err, account.ErrEmailNotVerified):
 			httpapi.WriteError(w, http.StatusForbidden, "email_not_verified", "Email not verified")
 			return
+		case errors.Is(err, provider.ErrAccountDisabled):
+			writeAccountDisabled(w)
+			return
 		case err != nil:
 			httpapi.InternalError(w, r, s.Logger, "login", err)
 			return
@@ -176,6 +179,10 @@ func (s *server) handleAPILogin2FA() http.Handler {
 				return
 			}
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_challenge", "Invalid or expired challenge")
+			return
+		}
+		if u.CanSignIn() != nil {
+			writeAccountDisabled(w)
 			return
 		}
 		if wait := s.backoffWait(r, secondFactorKey(u.ID)); wait > 0 {
@@ -240,6 +247,8 @@ func (s *server) handleAPIRefresh() http.Handler {
 			s.tooMany(w, r, false, rl.wait)
 		case errors.Is(err, oidc.ErrUserGone):
 			httpapi.WriteError(w, http.StatusUnauthorized, "user_not_found", "User not found")
+		case errors.Is(err, provider.ErrAccountDisabled):
+			writeAccountDisabled(w)
 		case errors.Is(err, oidc.ErrSessionEnded):
 			httpapi.WriteError(w, http.StatusUnauthorized, "session_expired", "Invalid or expired session")
 		case errors.Is(err, oidc.ErrTokenRevoked):
@@ -350,4 +359,10 @@ func (s *server) handleAPIValidate() http.Handler {
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"valid": true, "payload": c})
 	})
+}
+
+// writeAccountDisabled is the JSON API's answer for a disabled account
+// (issue 11 part A), the same on every sign-in path.
+func writeAccountDisabled(w http.ResponseWriter) {
+	httpapi.WriteError(w, http.StatusForbidden, "account_disabled", "This account has been disabled")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
+	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 )
 
@@ -54,6 +55,8 @@ func (s *server) handleAPIResetPassword() http.Handler {
 			httpapi.WriteValidation(w, ve.Fields)
 		case errors.Is(err, account.ErrInvalidToken):
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid or expired reset token")
+		case errors.Is(err, provider.ErrAccountDisabled):
+			writeAccountDisabled(w)
 		case err != nil:
 			httpapi.InternalError(w, r, s.Logger, "reset password", err)
 		default:

@@ -57,6 +57,9 @@ func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Se
 	if err != nil {
 		return nil, nil, fmt.Errorf("load user of session: %w", err)
 	}
+	if user.CanSignIn() != nil {
+		return nil, nil, nil // disabling ended its sessions; one that raced it counts as none
+	}
 	return sess, user, nil
 }
 

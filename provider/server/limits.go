@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
+	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/templates"
@@ -167,7 +168,7 @@ func (s *server) loginResult(r *http.Request, t ratelimit.LoginTurn, err error) 
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
 		berr = s.logins.Fail(r.Context(), t)
-	case err == nil || errors.Is(err, account.ErrEmailNotVerified):
+	case err == nil || errors.Is(err, account.ErrEmailNotVerified) || errors.Is(err, provider.ErrAccountDisabled):
 		berr = s.logins.Succeed(r.Context(), t)
 	}
 	if berr != nil {

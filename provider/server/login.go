@@ -100,6 +100,9 @@ func (s *server) handleLoginSubmit() http.Handler {
 		case errors.Is(err, account.ErrEmailNotVerified):
 			s.renderLogin(w, r, http.StatusForbidden, email, returnTo, templates.KeyLoginUnverified)
 			return
+		case errors.Is(err, provider.ErrAccountDisabled):
+			s.renderLogin(w, r, http.StatusForbidden, email, returnTo, templates.KeyLoginDisabled)
+			return
 		case err != nil:
 			s.pageError(w, r, fmt.Errorf("login: %w", err))
 			return
@@ -163,6 +166,10 @@ func (s *server) handleLogin2FASubmit() http.Handler {
 		}
 		if err != nil {
 			s.renderLogin(w, r, http.StatusBadRequest, "", c.ReturnTo, templates.KeyLoginRequired)
+			return
+		}
+		if u.CanSignIn() != nil {
+			s.renderLogin(w, r, http.StatusForbidden, "", c.ReturnTo, templates.KeyLoginDisabled)
 			return
 		}
 		s.completeLogin(w, r, u, []string{"pwd", method}, c.Remember, c.ReturnTo)

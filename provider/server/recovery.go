@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/templates"
 )
@@ -65,6 +66,9 @@ func (s *server) handleResetSubmit() http.Handler {
 		case errors.Is(err, account.ErrInvalidToken):
 			v.Error = templates.T(l, templates.KeyResetInvalidToken)
 			s.render(r.Context(), w, http.StatusBadRequest, templates.ResetPasswordPage(v))
+		case errors.Is(err, provider.ErrAccountDisabled):
+			v.Error = templates.T(l, templates.KeyLoginDisabled)
+			s.render(r.Context(), w, http.StatusForbidden, templates.ResetPasswordPage(v))
 		case err != nil:
 			s.pageError(w, r, fmt.Errorf("reset password: %w", err))
 		default:

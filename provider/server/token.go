@@ -340,6 +340,11 @@ func (s *server) handleUserinfo() http.Handler {
 			s.oauthUnavailable(w, r, "userinfo: load user", err)
 			return
 		}
+		if user.CanSignIn() != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="manaauth", error="invalid_token"`)
+			httpapi.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "account_disabled", "error_description": "The account is disabled."})
+			return
+		}
 		claims := oidc.UserClaims(user, scopes)
 		httpapi.WriteJSON(w, http.StatusOK, claims)
 	})

@@ -79,6 +79,7 @@ const (
 	EndPasswordReset = "password_reset" // a password reset signs everyone out
 	EndReplaced      = "replaced"       // another account signed in in the same browser
 	EndExpired       = "expired"        // found expired where its tokens were used
+	EndAdmin         = "admin"          // an administrator signed the user out or disabled them (issue 11)
 )
 
 // Ending says why and by whom sessions are ended.

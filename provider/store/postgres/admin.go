@@ -67,4 +67,3 @@ func (s *Store) UpdateClient(ctx context.Context, c *provider.Client) error {
 		c.ID, c.Name, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), c.Disabled)
 	return affected(fmt.Sprintf("update client %q", c.ID), tag, err)
 }
-

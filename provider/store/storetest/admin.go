@@ -141,4 +141,3 @@ func testUpdateClient(t *testing.T, s provider.Store) {
 	must(t, err)
 	assertEqual(t, got, disabled)
 }
-
