@@ -41,6 +41,9 @@ func DefaultLimits() map[string]Limit {
 		// The credits API is called by app backends on behalf of many
 		// users, often from one address: a cap on runaways, not on use.
 		"credits": {120000, m},
+		// issue 11 part A: the admin API, per address; an admin's tools
+		// page through users, a leaked admin token is still capped.
+		"admin": {300, m},
 	}
 }
 
@@ -55,7 +58,7 @@ func ParseLimits(s string) (map[string]Limit, error) {
 		name, spec, ok := strings.Cut(part, "=")
 		count, window, ok2 := strings.Cut(spec, "/")
 		if _, known := limits[name]; !ok || !ok2 || !known {
-			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect, credits", part)
+			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect, credits, admin", part)
 		}
 		n, err := strconv.Atoi(count)
 		d, err2 := time.ParseDuration(window)

@@ -101,6 +101,15 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FAVerify()))
 	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FADisable()))
 
+	// Admin API. (issue 11 part A: users and clients)
+	mux.Handle("GET /api/v1/admin/users", api("admin", s.handleAdminListUsers()))
+	mux.Handle("PATCH /api/v1/admin/users/{id}", api("admin", s.handleAdminUpdateUser()))
+	mux.Handle("POST /api/v1/admin/users/{id}/sessions/revoke", api("admin", s.handleAdminRevokeSessions()))
+	mux.Handle("GET /api/v1/admin/clients", api("admin", s.handleAdminListClients()))
+	mux.Handle("POST /api/v1/admin/clients", api("admin", s.handleAdminCreateClient()))
+	mux.Handle("PATCH /api/v1/admin/clients/{id}", api("admin", s.handleAdminUpdateClient()))
+	mux.Handle("DELETE /api/v1/admin/clients/{id}", api("admin", s.handleAdminDeleteClient()))
+
 	// Admin API: what the apps hold.
 	mux.Handle("GET /api/v1/admin/users/{id}/data", api("auth", s.handleAdminUserData()))
 
