@@ -38,8 +38,12 @@ func newSecret() string {
 }
 
 func cmdUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "set-role" {
+		return usersSetRole(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprintln(stderr, "usage: manaauth users create --email E --password P [--name N] [--admin] [--verified]")
+		fmt.Fprintln(stderr, "       manaauth users set-role ID admin|user")
 		return errUsage
 	}
 	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
@@ -90,6 +94,35 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintf(stdout, "user created\n  id:    %s\n  email: %s\n  role:  %s\n", u.ID, u.Email, u.Role)
+	return nil
+}
+
+// usersSetRole makes a user an admin or takes the role away (issue 11
+// part A): the way to name the first admin, or a new one when the last
+// admin is gone, without the admin API.
+func usersSetRole(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 2 || (args[1] != provider.RoleAdmin && args[1] != provider.RoleUser) {
+		fmt.Fprintln(stderr, "usage: manaauth users set-role ID admin|user")
+		return errUsage
+	}
+	id, role := args[0], args[1]
+	t, err := openTool(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	u, err := t.store.GetUser(ctx, id)
+	if errors.Is(err, provider.ErrNotFound) || err == nil && u.DeletedAt != nil {
+		return fmt.Errorf("no user with id %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	u.Role, u.UpdatedAt = role, time.Now().UTC()
+	if err := t.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s (%s) now has the role %s\n", u.ID, u.Email, role)
 	return nil
 }
 

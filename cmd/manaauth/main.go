@@ -29,6 +29,7 @@ commands:
   serve [--dev]        run the provider (migrates first)
   migrate              apply database migrations and exit
   users create         create a user
+  users set-role ID admin|user
   clients create|list|delete
   keys list|rotate
   credits verify       recompute every balance from the ledger (exit 1 on a mismatch)

@@ -316,3 +316,50 @@ func TestCommandsAreNotDevMode(t *testing.T) {
 		t.Fatalf("keys list with the real key: %v\n%s", err, out)
 	}
 }
+
+// TestCLIUsersSetRole (issue 11 part A): set-role gives and takes the admin
+// role; unknown ids and roles are refused.
+func TestCLIUsersSetRole(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "m.db"), "SECRET_KEY": strings.Repeat("k", 40)}
+	if _, _, err := runCmd(t, env, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCmd(t, env, "users", "create", "--email", "grace@example.com", "--password", "correct horse battery")
+	if err != nil {
+		t.Fatalf("users create: %v", err)
+	}
+	m := regexp.MustCompile(`id:\s+(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no id printed: %q", out)
+	}
+	id := m[1]
+	role := func() string {
+		t.Helper()
+		tool, err := openTool(t.Context(), envFunc(env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tool.Close()
+		u, err := tool.store.GetUser(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Role
+	}
+	if out, _, err := runCmd(t, env, "users", "set-role", id, "admin"); err != nil || !strings.Contains(out, "admin") || role() != "admin" {
+		t.Fatalf("set-role admin: %v %q, stored role %q", err, out, role())
+	}
+	if _, _, err := runCmd(t, env, "users", "set-role", id, "user"); err != nil || role() != "user" {
+		t.Fatalf("set-role user: %v, stored role %q", err, role())
+	}
+	if _, _, err := runCmd(t, env, "users", "set-role", id, "root"); err == nil || role() != "user" {
+		t.Errorf("set-role root: %v, stored role %q", err, role())
+	}
+	if _, _, err := runCmd(t, env, "users", "set-role", "nobody", "admin"); err == nil || !strings.Contains(err.Error(), "no user") {
+		t.Errorf("set-role of an unknown id: %v", err)
+	}
+	if _, stderr, err := runCmd(t, env, "users", "set-role", id); err == nil || !strings.Contains(stderr, "set-role ID admin|user") {
+		t.Errorf("set-role without a role: %v %q", err, stderr)
+	}
+}

@@ -214,6 +214,9 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 
 	c.Credits = l.credits()
 	c.Admin.Backends = l.backends()
+	// issue 11 part A: admins by id, whatever their role (comma- or
+	// space-separated, as the old service read it).
+	c.Admin.AdminIDs = strings.FieldsFunc(getenv("ADMIN_USER_IDS"), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 	c.Stripe = Stripe{SecretKey: getenv("STRIPE_SECRET_KEY"), WebhookSecret: getenv("STRIPE_WEBHOOK_SECRET"), APIBase: getenv("STRIPE_API_BASE")}
 	if c.Stripe.SecretKey != "" && c.Stripe.WebhookSecret == "" {
 		l.problem("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY (webhooks are verified)")

@@ -3,6 +3,7 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,21 @@ func TestAdminBackends(t *testing.T) {
 		if _, err := LoadConfig(env(bad), Tool); err == nil {
 			t.Errorf("%v: accepted", bad)
 		}
+	}
+}
+
+// TestAdminUserIDs (issue 11 part A): ADMIN_USER_IDS names admins by id,
+// separated by commas or spaces.
+func TestAdminUserIDs(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(env(map[string]string{"ADMIN_USER_IDS": " u-1, u-2 u-3,,"}), Tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Admin.AdminIDs, []string{"u-1", "u-2", "u-3"}) {
+		t.Errorf("AdminIDs = %q", c.Admin.AdminIDs)
+	}
+	if c, _ := LoadConfig(env(map[string]string{}), Tool); len(c.Admin.AdminIDs) != 0 {
+		t.Errorf("AdminIDs without the variable = %q", c.Admin.AdminIDs)
 	}
 }

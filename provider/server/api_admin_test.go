@@ -14,6 +14,7 @@ import (
 
 	"github.com/manacore/mana-core-auth/internal/faultproxy"
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
@@ -443,4 +444,21 @@ func TestAdminAPIOutage(t *testing.T) {
 	}
 	proxy.Set(faultproxy.Forward)
 	e.api(t, http.MethodGet, "/api/v1/admin/users", adminToken, nil).want(t, "after the outage", http.StatusOK)
+}
+
+// TestAdminByUserID: an id in ADMIN_USER_IDS is an admin whatever its role;
+// disabled, it is not.
+func TestAdminByUserID(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		e := setup(t, b, func(o *setupOpts) {
+			o.admin = func(c *admin.Config) { c.AdminIDs = []string{"user-admin-user"} }
+		})
+		_, token := e.createAdmin(t, provider.RoleUser)
+		e.api(t, http.MethodGet, "/api/v1/admin/users", token, nil).want(t, "listed admin", http.StatusOK)
+		_, other := e.createAdmin(t, provider.RoleAdmin)
+		e.api(t, http.MethodPatch, "/api/v1/admin/users/user-admin-user", other, map[string]any{"disabled": true}).want(t, "disable", http.StatusOK)
+		if r := e.api(t, http.MethodGet, "/api/v1/admin/users", token, nil); r.status != http.StatusUnauthorized && r.status != http.StatusForbidden {
+			t.Errorf("a disabled listed admin: %d %s", r.status, r.body)
+		}
+	})
 }
