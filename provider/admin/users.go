@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
@@ -73,7 +74,9 @@ func (s *Service) ListUsers(ctx context.Context, actor Actor, q UserQuery) (*Use
 	if q.Page > maxPage {
 		fields["page"] = "invalid"
 	}
-	if len(q.Search) > maxSearchLen || !provider.CleanText(q.Search) {
+	// Control characters are refused: no address or name holds one, and
+	// the PostgreSQL search column separates email and name with a newline.
+	if len(q.Search) > maxSearchLen || !provider.CleanText(q.Search) || strings.ContainsFunc(q.Search, unicode.IsControl) {
 		fields["search"] = "invalid"
 	}
 	if len(fields) > 0 {

@@ -111,7 +111,7 @@ func TestAdminListUsers(t *testing.T) {
 			}
 		}
 		for q, field := range map[string]string{"limit=ten": "limit", "page=x": "page", "includeDeleted=maybe": "includeDeleted",
-			"page=99999999999": "page"} {
+			"page=99999999999": "page", "search=a%0Ab": "search", "search=%00": "search"} {
 			r := e.api(t, http.MethodGet, path+"?"+q, adminToken, nil)
 			r.wantError(t, q, http.StatusBadRequest, "validation_failed", "")
 			if errs, _ := r.json["errors"].(map[string]any); errs[field] == nil {

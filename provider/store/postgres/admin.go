@@ -13,16 +13,17 @@ import (
 
 var _ provider.AdminStore = (*Store)(nil)
 
-// SearchUsers answers the admin user list. The substring test is written
-// as lower(column) LIKE lower(pattern) so the trigram indexes of migration
-// 0010 serve it; the count and the page are two statements because a
-// window count would sort every match for a page of twenty.
+// SearchUsers answers the admin user list. The term is matched against
+// the stored lower-cased search column (migration 0010), which its trigram
+// index serves; the count and the page are two statements because a
+// window count would sort every match for a page of twenty, and the last
+// activity is looked up for the page's rows only.
 func (s *Store) SearchUsers(ctx context.Context, q provider.UserSearch) ([]*provider.UserListing, int, error) {
 	var where []string
 	var args []any
 	if q.Query != "" {
 		args = append(args, "%"+database.EscapeLike(q.Query)+"%")
-		where = append(where, `(lower(u.email) LIKE lower($1) OR lower(u.name) LIKE lower($1))`)
+		where = append(where, `u.search LIKE lower($1)`)
 	}
 	if !q.IncludeDeleted {
 		where = append(where, `u.deleted_at IS NULL`)
@@ -35,12 +36,22 @@ func (s *Store) SearchUsers(ctx context.Context, q provider.UserSearch) ([]*prov
 	if err := s.db(ctx).QueryRow(ctx, `SELECT count(*) FROM auth.users u`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count users: %w", mapErr(err))
 	}
+	if q.Offset >= total {
+		return nil, total, nil
+	}
+	// A page nearer the end is read from the end: the index walk then stops
+	// after the page instead of skipping every match before it.
+	order, limit, offset := "DESC", q.Limit, q.Offset
+	reverse := q.Offset > total-q.Offset-q.Limit
+	if reverse {
+		order, limit, offset = "ASC", min(q.Limit, total-q.Offset), max(0, total-q.Offset-q.Limit)
+	}
 	n := len(args)
-	rows, err := s.db(ctx).Query(ctx, fmt.Sprintf(`SELECT u.id, u.email, u.email_verified, u.name, u.role, u.password_hash,
-		u.disabled, u.created_at, u.updated_at, u.deleted_at,
-		(SELECT max(x.last_seen_at) FROM auth.sessions x WHERE x.user_id = u.id)
-		FROM auth.users u%s ORDER BY u.created_at DESC, u.id DESC LIMIT $%d OFFSET $%d`, cond, n+1, n+2),
-		append(args, q.Limit, q.Offset)...)
+	rows, err := s.db(ctx).Query(ctx, fmt.Sprintf(`SELECT p.*, (SELECT max(x.last_seen_at) FROM auth.sessions x WHERE x.user_id = p.id)
+		FROM (SELECT u.id, u.email, u.email_verified, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at, u.deleted_at
+			FROM auth.users u%s ORDER BY u.created_at %s, u.id %s LIMIT $%d OFFSET $%d) p
+		ORDER BY p.created_at DESC, p.id DESC`, cond, order, order, n+1, n+2),
+		append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search users: %w", mapErr(err))
 	}

@@ -52,6 +52,18 @@ func testSearchUsers(t *testing.T, s provider.Store) {
 	if want := []string{"u1", "u0"}; !slices.Equal(ids, want) || total != 4 {
 		t.Fatalf("second page = %v (total %d), want %v (4)", ids, total, want)
 	}
+	// Every window of the list, from either end (a backend may read pages
+	// near the end backwards).
+	all := []string{"u3", "u2", "u1", "u0"}
+	for limit := 1; limit <= 5; limit++ {
+		for offset := 0; offset <= 4; offset++ {
+			ids, total := search(t, s, provider.UserSearch{Limit: limit, Offset: offset})
+			want := all[min(offset, 4):min(offset+limit, 4)]
+			if !slices.Equal(ids, want) && !(len(ids) == 0 && len(want) == 0) || total != 4 {
+				t.Errorf("limit %d offset %d = %v (total %d), want %v (4)", limit, offset, ids, total, want)
+			}
+		}
+	}
 	ids, total = search(t, s, provider.UserSearch{Limit: 2, Offset: 10})
 	if len(ids) != 0 || total != 4 {
 		t.Fatalf("past the end = %v (total %d), want none (4)", ids, total)
