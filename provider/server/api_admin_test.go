@@ -462,3 +462,67 @@ func TestAdminByUserID(t *testing.T) {
 		}
 	})
 }
+
+// setDisabled flips the flag in the store alone, as a sign-in racing the
+// admin's disabling would see it: the user's tokens and sessions are still
+// there, and every sign-in path must refuse on the flag itself.
+func (e *env) setDisabled(t *testing.T, disabled bool) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := e.store.GetUser(ctx, e.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Disabled = disabled
+	if err := e.store.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDisabledAccountEverywhere: the one rule (User.CanSignIn) holds on
+// every path that signs in or continues a sign-in.
+func TestDisabledAccountEverywhere(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		c := &clock{}
+		mb, sender := startMailbox(t)
+		e := setup(t, b, withClock(c), withMailer(sender))
+		l := e.apiLogin(t, userEmail, userPassword)
+		br := e.browser(t)
+		f := e.codeFlow(t, br, e.rp(t, trustedID))
+		e.post(t, "/api/v1/auth/forgot-password", map[string]string{"email": userEmail}).want(t, "forgot", http.StatusOK)
+		token := mb.wait(t, userEmail, 1).link(t, "/reset-password").Query().Get("token")
+
+		e.setDisabled(t, true)
+		r := e.api(t, http.MethodGet, "/oauth2/userinfo", f.tok.AccessToken, nil)
+		if r.status != http.StatusForbidden || r.str("error") != "account_disabled" {
+			t.Errorf("userinfo: %d %s", r.status, r.body)
+		}
+		e.apiRefresh(t, l.refresh).wantError(t, "API refresh", http.StatusForbidden, "account_disabled", "")
+		if r := e.refresh(t, trustedID, f.tok.RefreshToken); r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+			t.Errorf("OAuth refresh: %d %s", r.status, r.body)
+		}
+		if p := br.get(t, "/account"); isAccountPage(p) {
+			t.Error("the browser session of a disabled user still opens the account page")
+		}
+		e.post(t, "/api/v1/auth/reset-password", map[string]string{"token": token, "newPassword": "a-new-password"}).
+			wantError(t, "reset", http.StatusForbidden, "account_disabled", "")
+		e.setDisabled(t, false)
+		e.apiLogin(t, userEmail, userPassword) // the reset changed nothing
+
+		// Disabled between the password and the second factor.
+		secret, _ := e.enableTOTP(t, c, e.apiLogin(t, userEmail, userPassword).access)
+		r = e.post(t, "/api/v1/auth/login", map[string]string{"email": userEmail, "password": userPassword}).want(t, "login with 2fa", http.StatusOK)
+		ch := r.str("challenge")
+		p := e.browser(t).signIn(t, userEmail, userPassword)
+		pageCh := submatch(t, challengeRE, p.body, "challenge")
+		e.setDisabled(t, true)
+		c.advance(30 * time.Second)
+		e.post(t, "/api/v1/auth/login/2fa", map[string]string{"challenge": ch, "code": code(t, secret, c)}).
+			wantError(t, "API 2fa step", http.StatusForbidden, "account_disabled", "")
+		c.advance(30 * time.Second)
+		p = e.browser(t).post(t, "/login/2fa", url.Values{"challenge": {pageCh}, "code": {code(t, secret, c)}}, "Accept-Language", "en")
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "This account has been disabled") {
+			t.Errorf("page 2fa step: %d %.300s", p.status, p.body)
+		}
+	})
+}
