@@ -16,6 +16,8 @@ import (
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/ratelimit"
+	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
@@ -525,4 +527,19 @@ func TestDisabledAccountEverywhere(t *testing.T) {
 			t.Errorf("page 2fa step: %d %.300s", p.status, p.body)
 		}
 	})
+}
+
+// TestAdminRateLimit: the admin routes share the rule "admin".
+func TestAdminRateLimit(t *testing.T) {
+	e := setup(t, storetest.Backends()[0], func(o *setupOpts) {
+		o.limiter, o.limits = ratelimit.NewMemory(nil), map[string]server.Limit{"admin": {Count: 3, Window: time.Minute}}
+	})
+	_, token := e.createAdmin(t, provider.RoleAdmin)
+	e.api(t, http.MethodGet, "/api/v1/admin/users", token, nil).want(t, "1st", http.StatusOK)
+	e.api(t, http.MethodGet, "/api/v1/admin/clients", token, nil).want(t, "2nd", http.StatusOK)
+	e.api(t, http.MethodPatch, "/api/v1/admin/users/"+e.user.ID, token, map[string]any{"name": "A"}).want(t, "3rd", http.StatusOK)
+	want429(t, "4th", e.api(t, http.MethodPost, "/api/v1/admin/users/"+e.user.ID+"/sessions/revoke", token, nil))
+	if _, err := server.ParseLimits("admin=10/1m"); err != nil {
+		t.Errorf("RATE_LIMITS cannot set the admin rule: %v", err)
+	}
 }
