@@ -131,7 +131,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, userID string, p 
 	if p.Role != nil {
 		switch *p.Role {
 		case provider.RoleAdmin, provider.RoleUser:
-			if *p.Role != provider.RoleAdmin && u.ID == actor.UserID {
+			if *p.Role != provider.RoleAdmin && u.Role == provider.RoleAdmin && u.ID == actor.UserID {
 				fields["self"] = "demote"
 			}
 			if *p.Role != u.Role {

@@ -457,6 +457,10 @@ func TestAdminByUserID(t *testing.T) {
 		})
 		_, token := e.createAdmin(t, provider.RoleUser)
 		e.api(t, http.MethodGet, "/api/v1/admin/users", token, nil).want(t, "listed admin", http.StatusOK)
+		// Keeping their role is no demotion; disabling themself still is refused.
+		e.api(t, http.MethodPatch, "/api/v1/admin/users/user-admin-user", token, map[string]any{"role": "user"}).want(t, "same role", http.StatusOK)
+		e.api(t, http.MethodPatch, "/api/v1/admin/users/user-admin-user", token, map[string]any{"disabled": true}).
+			wantError(t, "self-disable", http.StatusBadRequest, "validation_failed", "")
 		_, other := e.createAdmin(t, provider.RoleAdmin)
 		e.api(t, http.MethodPatch, "/api/v1/admin/users/user-admin-user", other, map[string]any{"disabled": true}).want(t, "disable", http.StatusOK)
 		if r := e.api(t, http.MethodGet, "/api/v1/admin/users", token, nil); r.status != http.StatusUnauthorized && r.status != http.StatusForbidden {
