@@ -28,6 +28,8 @@ func seedSearchUsers(tb testing.TB, pg *database.PostgresDB, n int) {
 	first := []string{"Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hans", "Ida", "Jonas", "Ärztin", "Özil"}
 	last := []string{"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann"}
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	// A real argon2id hash's length, so rows are as wide as in production.
+	hash := "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 	users := make([][]any, n)
 	for i := range n {
 		domain := "example.com"
@@ -36,7 +38,7 @@ func seedSearchUsers(tb testing.TB, pg *database.PostgresDB, n int) {
 		}
 		at := base.Add(time.Duration(i) * time.Minute)
 		users[i] = []any{fmt.Sprintf("u%06d", i), fmt.Sprintf("person%06d@%s", i, domain), true,
-			first[i%len(first)] + " " + last[(i/len(first))%len(last)], provider.RoleUser, "", false, at, at}
+			first[i%len(first)] + " " + last[(i/len(first))%len(last)], provider.RoleUser, hash, false, at, at}
 	}
 	cols := []string{"id", "email", "email_verified", "name", "role", "password_hash", "disabled", "created_at", "updated_at"}
 	if _, err := pg.Pool().CopyFrom(ctx, pgx.Identifier{"auth", "users"}, cols, pgx.CopyFromRows(users)); err != nil {
