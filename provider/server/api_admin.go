@@ -41,10 +41,11 @@ func (s *server) handleAdminListUsers() http.Handler {
 		if !ok {
 			return
 		}
-		q := admin.UserQuery{Search: r.URL.Query().Get("search")}
+		params := r.URL.Query()
+		q := admin.UserQuery{Search: params.Get("search")}
 		fields := map[string]string{}
 		for name, dst := range map[string]*int{"page": &q.Page, "limit": &q.Limit} {
-			if v := r.URL.Query().Get(name); v != "" {
+			if v := params.Get(name); v != "" {
 				n, err := strconv.Atoi(v)
 				if err != nil {
 					fields[name] = "integer"
@@ -52,7 +53,7 @@ func (s *server) handleAdminListUsers() http.Handler {
 				*dst = n
 			}
 		}
-		switch r.URL.Query().Get("includeDeleted") {
+		switch params.Get("includeDeleted") {
 		case "", "false", "0":
 		case "true", "1":
 			q.IncludeDeleted = true
