@@ -132,6 +132,8 @@ type Store interface {
 	AccountStore
 	LogoutQueue
 	MailQueue
+	// issue 11, part B (erasure): the erasure jobs and receipts.
+	ErasureStore
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -80,6 +80,12 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"MailTxRollback", testMailTxRollback},
 		{"ConcurrentClaimMailJobs", testConcurrentClaimMailJobs},
 		{"MailSQLMetacharacters", testMailSQLMetacharacters},
+		// issue 11, part B (erasure).
+		{"EraseUserData", testEraseUserData},
+		{"EraseRollback", testEraseRollback},
+		{"ErasureQueue", testErasureQueue},
+		{"ConcurrentClaimErasureParts", testConcurrentClaimErasureParts},
+		{"ConcurrentCompleteErasure", testConcurrentCompleteErasure},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
