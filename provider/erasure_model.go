@@ -77,7 +77,8 @@ type ErasureStore interface {
 	// tokens; it strips IP, user agent and any email from the user's
 	// security events, and overwrites the user row with the tombstone (no
 	// name, no password, not verified, DeletedAt set). ErrNotFound for an
-	// unknown user; on any error nothing is changed.
+	// unknown user. On an error in its own transaction nothing is changed;
+	// in the caller's, the caller rolls back.
 	EraseUserData(ctx context.Context, userID string, t Tombstone) (ErasedCounts, error)
 
 	// CreateErasure inserts the job with its parts atomically;
