@@ -28,8 +28,9 @@ func TestSubjectIsKeyed(t *testing.T) {
 	t.Parallel()
 	a, _ := New(Config{SecretKey: []byte("key-a")}, Deps{})
 	b, _ := New(Config{SecretKey: []byte("key-b")}, Deps{})
-	if a.subject("user-1") != a.subject("user-1") {
-		t.Fatal("the subject of one id changes")
+	first, again := a.subject("user-1"), a.subject("user-1")
+	if first != again || len(first) != 64 {
+		t.Fatalf("the subject of one id changes or is not a hex SHA-256: %q %q", first, again)
 	}
 	if a.subject("user-1") == a.subject("user-2") || a.subject("user-1") == b.subject("user-1") {
 		t.Fatal("subjects collide across ids or keys")
