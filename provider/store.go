@@ -133,6 +133,8 @@ type Store interface {
 	LogoutQueue
 	MailQueue
 	AdminStore // issue 11 part A (admin users and clients)
+	// issue 11, part B (erasure): the erasure jobs and receipts.
+	ErasureStore
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -213,7 +213,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	adminCfg := cfg.Admin
 	adminCfg.SecretKey, adminCfg.HTTPClient, adminCfg.Now = cfg.SecretKey, opts.HTTPClient, opts.Now
 	adminCfg.Logger = log.With("component", "admin")
-	a.Admin, err = admin.New(adminCfg, admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP, Clients: a.OP})
+	adminDeps := admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP, Clients: a.OP}
+	// issue 11, part B (erasure): the ledger seen by administration, and
+	// the reauthentication of a user deleting their own account.
+	adminDeps.Ledger = adminLedger{svc: a.Credits, store: ledger, billing: bs}
+	adminDeps.Accounts = a.Accounts
+	a.Admin, err = admin.New(adminCfg, adminDeps)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +305,8 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 }
 
 // Run serves HTTP on ln (when not nil) and runs the background jobs (key
-// reloads, back-channel delivery, the mail outbox, the janitor, pprof)
+// reloads, back-channel delivery, the mail outbox, the erasure retries,
+// the janitor, pprof)
 // until ctx ends. It
 // then shuts the server down gracefully and returns once every job has
 // stopped, so Close never pulls the database from under one.
@@ -311,6 +317,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { a.Ring.Run(bg, time.Minute) })
 	wg.Go(func() { a.Notifier.Run(bg) })
 	wg.Go(func() { a.Outbox.Run(bg) })
+	// issue 11, part B (erasure): the retry of failed backend deletions.
+	wg.Go(func() { _ = a.Admin.Run(bg) })
 	wg.Go(func() { a.janitor(bg, 10*time.Minute) })
 	if a.Config.PprofAddr != "" {
 		wg.Go(func() { a.servePprof(bg) })

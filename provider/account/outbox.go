@@ -235,6 +235,20 @@ func (o *Outbox) prepare(ctx context.Context, j *provider.MailJob) (mailMessage,
 			o.giveUp(ctx, log, j, fmt.Errorf("open payload: %w", err))
 			return mailMessage{}, false
 		}
+		// issue 11, part B (erasure): a mail queued before its account was
+		// erased is not sent: its address must not be used any more, and
+		// its link died with the account's tokens.
+		switch erased, err := o.svc.erased(ctx, m.UserID); {
+		case ctx.Err() != nil:
+			return mailMessage{}, false
+		case err != nil:
+			o.retry(ctx, log, j, err)
+			return mailMessage{}, false
+		case erased:
+			log.InfoContext(ctx, "mail to an erased account dropped")
+			o.complete(ctx, log, j)
+			return mailMessage{}, false
+		}
 		return m, true
 	case jobResetRequest, jobVerifyRequest:
 		var req mailRequest
@@ -335,4 +349,17 @@ func lastMailError(err error) string {
 		s = s[:maxMailLastError]
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+}
+
+// erased says whether the account a resolved mail belongs to was erased
+// (or is gone).
+func (s *Service) erased(ctx context.Context, userID string) (bool, error) {
+	u, err := s.store.GetUser(ctx, userID)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("load account of mail: %w", err)
+	}
+	return u.DeletedAt != nil, nil
 }

@@ -8,6 +8,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,15 @@ type Config struct {
 	Concurrency   int
 	Now           func() time.Time
 	Logger        *slog.Logger
+
+	// issue 11, part B (erasure): the retry of failed backend deletions.
+	// RetryBase is the wait after the first failure (30 s), doubling up to
+	// RetryMax (1 h); the worker polls every PollEvery (5 s) and holds a
+	// part for Lease (20 s) while it calls the backend.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	PollEvery time.Duration
+	Lease     time.Duration
 }
 
 // Backend is one app backend implementing the user-data contract:
@@ -65,6 +75,10 @@ type Deps struct {
 	// Clients (issue 11 part A) is told about client changes; nil when
 	// nothing caches clients.
 	Clients ClientCache
+
+	// issue 11, part B (erasure): Accounts checks the password and second
+	// factor of a user deleting their own account.
+	Accounts Reauthenticator
 }
 
 // Service is the admin domain.
@@ -93,6 +107,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
+	// issue 11, part B (erasure).
+	cfg.RetryBase = cmp.Or(max(cfg.RetryBase, 0), 30*time.Second)
+	cfg.RetryMax = cmp.Or(max(cfg.RetryMax, 0), time.Hour)
+	cfg.PollEvery = cmp.Or(max(cfg.PollEvery, 0), 5*time.Second)
+	cfg.Lease = cmp.Or(max(cfg.Lease, 0), 20*time.Second)
 	return &Service{cfg: cfg, deps: deps}, nil
 }
 

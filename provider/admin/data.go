@@ -38,6 +38,11 @@ type Summary struct {
 	Projects   []ProjectData  `json:"projects"`
 	Totals     Totals         `json:"totals"`
 	Configured bool           `json:"configured"`
+
+	// issue 11, part B (erasure): backend deletions still being retried,
+	// and the receipts of finished erasures of this user.
+	Pending  []PendingDeletion `json:"pendingDeletions"`
+	Receipts []Receipt         `json:"receipts"`
 }
 
 // SummaryUser is the account part of a Summary.
@@ -117,6 +122,11 @@ func (s *Service) UserData(ctx context.Context, actor Actor, userID string) (*Su
 	projects := make(chan []ProjectData, 1)
 	go func() { projects <- s.fetchAll(ctx, userID) }()
 	if sum.Auth, err = s.authSummary(ctx, u); err != nil {
+		<-projects
+		return nil, err
+	}
+	// issue 11, part B (erasure).
+	if sum.Pending, sum.Receipts, err = s.erasureState(ctx, userID); err != nil {
 		<-projects
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/credits/billing/stripemock"
 	"github.com/manacore/mana-core-auth/internal/app"
+	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
@@ -84,6 +85,10 @@ type env struct {
 	credits *credits.Service
 	// billingStore is the credits store billing books through.
 	billingStore credits.BillingStore
+	// issue 11, part B (erasure): the admin service (its retry worker is
+	// driven by the tests) and the database handle, to query every table.
+	admin *admin.Service
+	db    *database.DB
 }
 
 type setupOpts struct {
@@ -227,7 +232,8 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	t.Cleanup(ts.Close)
 
 	e := &env{name: b.Name, issuer: issuer, store: a.Store, op: a.OP, ring: a.Ring, hasher: a.Hasher, ts: ts, mail: o.mailer,
-		accounts: a.Accounts, sessions: a.Sessions, notifier: a.Notifier, outbox: a.Outbox, credits: a.Credits, billingStore: a.CreditsStore}
+		accounts: a.Accounts, sessions: a.Sessions, notifier: a.Notifier, outbox: a.Outbox, credits: a.Credits, billingStore: a.CreditsStore,
+		admin: a.Admin, db: a.DB}
 	hasher := a.Hasher
 	store := a.Store
 	hash, err := hasher.Hash(ctx, userPassword)

@@ -112,6 +112,12 @@ func (s *server) routes() http.Handler {
 
 	// Admin API: what the apps hold.
 	mux.Handle("GET /api/v1/admin/users/{id}/data", api("auth", s.handleAdminUserData()))
+	// issue 11, part B (erasure): erase a user everywhere, the erasure's
+	// state and receipt; the user's own export and account deletion.
+	mux.Handle("DELETE /api/v1/admin/users/{id}/data", api("auth", s.handleAdminEraseUser()))
+	mux.Handle("GET /api/v1/admin/erasures/{id}", api("auth", s.handleAdminErasure()))
+	mux.Handle("GET /api/v1/auth/me/data", api("auth", s.handleAPIExportMe()))
+	mux.Handle("DELETE /api/v1/auth/me", api("auth", s.handleAPIDeleteMe()))
 
 	// Credits: a protected resource server trusting only our access tokens.
 	if s.Credits != nil {

@@ -105,6 +105,8 @@ func Run(t *testing.T, open func(t *testing.T) credits.Store) {
 
 	t.Run("Billing", func(t *testing.T) { runBilling(t, open) })
 	t.Run("Input", func(t *testing.T) { runInput(t, open) })
+	// issue 11, part B (erasure).
+	t.Run("Detach", func(t *testing.T) { runDetach(t, open) })
 
 	t.Run("SignupBonusOnce", func(t *testing.T) {
 		svc, _ := newService(t, open(t), credits.Config{})

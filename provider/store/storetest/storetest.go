@@ -83,6 +83,12 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		// issue 11 part A: admin users and clients
 		{"SearchUsers", testSearchUsers},
 		{"UpdateClient", testUpdateClient},
+		// issue 11, part B (erasure).
+		{"EraseUserData", testEraseUserData},
+		{"EraseRollback", testEraseRollback},
+		{"ErasureQueue", testErasureQueue},
+		{"ConcurrentClaimErasureParts", testConcurrentClaimErasureParts},
+		{"ConcurrentCompleteErasure", testConcurrentCompleteErasure},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
