@@ -119,7 +119,7 @@ type ProjectDeletion struct {
 
 type AuthDeletion struct {
 	Sessions, Tokens, Consents, Accounts, TwoFactor, Devices, VerificationTokens, Events int64
-	LedgerEntriesDetached                                                               int64
+	LedgerEntriesDetached                                                                int64
 }
 
 type ErasureResult struct {

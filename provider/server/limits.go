@@ -40,6 +40,9 @@ func DefaultLimits() map[string]Limit {
 		// The credits API is called by app backends on behalf of many
 		// users, often from one address: a cap on runaways, not on use.
 		"credits": {120000, m},
+		// Account deletion (issue 11, pages): the form checks a password,
+		// so it is held to a few tries like a login.
+		"delete-account": {5, 10 * m},
 	}
 }
 
@@ -54,7 +57,7 @@ func ParseLimits(s string) (map[string]Limit, error) {
 		name, spec, ok := strings.Cut(part, "=")
 		count, window, ok2 := strings.Cut(spec, "/")
 		if _, known := limits[name]; !ok || !ok2 || !known {
-			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect, credits", part)
+			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect, credits, delete-account", part)
 		}
 		n, err := strconv.Atoi(count)
 		d, err2 := time.ParseDuration(window)

@@ -18,15 +18,19 @@ type SecondFactor interface {
 	VerifySecondFactor(ctx context.Context, userID, code, ip, ua string) (string, error)
 }
 
-// MethodOTP is the amr value of a passed second factor.
-const MethodOTP = "otp"
+// MethodOTP is the amr value of a passed second factor; a login finished
+// with a recovery code records MethodRecovery, which is the same factor.
+const (
+	MethodOTP      = "otp"
+	MethodRecovery = "recovery"
+)
 
 // StepUpRequired reports whether session s must prove the second factor
 // before a sensitive page: u has one enrolled and this session was not
 // authenticated with it. Without an enrolled factor there is nothing to
 // step up to, and the page is open to the session as it is.
 func StepUpRequired(ctx context.Context, f SecondFactor, s *provider.Session, u *provider.User) (bool, error) {
-	if slices.Contains(s.AuthMethods, MethodOTP) {
+	if slices.Contains(s.AuthMethods, MethodOTP) || slices.Contains(s.AuthMethods, MethodRecovery) {
 		return false, nil
 	}
 	enabled, err := f.TOTPEnabled(ctx, u.ID)
