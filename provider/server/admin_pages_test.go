@@ -168,7 +168,7 @@ func TestAdminPagesStepUp(t *testing.T) {
 		br := e.adminBrowser(t, adminUser)
 		secret, recovery := e.enableTOTP(t, c, token)
 
-		p := br.get(t, "/admin/users/" + e.user.ID)
+		p := br.get(t, "/admin/users/"+e.user.ID)
 		wantPage(t, "step-up prompt", p, http.StatusOK, "stepup-form", "stepup-code")
 		if strings.Contains(p.body, `data-testid="user-card"`) || !strings.Contains(p.body, `name="return_to" value="/admin/users/`+e.user.ID+`"`) {
 			t.Fatalf("step-up page shows the user or loses the way back: %.1500s", p.body)
