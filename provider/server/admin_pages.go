@@ -88,7 +88,7 @@ func safeAdminReturn(raw string) string {
 
 // handleAdminStepUp checks the second factor and marks the session as
 // having passed it.
-func (s *server) handleAdminStepUp() http.Handler {
+func (s *server) handleAdminPageStepUp() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		sess, u, err := s.currentUser(ctx, r)
@@ -128,7 +128,7 @@ func (s *server) handleAdminStepUp() http.Handler {
 // usersPerPage is the user list's page size.
 const usersPerPage = 20
 
-func (s *server) handleAdminUsers() http.Handler {
+func (s *server) handleAdminPageUsers() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, ok := s.adminSession(w, r)
 		if !ok {
@@ -165,7 +165,7 @@ var adminUserNotices = map[string]bool{
 	templates.KeyAdminDisabled: true, templates.KeyAdminEnabled: true,
 }
 
-func (s *server) handleAdminUser() http.Handler {
+func (s *server) handleAdminPageUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, ok := s.adminSession(w, r)
 		if !ok {
@@ -273,14 +273,14 @@ func (s *server) adminUserAction(do func(r *http.Request, actor admin.Actor, id 
 	})
 }
 
-func (s *server) handleAdminRevokeSessions() http.Handler {
+func (s *server) handleAdminPageRevokeSessions() http.Handler {
 	return s.adminUserAction(func(r *http.Request, actor admin.Actor, id string) (string, error) {
 		_, err := s.Admin.RevokeSessions(r.Context(), actor, id)
 		return templates.KeyAdminSessionsRevoked, err
 	})
 }
 
-func (s *server) handleAdminRole() http.Handler {
+func (s *server) handleAdminPageRole() http.Handler {
 	return s.adminUserAction(func(r *http.Request, actor admin.Actor, id string) (string, error) {
 		role := r.PostForm.Get("role")
 		_, err := s.Admin.UpdateUser(r.Context(), actor, id, admin.UserPatch{Role: &role})
@@ -288,7 +288,7 @@ func (s *server) handleAdminRole() http.Handler {
 	})
 }
 
-func (s *server) handleAdminStatus() http.Handler {
+func (s *server) handleAdminPageStatus() http.Handler {
 	return s.adminUserAction(func(r *http.Request, actor admin.Actor, id string) (string, error) {
 		disabled := r.PostForm.Get("disabled") == "1"
 		_, err := s.Admin.UpdateUser(r.Context(), actor, id, admin.UserPatch{Disabled: &disabled})
@@ -318,7 +318,7 @@ func (s *server) renderAdminDelete(w http.ResponseWriter, r *http.Request, statu
 	s.render(r.Context(), w, status, templates.AdminDeletePage(v))
 }
 
-func (s *server) handleAdminDeleteDialog() http.Handler {
+func (s *server) handleAdminPageDeleteDialog() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, ok := s.adminSession(w, r)
 		if !ok {
@@ -330,7 +330,7 @@ func (s *server) handleAdminDeleteDialog() http.Handler {
 
 // handleAdminDelete erases the user everywhere once the admin typed the
 // user's email address exactly, and shows the outcome.
-func (s *server) handleAdminDelete() http.Handler {
+func (s *server) handleAdminPageDelete() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, ok := s.adminSession(w, r)
 		if !ok || !s.parseForm(w, r) {
@@ -396,7 +396,7 @@ var adminClientNotices = map[string]bool{
 	templates.KeyClientUpdated: true, templates.KeyClientDeleted: true,
 }
 
-func (s *server) handleAdminClients() http.Handler {
+func (s *server) handleAdminPageClients() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, ok := s.adminSession(w, r)
 		if !ok {
@@ -455,7 +455,7 @@ func clientError(l string, err error) (int, string) {
 	return 0, ""
 }
 
-func (s *server) handleAdminCreateClient() http.Handler {
+func (s *server) handleAdminPageCreateClient() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, ok := s.adminSession(w, r)
 		if !ok || !s.parseForm(w, r) {
@@ -500,7 +500,7 @@ func (s *server) adminClientAction(notice string, do func(r *http.Request, actor
 	})
 }
 
-func (s *server) handleAdminClientRedirects() http.Handler {
+func (s *server) handleAdminPageClientRedirects() http.Handler {
 	return s.adminClientAction(templates.KeyClientUpdated, func(r *http.Request, actor admin.Actor, id string) error {
 		uris := lines(r.PostForm.Get("redirect_uris"))
 		_, err := s.Admin.UpdateClient(r.Context(), actor, id, admin.ClientPatch{RedirectURIs: &uris})
@@ -508,7 +508,7 @@ func (s *server) handleAdminClientRedirects() http.Handler {
 	})
 }
 
-func (s *server) handleAdminClientStatus() http.Handler {
+func (s *server) handleAdminPageClientStatus() http.Handler {
 	return s.adminClientAction(templates.KeyClientUpdated, func(r *http.Request, actor admin.Actor, id string) error {
 		disabled := r.PostForm.Get("disabled") == "1"
 		_, err := s.Admin.UpdateClient(r.Context(), actor, id, admin.ClientPatch{Disabled: &disabled})
@@ -516,7 +516,7 @@ func (s *server) handleAdminClientStatus() http.Handler {
 	})
 }
 
-func (s *server) handleAdminClientDelete() http.Handler {
+func (s *server) handleAdminPageClientDelete() http.Handler {
 	return s.adminClientAction(templates.KeyClientDeleted, func(r *http.Request, actor admin.Actor, id string) error {
 		return s.Admin.DeleteClient(r.Context(), actor, id)
 	})
