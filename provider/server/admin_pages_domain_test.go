@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
@@ -281,6 +283,55 @@ func TestAccountDeleteRateLimited(t *testing.T) {
 		}
 		if u, _ := e.store.GetUser(context.Background(), e.user.ID); u.DeletedAt != nil {
 			t.Error("the limited request erased the account")
+		}
+	})
+}
+
+// TestBrowserAdminLiveSearch: the user list follows the search box as the
+// admin types, without a submit.
+func TestBrowserAdminLiveSearch(t *testing.T) {
+	path := chromium(t)
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		e := setup(t, b)
+		adminUser, _ := e.createAdmin(t, provider.RoleAdmin)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for i := range 3 {
+			u := &provider.User{ID: fmt.Sprintf("user-live-%d", i), Email: fmt.Sprintf("live-%d@example.com", i),
+				Name: fmt.Sprintf("Live %d", i), Role: provider.RoleUser, CreatedAt: now, UpdatedAt: now}
+			if err := e.store.CreateUser(context.Background(), u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := startChrome(t, path)
+		c.do("sign in and open the user list",
+			chromedp.Navigate(e.issuer+"/login?return_to=/admin"),
+			chromedp.WaitVisible(chromedp.CSS("[data-testid=email]")),
+			chromedp.SendKeys(chromedp.CSS("[data-testid=email]"), adminUser.Email),
+			chromedp.SendKeys(chromedp.CSS("[data-testid=password]"), adminPassword),
+			chromedp.Click(chromedp.CSS("[data-testid=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("[data-testid=search-form]")),
+		)
+		rows := func() int {
+			n, err := chromedp.Run(c.ctx, chromedp.Evaluate[int](`document.querySelectorAll("[data-testid=user-row]").length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := rows(); n != 5 {
+			t.Fatalf("%d rows before searching, want 5", n)
+		}
+		c.do("type a search", chromedp.SendKeys(chromedp.CSS("[data-testid=search]"), "live-1"))
+		deadline := time.Now().Add(chromeStep)
+		for rows() != 1 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n := rows(); n != 1 {
+			t.Fatalf("%d rows after typing, want 1", n)
+		}
+		loc, _ := chromedp.Run(c.ctx, chromedp.Location())
+		if !strings.Contains(loc, "q=live-1") {
+			t.Errorf("location %s does not keep the search", loc)
 		}
 	})
 }
