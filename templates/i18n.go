@@ -578,6 +578,11 @@ var messages = map[string]message{
 	"delete.intro":                   {"Your account and everything the Mana apps store about you are erased. This cannot be undone.", "Dein Konto und alles, was die Mana-Apps über dich speichern, werden gelöscht. Das lässt sich nicht rückgängig machen."},
 	"delete.submit":                  {"Delete my account", "Mein Konto löschen"},
 	"delete.done":                    {"Your account was deleted and you were signed out.", "Dein Konto wurde gelöscht und du wurdest abgemeldet."},
+	"delete.consequence.apps":        {"Everything the Mana apps store about you is deleted.", "Alles, was die Mana-Apps über dich speichern, wird gelöscht."},
+	"delete.consequence.auth":        {"Your email address, name, password, two-factor settings, sessions and consents are erased; you can register again with the same address later.", "Deine E-Mail-Adresse, dein Name, Passwort, Zwei-Faktor-Einstellungen, Sitzungen und Zustimmungen werden gelöscht; du kannst dich später mit derselben Adresse neu registrieren."},
+	"delete.consequence.signout":     {"You are signed out on every device and in every app at once.", "Du wirst sofort auf allen Geräten und in allen Apps abgemeldet."},
+	"delete.consequence.ledger":      {"Credit transactions are kept for accounting, without any link to you; remaining credits are lost.", "Credit-Buchungen bleiben für die Buchhaltung erhalten, ohne Bezug zu dir; verbleibende Credits verfallen."},
+	"delete.consequence.final":       {"You get a receipt without personal data that records what was deleted where and when.", "Du bekommst einen Beleg ohne personenbezogene Daten, der festhält, was wo und wann gelöscht wurde."},
 	KeyDeleteWrongPassword:           {"The password is wrong.", "Das Passwort ist falsch."},
 	KeyDeleteCodeRequired:            {"Please enter a valid code of your second factor.", "Bitte gib einen gültigen Code deines zweiten Faktors ein."},
 }

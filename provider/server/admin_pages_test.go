@@ -97,8 +97,13 @@ func TestAdminPagesAccess(t *testing.T) {
 			t.Fatalf("a non-admin changed the admin: %+v %v", u, err)
 		}
 
+		if strings.Contains(user.get(t, "/account").body, `data-testid="admin-link"`) {
+			t.Error("a non-admin's account page links to /admin")
+		}
+
 		// The admin (no second factor enrolled: no step-up).
 		br := e.adminBrowser(t, adminUser)
+		wantPage(t, "admin's account page", br.get(t, "/account"), http.StatusOK, "admin-link")
 		p := br.get(t, "/admin")
 		wantPage(t, "admin users", p, http.StatusOK, "search-form", "page-of", "show-erased", "nav-clients")
 		if !strings.Contains(p.body, "Page 1 of 1") || !strings.Contains(p.body, `src="/static/js/admin.js"`) {
