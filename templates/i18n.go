@@ -52,6 +52,36 @@ const (
 	KeyLoginDisabled = "login.disabled"
 )
 
+// Keys of the admin pages and the user's own data pages (issue 11, pages).
+const (
+	KeyErrorForbidden        = "error.forbidden"
+	KeyAdminSessionsRevoked  = "admin.notice.sessions_revoked"
+	KeyAdminRoleChanged      = "admin.notice.role_changed"
+	KeyAdminDisabled         = "admin.notice.disabled"
+	KeyAdminEnabled          = "admin.notice.enabled"
+	KeyAdminSelf             = "admin.error.self"
+	KeyAdminInvalid          = "admin.error.invalid"
+	KeyAdminErased           = "admin.error.erased"
+	KeyErasureEmailMismatch  = "erasure.email_mismatch"
+	KeyClientCreated         = "admin.clients.created"
+	KeyClientUpdated         = "admin.clients.updated"
+	KeyClientDeleted         = "admin.clients.deleted"
+	KeyClientExists          = "admin.clients.exists"
+	KeyClientBuiltIn         = "admin.clients.builtin_refused"
+	KeyClientInvalid         = "admin.clients.invalid"
+	KeyDeleteWrongPassword   = "delete.wrong_password"
+	KeyDeleteCodeRequired    = "delete.code_required"
+	KeyErasureSessions       = "erasure.auth.sessions"
+	KeyErasureTokens         = "erasure.auth.tokens"
+	KeyErasureConsents       = "erasure.auth.consents"
+	KeyErasureAccounts       = "erasure.auth.accounts"
+	KeyErasureTwoFactor      = "erasure.auth.two_factor"
+	KeyErasureDevices        = "erasure.auth.devices"
+	KeyErasureVerification   = "erasure.auth.verification"
+	KeyErasureEvents         = "erasure.auth.events"
+	KeyErasureLedgerDetached = "erasure.auth.ledger"
+)
+
 // PickLang returns the best supported language ("de" or "en") for an
 // Accept-Language header value, honouring q-values. Any German variant
 // ("de", "de-DE", "de-AT", …) maps to "de". Without a supported language
@@ -406,4 +436,161 @@ var messages = map[string]message{
 		"This account has been disabled. Please contact support.",
 		"Dieses Konto wurde deaktiviert. Bitte wende dich an den Support.",
 	},
+
+	// Admin pages and "Your data" (issue 11, pages).
+	"account.data_link":              {"Your data", "Deine Daten"},
+	"account.delete_link":            {"Delete account", "Konto löschen"},
+	KeyErrorForbidden:                {"This page is for administrators only.", "Diese Seite ist nur für Administratoren."},
+	"admin.title":                    {"Administration", "Verwaltung"},
+	"admin.nav.users":                {"Users", "Nutzer"},
+	"admin.nav.clients":              {"OAuth clients", "OAuth-Clients"},
+	"admin.nav.account":              {"My account", "Mein Konto"},
+	"admin.users.title":              {"Users", "Nutzer"},
+	"admin.users.intro":              {"Search by email address or name.", "Suche nach E-Mail-Adresse oder Name."},
+	"admin.users.search":             {"Search", "Suche"},
+	"admin.users.search_placeholder": {"Email or name", "E-Mail oder Name"},
+	"admin.users.show_erased":        {"Show erased accounts", "Gelöschte Konten anzeigen"},
+	"admin.users.search_submit":      {"Search", "Suchen"},
+	"admin.users.total":              {"Accounts found", "Gefundene Konten"},
+	"admin.users.none":               {"No account matches.", "Kein Konto passt."},
+	"admin.users.user":               {"User", "Nutzer"},
+	"admin.users.role":               {"Role", "Rolle"},
+	"admin.users.registered":         {"Registered", "Registriert"},
+	"admin.users.last_active":        {"Last active", "Zuletzt aktiv"},
+	"admin.users.prev":               {"Previous", "Zurück"},
+	"admin.users.next":               {"Next", "Weiter"},
+	"admin.users.page_of":            {"Page %d of %d", "Seite %d von %d"},
+	"admin.user.title":               {"User", "Nutzer"},
+	"admin.user.erased_name":         {"Erased account", "Gelöschtes Konto"},
+	"admin.user.erased":              {"Erased", "Gelöscht"},
+	"admin.user.disabled":            {"Disabled", "Gesperrt"},
+	"admin.user.back":                {"All users", "Alle Nutzer"},
+	"admin.user.back_to_user":        {"Back to the user", "Zurück zum Nutzer"},
+	"admin.role.admin":               {"Admin", "Admin"},
+	"admin.role.user":                {"User", "Nutzer"},
+	"admin.stats.title":              {"Overview", "Übersicht"},
+	"admin.stats.entities":           {"Entities", "Einträge"},
+	"admin.stats.apps":               {"Apps with data", "Apps mit Daten"},
+	"admin.stats.credits":            {"Credits", "Credits"},
+	"admin.stats.transactions":       {"Transactions", "Transaktionen"},
+	"admin.auth.title":               {"Sign-in", "Anmeldung"},
+	"admin.auth.sessions":            {"Active sessions", "Aktive Sitzungen"},
+	"admin.auth.accounts":            {"Credentials", "Zugangsdaten"},
+	"admin.auth.last_login":          {"Last sign-in", "Letzte Anmeldung"},
+	"admin.credits.earned":           {"Earned in total", "Insgesamt erhalten"},
+	"admin.credits.spent":            {"Spent in total", "Insgesamt verbraucht"},
+	"admin.apps.title":               {"Data in the Mana apps", "Daten in den Mana-Apps"},
+	"admin.apps.not_configured":      {"No app backends are configured.", "Es sind keine App-Backends konfiguriert."},
+	"admin.apps.reachable":           {"Backend reachable", "Backend erreichbar"},
+	"admin.apps.unreachable":         {"Backend unreachable", "Backend nicht erreichbar"},
+	"admin.apps.no_data":             {"No data stored.", "Keine Daten gespeichert."},
+	"admin.apps.last_activity":       {"Last activity:", "Letzte Aktivität:"},
+	"admin.pending.title":            {"Pending deletions", "Ausstehende Löschungen"},
+	"admin.pending.intro":            {"These apps have not confirmed the deletion yet; it is retried until they do.", "Diese Apps haben die Löschung noch nicht bestätigt; sie wird wiederholt, bis sie es tun."},
+	"admin.pending.attempts":         {"Attempts", "Versuche"},
+	"admin.pending.next":             {"Next attempt", "Nächster Versuch"},
+	"admin.actions.title":            {"Actions", "Aktionen"},
+	"admin.actions.signout":          {"Sign out everywhere", "Überall abmelden"},
+	"admin.actions.role":             {"Change role", "Rolle ändern"},
+	"admin.actions.enable":           {"Enable", "Entsperren"},
+	"admin.actions.disable":          {"Disable", "Sperren"},
+	KeyAdminSessionsRevoked:          {"The user was signed out everywhere.", "Der Nutzer wurde überall abgemeldet."},
+	KeyAdminRoleChanged:              {"The role was changed.", "Die Rolle wurde geändert."},
+	KeyAdminDisabled:                 {"The account was disabled and signed out everywhere.", "Das Konto wurde gesperrt und überall abgemeldet."},
+	KeyAdminEnabled:                  {"The account was enabled.", "Das Konto wurde entsperrt."},
+	KeyAdminSelf:                     {"You cannot disable or demote your own account.", "Du kannst dein eigenes Konto nicht sperren oder herabstufen."},
+	KeyAdminInvalid:                  {"This value is not allowed.", "Dieser Wert ist nicht erlaubt."},
+	KeyAdminErased:                   {"This account was erased; only its tombstone is left.", "Dieses Konto wurde gelöscht; nur sein Platzhalter ist übrig."},
+	"admin.delete.open":              {"Delete user…", "Nutzer löschen …"},
+	"admin.delete.title":             {"Delete this user everywhere", "Diesen Nutzer überall löschen"},
+	"admin.delete.intro":             {"This erases the person in every Mana app and in this service. It cannot be undone.", "Damit wird die Person in allen Mana-Apps und in diesem Dienst gelöscht. Das lässt sich nicht rückgängig machen."},
+	"admin.delete.records":           {"records", "Einträge"},
+	"admin.delete.retried":           {"the deletion is retried until it succeeds", "die Löschung wird wiederholt, bis sie gelingt"},
+	"admin.delete.cancel":            {"Cancel", "Abbrechen"},
+	"admin.delete.submit":            {"Delete everywhere", "Überall löschen"},
+	"erasure.consequence.apps":       {"Everything the Mana apps store about the person is deleted.", "Alles, was die Mana-Apps über die Person speichern, wird gelöscht."},
+	"erasure.consequence.auth":       {"Email address, name, password, two-factor settings, sessions, tokens and consents are erased; the email address can register again.", "E-Mail-Adresse, Name, Passwort, Zwei-Faktor-Einstellungen, Sitzungen, Tokens und Zustimmungen werden gelöscht; die E-Mail-Adresse kann sich neu registrieren."},
+	"erasure.consequence.signout":    {"Every device and app is signed out at once.", "Alle Geräte und Apps werden sofort abgemeldet."},
+	"erasure.consequence.ledger":     {"Credit transactions are kept for accounting, without any link to the person.", "Credit-Buchungen bleiben für die Buchhaltung erhalten, ohne Bezug zur Person."},
+	"erasure.consequence.final":      {"A receipt without personal data records what was deleted where and when.", "Ein Beleg ohne personenbezogene Daten hält fest, was wo und wann gelöscht wurde."},
+	"erasure.type_email":             {"To confirm, type the email address", "Zur Bestätigung tippe die E-Mail-Adresse"},
+	KeyErasureEmailMismatch:          {"The email address typed does not match the account's.", "Die getippte E-Mail-Adresse passt nicht zum Konto."},
+	"erasure.result.title":           {"Deletion", "Löschung"},
+	"erasure.result.complete":        {"Complete", "Vollständig"},
+	"erasure.result.partial":         {"Not complete yet", "Noch nicht vollständig"},
+	"erasure.result.partial_text":    {"Some apps could not delete yet. Their deletion is retried until it succeeds; the receipt follows then.", "Einige Apps konnten noch nicht löschen. Ihre Löschung wird wiederholt, bis sie gelingt; dann folgt der Beleg."},
+	"erasure.result.where":           {"Where", "Wo"},
+	"erasure.result.outcome":         {"Outcome", "Ergebnis"},
+	"erasure.result.deleted":         {"Deleted", "Gelöscht"},
+	"erasure.result.ok":              {"Deleted", "Gelöscht"},
+	"erasure.result.pending":         {"Retrying", "Wird wiederholt"},
+	"erasure.result.failed":          {"Failed", "Fehlgeschlagen"},
+	"erasure.result.auth":            {"Mana account", "Mana-Konto"},
+	"erasure.result.total":           {"Records deleted in total", "Insgesamt gelöschte Einträge"},
+	"erasure.receipts":               {"Erasure receipts", "Löschbelege"},
+	"erasure.receipt":                {"Erasure receipt", "Löschbeleg"},
+	"erasure.receipt.intro":          {"Proof of the deletion. It contains no personal data.", "Nachweis der Löschung. Er enthält keine personenbezogenen Daten."},
+	"erasure.receipt.later":          {"The receipt is issued once every app has confirmed the deletion.", "Der Beleg wird ausgestellt, sobald jede App die Löschung bestätigt hat."},
+	"erasure.receipt.id":             {"Erasure", "Löschung"},
+	"erasure.receipt.subject":        {"Subject (pseudonym)", "Betroffene Person (Pseudonym)"},
+	"erasure.receipt.requested_by":   {"Requested by", "Beantragt von"},
+	"erasure.receipt.requested_at":   {"Requested", "Beantragt"},
+	"erasure.receipt.completed_at":   {"Completed", "Abgeschlossen"},
+	"erasure.by_self":                {"the person themself", "der Person selbst"},
+	"erasure.by_admin":               {"administrator", "Administrator"},
+	KeyErasureSessions:               {"sessions", "Sitzungen"},
+	KeyErasureTokens:                 {"tokens", "Tokens"},
+	KeyErasureConsents:               {"consents", "Zustimmungen"},
+	KeyErasureAccounts:               {"credentials", "Zugangsdaten"},
+	KeyErasureTwoFactor:              {"two-factor settings", "Zwei-Faktor-Einstellungen"},
+	KeyErasureDevices:                {"devices", "Geräte"},
+	KeyErasureVerification:           {"verification and reset links", "Bestätigungs- und Rücksetz-Links"},
+	KeyErasureEvents:                 {"security events pseudonymised", "Sicherheitsereignisse pseudonymisiert"},
+	KeyErasureLedgerDetached:         {"credit transactions detached", "Credit-Buchungen entkoppelt"},
+	"stepup.title":                   {"Confirm it's you", "Bestätige, dass du es bist"},
+	"stepup.intro":                   {"The admin pages need your second factor.", "Die Verwaltung braucht deinen zweiten Faktor."},
+	"stepup.code":                    {"Authenticator code or recovery code", "Code aus der Authenticator-App oder Wiederherstellungscode"},
+	"stepup.hint":                    {"6 digits from your app, or one of your recovery codes", "6 Ziffern aus deiner App oder einer deiner Wiederherstellungscodes"},
+	"stepup.submit":                  {"Confirm", "Bestätigen"},
+	"admin.clients.title":            {"OAuth clients", "OAuth-Clients"},
+	"admin.clients.intro":            {"The applications that may sign users in.", "Die Anwendungen, die Nutzer anmelden dürfen."},
+	"admin.clients.list":             {"Registered clients", "Registrierte Clients"},
+	"admin.clients.none":             {"No clients yet.", "Noch keine Clients."},
+	"admin.clients.public":           {"Public", "Öffentlich"},
+	"admin.clients.trusted":          {"First-party", "Eigene App"},
+	"admin.clients.builtin":          {"Built in", "Eingebaut"},
+	"admin.clients.redirects":        {"Redirect URIs", "Weiterleitungs-URIs"},
+	"admin.clients.redirects_hint":   {"One address per line", "Eine Adresse pro Zeile"},
+	"admin.clients.delete":           {"Delete", "Löschen"},
+	"admin.clients.create":           {"Create client", "Client anlegen"},
+	"admin.clients.id":               {"Client ID", "Client-ID"},
+	"admin.clients.public_hint":      {"Public client (no secret: SPA or mobile app)", "Öffentlicher Client (ohne Secret: SPA oder Mobil-App)"},
+	"admin.clients.trusted_hint":     {"First-party app (no consent screen)", "Eigene App (ohne Zustimmungsseite)"},
+	"admin.clients.secret_title":     {"Client secret", "Client-Secret"},
+	"admin.clients.secret_text":      {"Copy it now: it is shown only once. Client", "Kopiere es jetzt: Es wird nur einmal angezeigt. Client"},
+	KeyClientCreated:                 {"The client was created.", "Der Client wurde angelegt."},
+	KeyClientUpdated:                 {"The client was saved.", "Der Client wurde gespeichert."},
+	KeyClientDeleted:                 {"The client was deleted.", "Der Client wurde gelöscht."},
+	KeyClientExists:                  {"This client ID is already taken.", "Diese Client-ID ist schon vergeben."},
+	KeyClientBuiltIn:                 {"Built-in clients cannot be changed.", "Eingebaute Clients lassen sich nicht ändern."},
+	KeyClientInvalid:                 {"Please check the client's fields:", "Bitte prüfe die Felder des Clients:"},
+	"data.title":                     {"Your data", "Deine Daten"},
+	"data.export.title":              {"Download everything", "Alles herunterladen"},
+	"data.export.intro":              {"Everything this service holds about you as JSON: profile, sessions, connected apps, security events, credits and purchases, and what each app reports.", "Alles, was dieser Dienst über dich speichert, als JSON: Profil, Sitzungen, verbundene Apps, Sicherheitsereignisse, Credits und Käufe sowie was jede App meldet."},
+	"data.export.download":           {"Download (JSON)", "Herunterladen (JSON)"},
+	"data.apps.title":                {"In the Mana apps", "In den Mana-Apps"},
+	"data.apps.intro":                {"What each app stores about you.", "Was jede App über dich speichert."},
+	"data.apps.none":                 {"No apps are connected.", "Es sind keine Apps verbunden."},
+	"delete.title":                   {"Delete account", "Konto löschen"},
+	"delete.teaser":                  {"Erase your account and your data in every Mana app.", "Lösche dein Konto und deine Daten in allen Mana-Apps."},
+	"delete.intro":                   {"Your account and everything the Mana apps store about you are erased. This cannot be undone.", "Dein Konto und alles, was die Mana-Apps über dich speichern, werden gelöscht. Das lässt sich nicht rückgängig machen."},
+	"delete.submit":                  {"Delete my account", "Mein Konto löschen"},
+	"delete.done":                    {"Your account was deleted and you were signed out.", "Dein Konto wurde gelöscht und du wurdest abgemeldet."},
+	"delete.consequence.apps":        {"Everything the Mana apps store about you is deleted.", "Alles, was die Mana-Apps über dich speichern, wird gelöscht."},
+	"delete.consequence.auth":        {"Your email address, name, password, two-factor settings, sessions and consents are erased; you can register again with the same address later.", "Deine E-Mail-Adresse, dein Name, Passwort, Zwei-Faktor-Einstellungen, Sitzungen und Zustimmungen werden gelöscht; du kannst dich später mit derselben Adresse neu registrieren."},
+	"delete.consequence.signout":     {"You are signed out on every device and in every app at once.", "Du wirst sofort auf allen Geräten und in allen Apps abgemeldet."},
+	"delete.consequence.ledger":      {"Credit transactions are kept for accounting, without any link to you; remaining credits are lost.", "Credit-Buchungen bleiben für die Buchhaltung erhalten, ohne Bezug zu dir; verbleibende Credits verfallen."},
+	"delete.consequence.final":       {"You get a receipt without personal data that records what was deleted where and when.", "Du bekommst einen Beleg ohne personenbezogene Daten, der festhält, was wo und wann gelöscht wurde."},
+	KeyDeleteWrongPassword:           {"The password is wrong.", "Das Passwort ist falsch."},
+	KeyDeleteCodeRequired:            {"Please enter a valid code of your second factor.", "Bitte gib einen gültigen Code deines zweiten Faktors ein."},
 }

@@ -144,6 +144,7 @@ type AccountView struct {
 	Sessions         []AccountSession
 	Events           []AccountEvent
 	Credits          bool // the credits page exists: link to it
+	Admin            bool // the user is an admin: link to /admin (issue 11, pages)
 }
 
 // CreditsTransaction is one entry of the credits ledger on the credits page.

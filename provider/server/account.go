@@ -45,6 +45,7 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	ctx := r.Context()
 	v.Lang, v.Name, v.Email, v.EmailVerified = lang(r), u.Name, u.Email, u.EmailVerified
 	v.Credits = s.Credits != nil
+	v.Admin = s.Admin != nil && s.Admin.IsAdmin(u)
 	enabled, err := s.Accounts.TOTPEnabled(ctx, u.ID)
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "account page: totp", "error", err)

@@ -44,6 +44,9 @@ func DefaultLimits() map[string]Limit {
 		// issue 11 part A: the admin API, per address; an admin's tools
 		// page through users, a leaked admin token is still capped.
 		"admin": {300, m},
+		// Account deletion (issue 11, pages): the form checks a password,
+		// so it is held to a few tries like a login.
+		"delete-account": {5, 10 * m},
 	}
 }
 
@@ -58,7 +61,7 @@ func ParseLimits(s string) (map[string]Limit, error) {
 		name, spec, ok := strings.Cut(part, "=")
 		count, window, ok2 := strings.Cut(spec, "/")
 		if _, known := limits[name]; !ok || !ok2 || !known {
-			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect, credits, admin", part)
+			return nil, fmt.Errorf("rate limit %q: want NAME=COUNT/DURATION with NAME one of register, login, forgot-password, reset-password, resend-verification, auth, token, introspect, credits, admin, delete-account", part)
 		}
 		n, err := strconv.Atoi(count)
 		d, err2 := time.ParseDuration(window)

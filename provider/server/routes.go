@@ -71,6 +71,27 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /{$}", s.handleHome())
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(static.FS, s.handleNotFound())))
 
+	// Admin pages. Issue 11 (pages): the browser session of an admin, with
+	// the second factor when one is enrolled; and the user's own data.
+	mux.Handle("GET /admin", s.handleAdminPageUsers())
+	mux.Handle("POST /admin/step-up", ui(s.limited("login", true, s.handleAdminPageStepUp())))
+	mux.Handle("GET /admin/users/{id}", s.handleAdminPageUser())
+	mux.Handle("POST /admin/users/{id}/sessions/revoke", ui(s.handleAdminPageRevokeSessions()))
+	mux.Handle("POST /admin/users/{id}/role", ui(s.handleAdminPageRole()))
+	mux.Handle("POST /admin/users/{id}/status", ui(s.handleAdminPageStatus()))
+	mux.Handle("GET /admin/users/{id}/delete", s.handleAdminPageDeleteDialog())
+	mux.Handle("POST /admin/users/{id}/delete", ui(s.handleAdminPageDelete()))
+	mux.Handle("GET /admin/clients", s.handleAdminPageClients())
+	mux.Handle("POST /admin/clients", ui(s.handleAdminPageCreateClient()))
+	mux.Handle("POST /admin/clients/{id}/redirects", ui(s.handleAdminPageClientRedirects()))
+	mux.Handle("POST /admin/clients/{id}/status", ui(s.handleAdminPageClientStatus()))
+	mux.Handle("POST /admin/clients/{id}/delete", ui(s.handleAdminPageClientDelete()))
+	mux.Handle("GET /account/data", s.handleAccountData())
+	mux.Handle("GET /account/data/export", s.handleAccountExport())
+	mux.Handle("GET /account/delete", s.handleAccountDeletePage())
+	mux.Handle("POST /account/delete", ui(s.limited("delete-account", true, s.handleAccountDelete())))
+	mux.Handle("GET /account/deleted", s.handleAccountDeleted())
+
 	// First-party JSON API (old paths and shapes), open to the origins in
 	// CORS_ORIGINS with credentials.
 	cors := func(h http.Handler) http.Handler { return h }
