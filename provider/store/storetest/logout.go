@@ -346,3 +346,37 @@ func testLogoutSQLMetacharacters(t *testing.T, s provider.Store) {
 		}
 	}
 }
+
+// testClaimLeasesOnlyLimit: a claim leases exactly the jobs it returns.
+// A plan that rescans a LIMITed, locking subquery per joined row would
+// lease more rows than it returns, and those would sit unsent until
+// their lease ran out.
+func testClaimLeasesOnlyLimit(t *testing.T, s provider.Store) {
+	ctx := t.Context()
+	const n = 60
+	for i := range n {
+		must(t, s.EnqueueLogouts(ctx, []*provider.LogoutJob{newLogoutJob(fmt.Sprintf("lj-%02d", i), "chat", at(0))}))
+		must(t, s.EnqueueMail(ctx, newMailJob(fmt.Sprintf("mj-%02d", i), at(0))))
+	}
+	for _, q := range []struct {
+		name  string
+		claim func(limit int) (int, error)
+	}{
+		{"logout", func(limit int) (int, error) {
+			jobs, err := s.ClaimLogoutJobs(ctx, at(time.Second), limit, time.Minute)
+			return len(jobs), err
+		}},
+		{"mail", func(limit int) (int, error) {
+			jobs, err := s.ClaimMailJobs(ctx, at(time.Second), limit, time.Minute)
+			return len(jobs), err
+		}},
+	} {
+		got, err := q.claim(3)
+		must(t, err)
+		rest, err := q.claim(n)
+		must(t, err)
+		if got != 3 || rest != n-3 {
+			t.Errorf("%s: claimed %d with limit 3, then %d of the remaining %d", q.name, got, rest, n-3)
+		}
+	}
+}

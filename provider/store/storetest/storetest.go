@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"MailTxRollback", testMailTxRollback},
 		{"ConcurrentClaimMailJobs", testConcurrentClaimMailJobs},
 		{"MailSQLMetacharacters", testMailSQLMetacharacters},
+		{"ClaimLeasesOnlyLimit", testClaimLeasesOnlyLimit},
 		// issue 11 part A: admin users and clients
 		{"SearchUsers", testSearchUsers},
 		{"UpdateClient", testUpdateClient},
