@@ -255,4 +255,3 @@ func TestErrorPages(t *testing.T) {
 		}
 	})
 }
-
