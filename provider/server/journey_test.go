@@ -3,14 +3,17 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
 
@@ -251,6 +254,51 @@ func TestErrorPages(t *testing.T) {
 			}
 			if !strings.Contains(p.body, c.code) {
 				t.Errorf("%s: body %s lacks %q", c.name, p.body, c.code)
+			}
+		}
+	})
+}
+
+// userFaultStore fails loading users while failing is set, with an error
+// that is no outage: a bug, answered as 500.
+type userFaultStore struct {
+	provider.Store
+	failing atomic.Bool
+}
+
+func (s *userFaultStore) GetUser(ctx context.Context, id string) (*provider.User, error) {
+	if s.failing.Load() {
+		return nil, errors.New("user row corrupt")
+	}
+	return s.Store.GetUser(ctx, id)
+}
+
+// TestErrorPageInternalShowsRequestID: a page that fails is the 500 page
+// in the reader's language with the request ID its log line carries.
+func TestErrorPageInternalShowsRequestID(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		var fs *userFaultStore
+		logs := &logLines{}
+		e := setup(t, b, func(o *setupOpts) {
+			o.wrapStore = func(s provider.Store) provider.Store { fs = &userFaultStore{Store: s}; return fs }
+			o.logs = logs
+		})
+		br := e.browser(t)
+		if p := br.login(t, br.get(t, "/login?return_to=/account"), false); !isAccountPage(p) {
+			t.Fatalf("sign in: %d %s", p.status, p.url)
+		}
+		fs.failing.Store(true)
+		for _, c := range []struct{ lang, message string }{{"en", "An unexpected error occurred."}, {"de", "Ein unerwarteter Fehler ist aufgetreten."}} {
+			req, _ := http.NewRequest(http.MethodGet, e.issuer+"/account", nil)
+			req.Header.Set("Accept-Language", c.lang)
+			p := br.do(t, req)
+			id := p.header.Get("X-Request-Id")
+			if p.status != http.StatusInternalServerError || id == "" || !strings.Contains(p.body, "<code>"+id+"</code>") ||
+				!strings.Contains(p.body, `lang="`+c.lang+`"`) || !strings.Contains(p.body, c.message) {
+				t.Errorf("%s: %d, request id %q: %.1500s", c.lang, p.status, id, p.body)
+			}
+			if n := logs.count("request_id=" + id); n == 0 {
+				t.Errorf("%s: no log line carries request id %s:\n%s", c.lang, id, logs.buf.String())
 			}
 		}
 	})
