@@ -29,7 +29,8 @@ func SafeContinuation(raw string) string {
 		return ""
 	}
 	out := u.RequestURI()
-	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+	// Escaping can lengthen it; the bound holds for what is carried on.
+	if len(out) > maxContinuation || !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
 		return ""
 	}
 	return out
