@@ -317,7 +317,8 @@ func TestBrowserJourneyRegisterFromApp(t *testing.T) {
 	})
 }
 
-// Journey 1, the same for "Forgot password?" started at an app.
+// Journey 1, the same for "Forgot password?" started at an app, read in
+// German.
 func TestBrowserJourneyForgotPasswordFromApp(t *testing.T) {
 	runJourney(t, func(t *testing.T, j *journeyEnv) {
 		const email, newPassword = "ada@mana.test", "another long password"
@@ -325,6 +326,7 @@ func TestBrowserJourneyForgotPasswordFromApp(t *testing.T) {
 			"--name", "Ada Lovelace", "--verified"); err != nil {
 			t.Fatalf("users create: %v %s", err, out)
 		}
+		j.language("de-DE,de;q=0.9")
 		j.b.do("open chat", chromedp.Navigate(j.chat.base+"/"))
 		j.b.waitFor("open chat", "[data-testid=login-form]")
 		j.b.do("forgot password", chromedp.Evaluate[chromedp.Void](`window.__staleManaPage = true`),
@@ -341,7 +343,7 @@ func TestBrowserJourneyForgotPasswordFromApp(t *testing.T) {
 		j.shot("forgot", 3, "reset")
 		j.submit("reset", "[data-testid=password]", newPassword, "[data-testid=password-confirm]", newPassword)
 		j.b.waitFor("after the reset", "[data-testid=login-form]")
-		if got := j.b.text("[data-testid=notice]"); got != "Password changed — sign in to continue to Chat." {
+		if got := j.b.text("[data-testid=notice]"); got != "Passwort geändert – melde dich an, um weiter zu Chat zu gelangen." {
 			t.Errorf("notice = %q", got)
 		}
 		if got := j.value("[data-testid=email]"); got != email {
