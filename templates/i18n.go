@@ -82,6 +82,18 @@ const (
 	KeyErasureLedgerDetached = "erasure.auth.ledger"
 )
 
+// Issue 12, part A (journeys back into the app, error pages): the notices
+// on /login after a mail link and the error page's statuses. The "_app"
+// variants hold one %s, the app's name.
+const (
+	KeyLoginVerified         = "login.verified"
+	KeyLoginVerifiedApp      = "login.verified_app"
+	KeyLoginResetDone        = "login.reset_done"
+	KeyLoginResetDoneApp     = "login.reset_done_app"
+	KeyErrorMethodNotAllowed = "error.method_not_allowed"
+	KeyErrorNotFoundTitle    = "error.not_found_title"
+)
+
 // PickLang returns the best supported language ("de" or "en") for an
 // Accept-Language header value, honouring q-values. Any German variant
 // ("de", "de-DE", "de-AT", …) maps to "de". Without a supported language
@@ -593,4 +605,11 @@ var messages = map[string]message{
 	"delete.consequence.final":       {"You get a receipt without personal data that records what was deleted where and when.", "Du bekommst einen Beleg ohne personenbezogene Daten, der festhält, was wo und wann gelöscht wurde."},
 	KeyDeleteWrongPassword:           {"The password is wrong.", "Das Passwort ist falsch."},
 	KeyDeleteCodeRequired:            {"Please enter a valid code of your second factor.", "Bitte gib einen gültigen Code deines zweiten Faktors ein."},
+	// Issue 12, part A: journeys back into the app, error pages.
+	KeyLoginVerified:         {"Email confirmed — sign in to continue.", "E-Mail bestätigt – melde dich an, um fortzufahren."},
+	KeyLoginVerifiedApp:      {"Email confirmed — sign in to continue to %s.", "E-Mail bestätigt – melde dich an, um weiter zu %s zu gelangen."},
+	KeyLoginResetDone:        {"Password changed — sign in with your new password.", "Passwort geändert – melde dich mit deinem neuen Passwort an."},
+	KeyLoginResetDoneApp:     {"Password changed — sign in to continue to %s.", "Passwort geändert – melde dich an, um weiter zu %s zu gelangen."},
+	KeyErrorMethodNotAllowed: {"This page cannot be used that way.", "Diese Seite lässt sich so nicht aufrufen."},
+	KeyErrorNotFoundTitle:    {"Page not found", "Seite nicht gefunden"},
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -257,10 +258,23 @@ func TestLoginPage(t *testing.T) {
 	if !strings.Contains(out, "Mana Notes") {
 		t.Error("client name not shown")
 	}
+	// The links to registration and password reset keep the pending
+	// authorization (issue 12).
 	for _, href := range []string{"/forgot-password", "/register"} {
-		if find(doc, func(n *html.Node) bool { v, _ := attr(n, "href"); return n.Data == "a" && v == href }) == nil {
-			t.Errorf("no link to %s", href)
+		want := href + "?return_to=" + url.QueryEscape("/oauth2/auth?client_id=notes&state=a%26b")
+		if find(doc, func(n *html.Node) bool { v, _ := attr(n, "href"); return n.Data == "a" && v == want }) == nil {
+			t.Errorf("no link to %s", want)
 		}
+	}
+	// "Forgot password?" comes after the password field in tab order.
+	var order []string
+	for _, n := range findAll(doc, func(n *html.Node) bool {
+		return n.Data == "input" && (testID(n) == "email" || testID(n) == "password") || n.Data == "a" && testID(n) == "forgot-link"
+	}) {
+		order = append(order, testID(n))
+	}
+	if strings.Join(order, ",") != "email,password,forgot-link" {
+		t.Errorf("document order %q, want email, password, forgot-link", order)
 	}
 }
 
@@ -931,8 +945,8 @@ func TestRegisterPage(t *testing.T) {
 	if findTestID(doc, "name-error") != nil {
 		t.Error("name error rendered without an error")
 	}
-	if linkTo(doc, "/login") == nil {
-		t.Error("no link to /login")
+	if want := "/login?return_to=" + url.QueryEscape("/oauth2/auth?client_id=notes&state=a%26b"); linkTo(doc, want) == nil {
+		t.Errorf("no link to %s", want)
 	}
 }
 

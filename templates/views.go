@@ -19,6 +19,7 @@ type LoginView struct {
 	Email         string // keeps the user's input / login_hint
 	Error         string // already translated message shown in place; "" for none
 	ReturnTo      string // hidden field "return_to"
+	Notice        string // already translated confirmation ("Email confirmed — …"); "" for none
 	// CurrentEmail and ContinueURL offer the signed-in account
 	// (prompt=select_account): "Continue as" links to ContinueURL, the
 	// form signs in with another account. Both "" otherwise.
@@ -73,8 +74,9 @@ type RegisterView struct {
 
 // RegisteredView is the view model of RegisteredPage.
 type RegisteredView struct {
-	Lang  string
-	Email string // where the confirmation link was sent
+	Lang     string
+	Email    string // where the confirmation link was sent
+	ReturnTo string // the flow's continuation, kept by the resend form; "" for none
 }
 
 // VerifyResultView is the view model of VerifyResultPage.
@@ -82,6 +84,8 @@ type VerifyResultView struct {
 	Lang  string
 	OK    bool   // true: the address was confirmed; false: the link is invalid or expired
 	Email string // prefills the resend form when known
+	// ReturnTo is the flow's continuation, kept by the resend form; "" for none.
+	ReturnTo string
 }
 
 // ForgotView is the view model of ForgotPasswordPage.
@@ -90,6 +94,9 @@ type ForgotView struct {
 	Email string // keeps the user's input
 	Error string // already translated; "" for none
 	Sent  bool   // show the (enumeration-safe) confirmation instead of the form
+	// ReturnTo is the flow's continuation (an app's pending authorization),
+	// carried into the reset link; "" or "/" for none.
+	ReturnTo string
 }
 
 // ResetView is the view model of ResetPasswordPage.
@@ -98,6 +105,9 @@ type ResetView struct {
 	Token string // hidden field "token"
 	Error string // already translated; "" for none
 	Done  bool   // the password was changed: show the success message
+	// Continue is hidden field "continue": where the flow goes on after the
+	// reset (from the link); "" for none.
+	Continue string
 }
 
 // TwoFactorView is the view model of TwoFactorPage (login step 2).
@@ -508,4 +518,14 @@ func formatMoney(lang string, cents int64, currency string) string {
 	default:
 		return num + " " + code
 	}
+}
+
+// continueURL is path with the flow's continuation as return_to, so that
+// the links between login, registration and password reset keep an app's
+// pending authorization. Without one ("" or our start page) it is path.
+func continueURL(path, returnTo string) templ.SafeURL {
+	if returnTo == "" || returnTo == "/" {
+		return templ.SafeURL(path)
+	}
+	return templ.SafeURL(path + "?" + url.Values{"return_to": {returnTo}}.Encode())
 }

@@ -52,6 +52,9 @@ type mailRequest struct {
 	Email    string `json:"email"`
 	Lang     string `json:"lang,omitempty"`
 	Redirect string `json:"redirect,omitempty"`
+	// Continue is where the browser goes on after the link (a safe
+	// continuation on our origin), carried in the link.
+	Continue string `json:"continue,omitempty"`
 }
 
 // mailMessage is a resolved job's payload: the rendered mail, link

@@ -170,6 +170,7 @@ func CheckPassword(p string) bool {
 type RegisterInput struct {
 	Email, Password, Name string
 	SourceAppURL          string // where the verification link returns to (origin only, if allowed)
+	Continue              string // where our pages continue after the link (SafeContinuation)
 	Lang, IP, UserAgent   string
 }
 
@@ -203,7 +204,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*provider.Use
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventRegistered, IP: in.IP, UserAgent: in.UserAgent})
-	req := mailRequest{Email: u.Email, Lang: in.Lang, Redirect: s.cfg.Redirects.Origin(in.SourceAppURL)}
+	req := mailRequest{Email: u.Email, Lang: in.Lang, Redirect: s.cfg.Redirects.Origin(in.SourceAppURL), Continue: SafeContinuation(in.Continue)}
 	if err := s.outbox.enqueue(ctx, jobVerifyRequest, req); err != nil {
 		// The account exists; the user can ask for another email.
 		s.cfg.Logger.ErrorContext(ctx, "queue verification email", "error", err, "user_id", u.ID)
@@ -216,7 +217,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*provider.Use
 // does the same work (one queued job) either way, so neither its answer
 // nor its timing tells which addresses have accounts.
 func (s *Service) ResendVerification(ctx context.Context, email, sourceAppURL, lang string) error {
-	return s.queueRequest(ctx, jobVerifyRequest, email, sourceAppURL, lang)
+	return s.RequestLink(ctx, LinkVerify, LinkRequest{Email: email, RedirectTo: sourceAppURL, Lang: lang})
 }
 
 // VerifyEmail consumes a verification token and marks the address
@@ -250,17 +251,38 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*provider.User
 // address has an account (voiding the older links then). Like
 // ResendVerification it does the same work for every address.
 func (s *Service) ForgotPassword(ctx context.Context, email, redirectTo, lang string) error {
-	return s.queueRequest(ctx, jobResetRequest, email, redirectTo, lang)
+	return s.RequestLink(ctx, LinkReset, LinkRequest{Email: email, RedirectTo: redirectTo, Lang: lang})
 }
 
-func (s *Service) queueRequest(ctx context.Context, kind, email, redirectTo, lang string) error {
-	email = NormalizeEmail(email)
+// Kinds of mailed links RequestLink sends.
+const (
+	LinkVerify = jobVerifyRequest
+	LinkReset  = jobResetRequest
+)
+
+// LinkRequest asks for a mailed link (verification or password reset).
+type LinkRequest struct {
+	Email      string
+	RedirectTo string // an app's URL; only its origin is kept, when allowed
+	Continue   string // where our pages continue after the link (SafeContinuation)
+	Lang       string
+}
+
+// RequestLink queues a verification (LinkVerify) or password reset
+// (LinkReset) link for req.Email; see ResendVerification and
+// ForgotPassword.
+func (s *Service) RequestLink(ctx context.Context, kind string, req LinkRequest) error {
+	if kind != LinkVerify && kind != LinkReset {
+		return fmt.Errorf("request link: unknown kind %q", kind)
+	}
+	email := NormalizeEmail(req.Email)
 	// No account can have such an address (see userByEmail), and it is
 	// refused by its shape, not by a lookup.
 	if !provider.CleanText(email) {
 		return nil
 	}
-	return s.outbox.enqueue(ctx, kind, mailRequest{Email: email, Lang: lang, Redirect: s.cfg.Redirects.Origin(redirectTo)})
+	return s.outbox.enqueue(ctx, kind, mailRequest{Email: email, Lang: req.Lang,
+		Redirect: s.cfg.Redirects.Origin(req.RedirectTo), Continue: SafeContinuation(req.Continue)})
 }
 
 // resolve turns a queued request into the message to send: nil when the
@@ -299,6 +321,9 @@ func (s *Service) resolve(ctx context.Context, j *provider.MailJob, req mailRequ
 	link := s.cfg.BaseURL + path + "?token=" + token
 	if j.Kind == jobVerifyRequest && req.Redirect != "" {
 		link += "&redirectTo=" + url.QueryEscape(req.Redirect)
+	}
+	if c := SafeContinuation(req.Continue); c != "" {
+		link += "&" + ContinueParam + "=" + url.QueryEscape(c)
 	}
 	msg, err := pmail.Compose(req.Lang, kind, u.Email, pmail.Data{Name: u.Name, Link: link, ExpiresIn: expiresIn(req.Lang, ttl)})
 	if err != nil {

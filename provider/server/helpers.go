@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/manacore/mana-core-auth/provider"
+	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 	"github.com/manacore/mana-core-auth/provider/websession"
@@ -63,17 +64,13 @@ func (s *server) currentUser(ctx context.Context, r *http.Request) (*provider.Se
 	return sess, user, nil
 }
 
-// safeReturnTo accepts only same-origin paths, so the login form cannot be
-// turned into an open redirector.
+// safeReturnTo is where a form may send the browser back to: the safe
+// continuation (account.SafeContinuation), else our start page.
 func safeReturnTo(raw string) string {
-	if raw == "" || !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") {
-		return "/"
+	if p := account.SafeContinuation(raw); p != "" {
+		return p
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return "/"
-	}
-	return u.RequestURI()
+	return "/"
 }
 
 // isAuthorizePath reports whether a return target resumes an authorization.

@@ -53,7 +53,12 @@ func (s *server) loginView(r *http.Request, email, returnTo, errKey string) temp
 func (s *server) handleLoginPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		v := s.loginView(r, q.Get("login_hint"), safeReturnTo(q.Get("return_to")), "")
+		email := q.Get("login_hint")
+		if email == "" {
+			email = q.Get("email") // set by the verification and reset links' continuation
+		}
+		v := s.loginView(r, email, safeReturnTo(q.Get("return_to")), "")
+		v.Notice = loginNotice(v.Lang, v.ClientName, q)
 		if q.Get("prompt") == "select_account" {
 			// The authorization request asked to choose: offer the
 			// signed-in account beside the form for another.
@@ -68,6 +73,36 @@ func (s *server) handleLoginPage() http.Handler {
 		}
 		s.render(r.Context(), w, http.StatusOK, templates.LoginPage(v))
 	})
+}
+
+// loginNotice is the confirmation the login page shows after a mail link
+// sent the browser here: the address was confirmed, or the password
+// changed. With an app waiting it names the app.
+func loginNotice(l, app string, q url.Values) string {
+	var key, appKey string
+	switch {
+	case q.Get("verified") == "true":
+		key, appKey = templates.KeyLoginVerified, templates.KeyLoginVerifiedApp
+	case q.Get("reset") == "done":
+		key, appKey = templates.KeyLoginResetDone, templates.KeyLoginResetDoneApp
+	default:
+		return ""
+	}
+	if app != "" {
+		return fmt.Sprintf(templates.T(l, appKey), app)
+	}
+	return templates.T(l, key)
+}
+
+// continueLoginURL is our login page after a mail link: the notice
+// (verified=true or reset=done), the address filled in and the flow's
+// continuation.
+func continueLoginURL(notice url.Values, email, continuation string) string {
+	notice.Set("email", email)
+	if continuation != "" && continuation != "/" {
+		notice.Set("return_to", continuation)
+	}
+	return "/login?" + notice.Encode()
 }
 
 func (s *server) handleLoginSubmit() http.Handler {

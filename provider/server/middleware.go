@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
-
-	"github.com/manacore/mana-core-auth/internal/httpapi"
 )
 
 // statusWriter remembers the status for the access log.
@@ -39,7 +37,10 @@ func (s *server) common(next http.Handler) http.Handler {
 		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := newRequestID()
+		r = r.WithContext(withRequestID(r.Context(), id))
 		h := w.Header()
+		h.Set("X-Request-Id", id)
 		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
@@ -59,16 +60,16 @@ func (s *server) common(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "stack", string(debug.Stack()))
+				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "request_id", id, "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					httpapi.WriteError(sw, http.StatusInternalServerError, "internal_error", "Internal server error")
+					s.statusError(sw, r, http.StatusInternalServerError)
 				}
 			}
 			level := slog.LevelDebug
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}
-			s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+			s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "request_id", id,
 				"status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		next.ServeHTTP(sw, r)

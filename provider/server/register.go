@@ -37,7 +37,7 @@ func (s *server) handleRegisterSubmit() http.Handler {
 			ReturnTo: safeReturnTo(r.PostForm.Get("return_to")), Errors: map[string]string{}}
 		u, err := s.Accounts.Register(r.Context(), account.RegisterInput{
 			Email: v.Email, Password: r.PostForm.Get("password"), Name: v.Name, SourceAppURL: s.Config.Issuer,
-			Lang: l, IP: s.clientIP(r), UserAgent: r.UserAgent(),
+			Continue: continuation(v.ReturnTo), Lang: l, IP: s.clientIP(r), UserAgent: r.UserAgent(),
 		})
 		var ve *account.ValidationError
 		switch {
@@ -57,7 +57,8 @@ func (s *server) handleRegisterSubmit() http.Handler {
 			s.pageError(w, r, fmt.Errorf("register: %w", err))
 		default:
 			s.creditsSignup(r.Context(), u.ID)
-			s.render(r.Context(), w, http.StatusOK, templates.RegisteredPage(templates.RegisteredView{Lang: l, Email: account.NormalizeEmail(v.Email)}))
+			s.render(r.Context(), w, http.StatusOK, templates.RegisteredPage(templates.RegisteredView{Lang: l,
+				Email: account.NormalizeEmail(v.Email), ReturnTo: continuation(v.ReturnTo)}))
 		}
 	})
 }
@@ -68,13 +69,16 @@ func (s *server) handleResendPage() http.Handler {
 			return
 		}
 		email := account.NormalizeEmail(r.PostForm.Get("email"))
+		cont := continuation(r.PostForm.Get("return_to"))
 		if account.ValidEmail(email) {
-			if err := s.Accounts.ResendVerification(r.Context(), email, s.Config.Issuer, lang(r)); err != nil {
+			err := s.Accounts.RequestLink(r.Context(), account.LinkVerify, account.LinkRequest{
+				Email: email, RedirectTo: s.Config.Issuer, Continue: cont, Lang: lang(r)})
+			if err != nil {
 				s.pageError(w, r, fmt.Errorf("resend verification: %w", err))
 				return
 			}
 		}
-		s.render(r.Context(), w, http.StatusOK, templates.RegisteredPage(templates.RegisteredView{Lang: lang(r), Email: email}))
+		s.render(r.Context(), w, http.StatusOK, templates.RegisteredPage(templates.RegisteredView{Lang: lang(r), Email: email, ReturnTo: cont}))
 	})
 }
 
@@ -89,6 +93,22 @@ func (s *server) handleVerifyEmail() http.Handler {
 		origin := stored
 		if o := s.Accounts.RedirectOrigin(q.Get("redirectTo")); o != "" {
 			origin = o
+		}
+		// A link sent from our own pages continues on them: to the login
+		// with the notice, and on to the app whose authorization waits.
+		cont := continuation(q.Get(account.ContinueParam))
+		ours := origin == "" || origin == s.ownOrigin()
+		if cont != "" && ours {
+			if err != nil {
+				if !errors.Is(err, account.ErrInvalidToken) {
+					s.pageError(w, r, fmt.Errorf("verify email: %w", err))
+					return
+				}
+				s.render(ctx, w, http.StatusBadRequest, templates.VerifyResultPage(templates.VerifyResultView{Lang: lang(r), ReturnTo: cont}))
+				return
+			}
+			http.Redirect(w, r, continueLoginURL(url.Values{"verified": {"true"}}, u.Email, cont), http.StatusFound)
+			return
 		}
 		if err != nil {
 			if !errors.Is(err, account.ErrInvalidToken) {
@@ -108,4 +128,14 @@ func (s *server) handleVerifyEmail() http.Handler {
 		}
 		s.render(ctx, w, http.StatusOK, templates.VerifyResultPage(templates.VerifyResultView{Lang: lang(r), OK: true, Email: u.Email}))
 	})
+}
+
+// continuation is the flow's safe continuation (account.SafeContinuation)
+// worth carrying on: "" for none or for our start page.
+func continuation(raw string) string {
+	c := account.SafeContinuation(raw)
+	if c == "/" {
+		return ""
+	}
+	return c
 }

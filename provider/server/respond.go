@@ -45,6 +45,8 @@ func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, m
 		Status:  status,
 		Title:   templates.T(l, templates.KeyErrorTitle),
 		Message: templates.T(l, msgKey),
+		// Issue 12 (part A): the ID the log lines of this request carry.
+		RequestID: requestID(r.Context()),
 	}))
 }
 
@@ -65,11 +67,11 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The browser went away; nobody reads the answer.
 	case database.Unavailable(err) || errors.Is(err, oidc.ErrUnavailable):
-		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "error", err)
+		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
 		w.Header().Set("Retry-After", httpapi.RetryAfter)
 		s.errorPage(w, r, http.StatusServiceUnavailable, templates.KeyErrorUnavailable)
 	default:
-		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "error", err)
+		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, templates.KeyErrorInternal)
 	}
 }
@@ -85,7 +87,7 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 
 func (s *server) handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteError(w, http.StatusNotFound, "not_found", "Cannot "+r.Method+" "+r.URL.Path)
+		s.statusError(w, r, http.StatusNotFound)
 	})
 }
 

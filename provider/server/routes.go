@@ -162,6 +162,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /health/live", s.handleLive())
 	mux.Handle("GET /health/ready", s.handleReady())
 
-	mux.Handle("/", s.handleNotFound())
+	// Issue 12, part A: what no route takes is a 405 when the path has
+	// routes for other methods, else a 404; the error page for browsers.
+	mux.Handle("/", s.handleUnmatched(mux))
 	return s.common(mux)
 }
