@@ -293,3 +293,41 @@ func getJSON(t *testing.T, target string) map[string]any {
 	}
 	return m
 }
+
+// TestDemoAppDevOnlyAndFollowsPort: production never serves /demo, even on
+// a database with the demo data; a second --dev start on another port
+// registers that port's demo callback, and signing in works there.
+func TestDemoAppDevOnlyAndFollowsPort(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "m.db")
+	secret := strings.Repeat("p", 48)
+	_, out := startServe(t, map[string]string{"DATABASE_URL": dsn, "SECRET_KEY": secret, "PORT": "0", "LOG_LEVEL": "warn"}, "--dev")
+	password := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(out.String())
+	if password == nil {
+		t.Fatalf("no demo password printed:\n%s", out.String())
+	}
+
+	prod := prodEnv(dir)
+	prod["SECRET_KEY"], prod["PORT"] = secret, "0"
+	base, _ := startServe(t, prod)
+	resp, err := http.Get(base + "/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK || strings.Contains(string(body), "Demo app") {
+		t.Errorf("production serves the demo app: %d %.300s", resp.StatusCode, body)
+	}
+
+	port := strconv.Itoa(freePort(t))
+	_, out = startServe(t, map[string]string{"DATABASE_URL": dsn, "SECRET_KEY": secret, "PORT": port, "LOG_LEVEL": "warn"}, "--dev")
+	if !strings.Contains(out.String(), "http://localhost:"+port+"/demo") {
+		t.Errorf("the second start prints no demo app on port %s:\n%s", port, out.String())
+	}
+	out2, _, err := runCmd(t, map[string]string{"DATABASE_URL": dsn}, "clients", "list")
+	if err != nil || !strings.Contains(out2, "http://localhost:"+port+"/demo/callback") || !strings.Contains(out2, "http://localhost:8080/callback") {
+		t.Fatalf("demo client redirect URIs after a start on port %s: %v\n%s", port, err, out2)
+	}
+	walkDemoSignIn(t, "http://localhost:"+port+"/demo", demoEmail, password[1])
+}
