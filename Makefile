@@ -6,7 +6,7 @@ export TEST_DATABASE_URL TEST_REDIS_URL
 
 .PHONY: run build test generate check-generated check-files lint bench
 
-## run: start the provider on embedded SQLite in development mode
+## run: start the provider on embedded SQLite in development mode (demo app at /demo)
 run:
 	$(GO) run ./cmd/manaauth serve --dev
 

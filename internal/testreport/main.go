@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
@@ -119,6 +120,14 @@ func (r *report) event(e event) {
 		delete(r.output, key)
 	case e.Action == "fail" || e.Action == "build-fail":
 		r.failed = true
+		// A crashed or timed-out test binary ends tests that never
+		// reported: their output is the only clue.
+		for _, k := range slices.Sorted(maps.Keys(r.output)) {
+			if strings.HasPrefix(k, e.Package+" ") {
+				fmt.Fprint(r.w, strings.Join(r.output[k], ""))
+				delete(r.output, k)
+			}
+		}
 	case e.Action == "skip" && e.Test != "":
 		r.skip(e.Package, e.Test, r.output[key])
 		delete(r.output, key)

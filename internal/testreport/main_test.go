@@ -25,6 +25,7 @@ func TestReport(t *testing.T) {
 {"Action":"pass","Package":"m/b","Test":"TestOK"}
 {"Action":"output","Package":"m/b","Test":"TestBad","Output":"    bad_test.go:3: want 2, got 3\n"}
 {"Action":"fail","Package":"m/b","Test":"TestBad"}
+{"Action":"output","Package":"m/b","Test":"TestHang","Output":"panic: test timed out after 1s\n"}
 {"Action":"output","Package":"m/b","Output":"PASS\n"}
 {"Action":"output","Package":"m/b","Output":"FAIL\tm/b\t0.1s\n"}
 {"Action":"fail","Package":"m/b"}
@@ -38,6 +39,7 @@ func TestReport(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"want 2, got 3",
+		"panic: test timed out",
 		"FAIL\tm/b",
 		"SKIP 2 test(s) in m/a, m/b: PostgreSQL at 127.0.0.1:5432 unreachable; PostgreSQL tests skipped",
 		"SKIP 1 test(s) in m/b: skipping: redis unreachable",
