@@ -80,7 +80,7 @@ func TestListenAddr(t *testing.T) {
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.Contains(out.String(), "listening on http://127.0.0.1:") {
 		t.Errorf("LISTEN_ADDR=127.0.0.1:0: bound %s\n%s", base, out.String())
 	}
-	if r := getJSON(t, base+"/.well-known/openid-configuration"); r["issuer"] != "http://localhost:3001" {
+	if r := getJSON(t, base+"/.well-known/openid-configuration"); r["issuer"] != "http://localhost:"+base[strings.LastIndex(base, ":")+1:] {
 		t.Errorf("production issuer without BASE_URL = %v", r["issuer"])
 	}
 

@@ -58,7 +58,7 @@ type Config struct {
 	// database's directory, else ./data.
 	DataDir string
 	BaseURL string // the issuer, without trailing slash
-	// BaseURLDefault says BASE_URL was not set: --dev then names the
+	// BaseURLDefault says BASE_URL was not set: serve then names the
 	// issuer after the port really bound (FollowListener).
 	BaseURLDefault bool
 	Port           int
@@ -257,12 +257,12 @@ func validPort(p string) bool {
 	return err == nil && n >= 0 && n <= 65535
 }
 
-// FollowListener names the default --dev issuer after the address really
-// bound (PORT=0 picks a free port): the issuer must be where the browser
-// finds the server.
+// FollowListener names the default issuer (BASE_URL unset) after the
+// port really bound (PORT=0 or LISTEN_ADDR pick it): the issuer must be
+// where the browser finds the server.
 func (c *Config) FollowListener(addr net.Addr) {
 	tcp, ok := addr.(*net.TCPAddr)
-	if !ok || !c.BaseURLDefault || c.Mode != Dev {
+	if !ok || !c.BaseURLDefault {
 		return
 	}
 	c.BaseURL = "http://localhost:" + strconv.Itoa(tcp.Port)
