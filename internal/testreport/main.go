@@ -113,7 +113,11 @@ func (r *report) event(e event) {
 			fmt.Fprint(r.w, e.Output)
 		}
 	case e.Action == "output":
-		r.output[key] = append(r.output[key], e.Output)
+		// Plain go test shows a failing test's own lines, not the
+		// runner's "=== RUN" bookkeeping.
+		if !strings.HasPrefix(e.Output, "=== ") {
+			r.output[key] = append(r.output[key], e.Output)
+		}
 	case e.Action == "fail" && e.Test != "":
 		r.failed = true
 		fmt.Fprint(r.w, strings.Join(r.output[key], ""))

@@ -23,6 +23,7 @@ func TestReport(t *testing.T) {
 {"Action":"skip","Package":"m/b","Test":"TestRedis"}
 {"Action":"output","Package":"m/b","Test":"TestOK","Output":"quiet line of a passing test\n"}
 {"Action":"pass","Package":"m/b","Test":"TestOK"}
+{"Action":"output","Package":"m/b","Test":"TestBad","Output":"=== RUN   TestBad\n"}
 {"Action":"output","Package":"m/b","Test":"TestBad","Output":"    bad_test.go:3: want 2, got 3\n"}
 {"Action":"fail","Package":"m/b","Test":"TestBad"}
 {"Action":"output","Package":"m/b","Test":"TestHang","Output":"panic: test timed out after 1s\n"}
@@ -48,7 +49,7 @@ func TestReport(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "quiet line") || strings.Contains(got, "PASS\n") || strings.Count(got, "SKIP ") != 2 {
+	if strings.Contains(got, "quiet line") || strings.Contains(got, "=== RUN") || strings.Contains(got, "PASS\n") || strings.Count(got, "SKIP ") != 2 {
 		t.Errorf("report shows what plain go test hides, or too many skip lines:\n%s", got)
 	}
 	if !r.failed {
