@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -286,8 +285,7 @@ func (d *demoApp) logout(w http.ResponseWriter, r *http.Request) {
 func prettyJSON(v any) string {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		slog.Default().Warn("demo app: encode JSON", "error", err)
-		return ""
+		return "(cannot be shown: " + err.Error() + ")" // decoded JSON always encodes again
 	}
 	return string(b)
 }
