@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,8 +27,9 @@ func main() {
 const usage = `usage: manaauth <command> [flags]
 
 commands:
-  serve [--dev]        run the provider (migrates first)
+  serve [--dev]        run the provider (migrates first); --dev adds the demo app at /demo
   migrate              apply database migrations and exit
+  version              print the module version and VCS revision
   users create         create a user
   users set-role ID admin|user
   clients create|list|delete
@@ -38,8 +40,9 @@ commands:
   credits packages create --id ID --name N --credits C --price-cents P [--sort S]
   credits packages disable ID
 
-Configuration comes from the environment: DATABASE_URL, BASE_URL, PORT,
-SECRET_KEY, COOKIE_DOMAIN, JWT_AUDIENCE, LOG_LEVEL (see README).`
+Every command accepts --help. Configuration comes from the environment:
+DATABASE_URL, BASE_URL, PORT, LISTEN_ADDR, SECRET_KEY, SMTP_HOST,
+COOKIE_DOMAIN, JWT_AUDIENCE, LOG_LEVEL (see README).`
 
 // run is the whole program, callable from tests with their own args,
 // environment and output.
@@ -49,6 +52,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errUsage
 	}
 	cmd, rest := args[1], args[2:]
+	err := dispatch(ctx, cmd, rest, getenv, stdout, stderr)
+	// Asking for help is not a mistake: the usage went out, exit 0.
+	if errors.Is(err, errUsage) && wantsHelp(rest) {
+		return nil
+	}
+	return err
+}
+
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+func dispatch(ctx context.Context, cmd string, rest []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, getenv, stdout, stderr)
@@ -62,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "credits":
 		return cmdCredits(ctx, rest, getenv, stdout, stderr)
+	case "version", "--version":
+		return cmdVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

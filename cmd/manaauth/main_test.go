@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,7 +50,22 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (string, string
 	return out.String(), errb.String(), err
 }
 
-var listenRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+// listenRE finds the bound address serve prints: a URL for one host,
+// "[::]:PORT (every interface…)" for all of them.
+var listenRE = regexp.MustCompile(`listening on (?:http://)?(\S+)`)
+
+// dialBase turns the printed address into a base URL to call.
+func dialBase(t *testing.T, printed string) string {
+	t.Helper()
+	host, port, err := net.SplitHostPort(printed)
+	if err != nil {
+		t.Fatalf("serve printed no host:port: %q", printed)
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // startServe boots `manaauth serve` in-process and waits until it answers.
 func startServe(t *testing.T, env map[string]string, args ...string) (base string, stdout *syncBuffer) {
@@ -73,7 +89,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) (base strin
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1], stdout
+			return dialBase(t, m[1]), stdout
 		}
 		select {
 		case err := <-done:

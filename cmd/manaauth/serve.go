@@ -2,42 +2,26 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/manacore/mana-core-auth/internal/app"
 )
 
-func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return errUsage
-	}
-	// Only DATABASE_URL matters: no keys are made, nothing else is opened.
-	cfg, err := app.LoadConfig(getenv, app.Tool)
-	if err != nil {
-		return err
-	}
-	db, err := app.OpenDatabase(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	fmt.Fprintln(stdout, "migrations applied")
-	return nil
-}
-
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dev := fs.Bool("dev", false, "development mode: http issuer, generated SECRET_KEY, demo client and user")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return errUsage
+	dev := fs.Bool("dev", false, "development mode: http issuer, generated SECRET_KEY, demo client, user and app at /demo")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	mode := app.Serve
 	if *dev {
@@ -50,6 +34,18 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := cfg.UseDevSecret(stderr); err != nil {
 		return err
 	}
+	// Listen before anything is printed: a busy port is the newcomer's
+	// most likely problem, and the demo block must not scroll it away.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the port is already in use (another manaauth?); "+
+				"stop that process or choose another port, e.g. PORT=3002 make run", cfg.ListenAddr)
+		}
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	defer ln.Close()
+	cfg.FollowListener(ln.Addr())
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
@@ -57,20 +53,50 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer a.Close()
 	if *dev {
-		if err := ensureDemo(ctx, a, stdout); err != nil {
+		demo, err := ensureDemo(ctx, a, ln.Addr(), stdout)
+		if err != nil {
 			return fmt.Errorf("create demo data: %w", err)
 		}
+		if demo != nil {
+			mux := http.NewServeMux()
+			mux.Handle("/demo", demo)
+			mux.Handle("/demo/", demo)
+			mux.Handle("/", a.Handler)
+			a.Handler = mux
+		}
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	fmt.Fprintf(stdout, "manaauth listening on http://127.0.0.1:%d (issuer %s)\n", port, cfg.BaseURL)
-	logger.Info("serving", "port", port, "issuer", cfg.BaseURL, "dev", *dev)
+	bound := ln.Addr().String()
+	fmt.Fprintf(stdout, "manaauth listening on %s (issuer %s)\n", displayAddr(ln.Addr()), cfg.BaseURL)
+	logger.Info("serving", "addr", bound, "issuer", cfg.BaseURL, "dev", *dev)
 	if err := a.Run(ctx, ln); err != nil {
 		return err
 	}
 	logger.Info("stopped")
+	return nil
+}
+
+// displayAddr is the bound address as a URL when it is one host, and says
+// "every interface" when it is not, so nobody mistakes *:3001 for loopback.
+func displayAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("%s (every interface, port %d)", addr.String(), tcp.Port)
+	}
+	return "http://" + net.JoinHostPort(tcp.IP.String(), strconv.Itoa(tcp.Port))
+}
+
+// parseFlags parses a subcommand's flags; a wrong flag, --help (which run
+// turns into success) or a stray argument is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return errUsage
+	}
 	return nil
 }

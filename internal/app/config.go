@@ -56,10 +56,17 @@ type Config struct {
 	DatabaseTimeout time.Duration
 	// DataDir holds the development secret and mail files: the SQLite
 	// database's directory, else ./data.
-	DataDir  string
-	BaseURL  string // the issuer, without trailing slash
-	Port     int
-	LogLevel slog.Level
+	DataDir string
+	BaseURL string // the issuer, without trailing slash
+	// BaseURLDefault says BASE_URL was not set: serve then names the
+	// issuer after the port really bound (FollowListener).
+	BaseURLDefault bool
+	Port           int
+	// ListenAddr is LISTEN_ADDR: ":PORT" (every interface) in production,
+	// "127.0.0.1:PORT" in --dev, where nobody else should reach the demo
+	// credentials.
+	ListenAddr string
+	LogLevel   slog.Level
 	// SecretKey is SECRET_KEY; empty until UseDevSecret or RequireSecret
 	// supply one outside Serve.
 	SecretKey []byte
@@ -130,9 +137,12 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 
 	c.DatabaseTimeout = l.duration("DATABASE_TIMEOUT", 5*time.Second, false)
 
+	c.Port = l.port("PORT", 3001, true)
 	c.BaseURL = strings.TrimRight(getenv("BASE_URL"), "/")
 	if c.BaseURL == "" {
-		c.BaseURL = "http://localhost:3001"
+		// The default issuer follows PORT, so `PORT=3902 make run`
+		// publishes a discovery document that points at itself.
+		c.BaseURL, c.BaseURLDefault = "http://localhost:"+strconv.Itoa(c.Port), true
 	}
 	u, err := url.Parse(c.BaseURL)
 	switch {
@@ -143,7 +153,17 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 	case u.Scheme == "http" && mode == Serve && !provider.IsLoopback(u.Hostname()):
 		l.problem(fmt.Sprintf("BASE_URL %q must use https outside --dev (http is only allowed for localhost)", c.BaseURL))
 	}
-	c.Port = l.port("PORT", 3001, true)
+	c.ListenAddr = strings.TrimSpace(getenv("LISTEN_ADDR"))
+	switch {
+	case c.ListenAddr == "" && mode == Dev:
+		c.ListenAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+	case c.ListenAddr == "":
+		c.ListenAddr = ":" + strconv.Itoa(c.Port)
+	default:
+		if _, p, err := net.SplitHostPort(c.ListenAddr); err != nil || !validPort(p) {
+			l.problem(fmt.Sprintf("LISTEN_ADDR %q must be host:port, e.g. 127.0.0.1:3001 or :3001", c.ListenAddr))
+		}
+	}
 	c.LogLevel = l.logLevel()
 
 	if s := getenv("SECRET_KEY"); s != "" {
@@ -230,6 +250,22 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 		return nil, l.problems
 	}
 	return c, nil
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// FollowListener names the default issuer (BASE_URL unset) after the
+// port really bound (PORT=0 or LISTEN_ADDR pick it): the issuer must be
+// where the browser finds the server.
+func (c *Config) FollowListener(addr net.Addr) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !c.BaseURLDefault {
+		return
+	}
+	c.BaseURL = "http://localhost:" + strconv.Itoa(tcp.Port)
 }
 
 var errSecretRequired = errors.New("SECRET_KEY is required (at least 32 characters; use: openssl rand -base64 48); --dev generates one")

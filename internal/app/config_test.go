@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,5 +159,44 @@ func TestAdminUserIDs(t *testing.T) {
 	}
 	if c, _ := LoadConfig(env(map[string]string{}), Tool); len(c.Admin.AdminIDs) != 0 {
 		t.Errorf("AdminIDs without the variable = %q", c.Admin.AdminIDs)
+	}
+}
+
+// TestListenAddrAndDefaultIssuer (issue 12): the default issuer follows
+// PORT, and --dev names it after the port really bound; LISTEN_ADDR is
+// every interface in production and loopback in --dev unless set.
+func TestListenAddrAndDefaultIssuer(t *testing.T) {
+	t.Parallel()
+	prod := map[string]string{"SECRET_KEY": strings.Repeat("k", 40), "SMTP_HOST": "127.0.0.1", "PORT": "3902"}
+	c, err := LoadConfig(env(prod), Serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr != ":3902" || c.BaseURL != "http://localhost:3902" || !c.BaseURLDefault {
+		t.Errorf("production: listen %q, issuer %q (default %v)", c.ListenAddr, c.BaseURL, c.BaseURLDefault)
+	}
+	c, err = LoadConfig(env(map[string]string{"PORT": "0"}), Dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr != "127.0.0.1:0" {
+		t.Errorf("--dev listens on %q", c.ListenAddr)
+	}
+	c.FollowListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41234})
+	if c.BaseURL != "http://localhost:41234" {
+		t.Errorf("--dev issuer after listening: %q", c.BaseURL)
+	}
+	c, err = LoadConfig(env(map[string]string{"BASE_URL": "http://localhost:9000/", "LISTEN_ADDR": "0.0.0.0:3001"}), Dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.FollowListener(&net.TCPAddr{IP: net.IPv4zero, Port: 3001})
+	if c.BaseURL != "http://localhost:9000" || c.ListenAddr != "0.0.0.0:3001" {
+		t.Errorf("a set BASE_URL and LISTEN_ADDR are kept: %q %q", c.BaseURL, c.ListenAddr)
+	}
+	for _, bad := range []string{"3001", "localhost", "host:port", "[::1]:70000"} {
+		if _, err := LoadConfig(env(map[string]string{"LISTEN_ADDR": bad}), Dev); err == nil || !strings.Contains(err.Error(), "LISTEN_ADDR") {
+			t.Errorf("LISTEN_ADDR=%q: %v", bad, err)
+		}
 	}
 }

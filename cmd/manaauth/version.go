@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+)
+
+// cmdVersion prints what the binary was built from: the module version
+// (a tag for `go install …@v1.2.3`, "(devel)" for a checkout) and the VCS
+// revision Go stamps into builds from a git checkout.
+func cmdVersion(stdout io.Writer) error {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(stdout, "manaauth: no build information (built without module support)")
+		return nil
+	}
+	version := bi.Main.Version
+	if version == "" {
+		version = "(devel)"
+	}
+	revision, when, modified := "unknown (built without VCS information, e.g. by go run or go test)", "", ""
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " (with uncommitted changes)"
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "manaauth %s\n  module:   %s\n  revision: %s%s\n", version, bi.Main.Path, revision, modified)
+	if when != "" {
+		fmt.Fprintf(stdout, "  commit time: %s\n", when)
+	}
+	fmt.Fprintf(stdout, "  go:       %s\n", bi.GoVersion)
+	return nil
+}
