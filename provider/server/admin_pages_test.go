@@ -55,7 +55,7 @@ func TestAdminPagesAccess(t *testing.T) {
 		chat := startFakeApp(t, key, admin.Entity{Entity: "messages", Count: 40, Label: "Messages"})
 		e := setup(t, b, func(o *setupOpts) {
 			o.admin = func(c *admin.Config) {
-				c.FetchTimeout = 500 * time.Millisecond
+				c.FetchTimeout = 3 * time.Second // the dead backend fails at once; the healthy one needs a first service token
 				c.Backends = []admin.Backend{
 					{ID: "chat", Name: "Chat", Icon: "💬", URL: chat.URL, ServiceKey: key},
 					{ID: "presi", Name: "Presi", Icon: "📊", URL: deadURL(t), ServiceKey: key},

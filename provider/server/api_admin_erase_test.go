@@ -259,7 +259,8 @@ func TestAdminErase(t *testing.T) {
 		flaky := startEraseApp(t, eraseKey, 7)
 		flaky.set(func(a *eraseApp) { a.failDeletes = 1 })
 		downAddr := strings.TrimPrefix(deadURL(t), "http://")
-		const timeout = 400 * time.Millisecond
+		// See TestAdminUserData: room for the first service token under load.
+		const timeout = 1500 * time.Millisecond
 		e := setup(t, b, func(o *setupOpts) {
 			o.admin = func(c *admin.Config) {
 				c.DeleteTimeout, c.RetryBase, c.RetryMax = timeout, 10*time.Millisecond, 40*time.Millisecond

@@ -140,7 +140,9 @@ func TestAdminUserData(t *testing.T) {
 		slow := startFakeApp(t, key, admin.Entity{Entity: "events", Count: 1, Label: "Events"})
 		slow.delay = 3 * time.Second
 		wrongKey := startFakeApp(t, "another-key")
-		const timeout = 400 * time.Millisecond
+		// Generous enough that minting the first service token on a loaded
+		// machine fits in it; the slow backend still takes twice as long.
+		const timeout = 1500 * time.Millisecond
 		e := setup(t, b, func(o *setupOpts) {
 			o.admin = func(c *admin.Config) {
 				c.FetchTimeout = timeout
