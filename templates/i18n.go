@@ -52,6 +52,14 @@ const (
 	KeyLoginDisabled = "login.disabled"
 )
 
+// Keys of the account page additions (issue 12, B): connected apps and
+// the profile picture.
+const (
+	KeyAccountAppRevoked  = "account.apps.revoked"
+	KeyAccountAppNotFound = "account.apps.not_found"
+	KeyAccountPictureBad  = "account.picture.invalid"
+)
+
 // Keys of the admin pages and the user's own data pages (issue 11, pages).
 const (
 	KeyErrorForbidden        = "error.forbidden"
@@ -593,4 +601,16 @@ var messages = map[string]message{
 	"delete.consequence.final":       {"You get a receipt without personal data that records what was deleted where and when.", "Du bekommst einen Beleg ohne personenbezogene Daten, der festhält, was wo und wann gelöscht wurde."},
 	KeyDeleteWrongPassword:           {"The password is wrong.", "Das Passwort ist falsch."},
 	KeyDeleteCodeRequired:            {"Please enter a valid code of your second factor.", "Bitte gib einen gültigen Code deines zweiten Faktors ein."},
+	// issue 12 (B): connected apps, profile picture, device names, ledger
+	// descriptions.
+	"account.apps.title":    {"Connected apps", "Verbundene Apps"},
+	"account.apps.intro":    {"Apps outside Mana you allowed to use your account. Removing one signs it out and it has to ask again.", "Apps außerhalb von Mana, denen du Zugriff auf dein Konto erlaubt hast. Entfernst du eine, wird sie abgemeldet und muss erneut fragen."},
+	"account.apps.none":     {"You have not allowed any other app to use your account.", "Du hast keiner anderen App Zugriff auf dein Konto erlaubt."},
+	"account.apps.scopes":   {"Permissions", "Berechtigungen"},
+	"account.apps.granted":  {"Allowed", "Erlaubt"},
+	"account.apps.revoke":   {"Remove access", "Zugriff entfernen"},
+	KeyAccountAppRevoked:    {"Access removed. The app was signed out.", "Zugriff entfernt. Die App wurde abgemeldet."},
+	KeyAccountAppNotFound:   {"This app has no access to your account.", "Diese App hat keinen Zugriff auf dein Konto."},
+	"event.consent_revoked": {"App access removed", "App-Zugriff entfernt"},
+	KeyAccountPictureBad:    {"The picture must be an https:// address of at most 2048 characters.", "Das Bild muss eine https://-Adresse mit höchstens 2048 Zeichen sein."},
 }

@@ -145,6 +145,10 @@ type AccountView struct {
 	Events           []AccountEvent
 	Credits          bool // the credits page exists: link to it
 	Admin            bool // the user is an admin: link to /admin (issue 11, pages)
+	// issue 12: the profile picture (https URL, may be "") and the
+	// third-party apps the user consented to.
+	Picture string
+	Apps    []AccountApp
 }
 
 // CreditsTransaction is one entry of the credits ledger on the credits page.
@@ -315,6 +319,7 @@ var eventKeys = map[string]string{
 	"session_revoked":     "event.session_revoked",
 	"account_locked":      "event.account_locked",
 	"profile_updated":     "event.profile_updated",
+	"consent_revoked":     "event.consent_revoked", // issue 12
 }
 
 // eventLabel returns the translated name of a security event type, or the

@@ -57,6 +57,7 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 				IP: x.IP, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, Current: x.ID == sess.ID})
 		}
 	}
+	v.Picture, v.Apps = u.Picture, s.accountApps(r, u.ID)
 	if evs, err := s.Store.ListEvents(ctx, u.ID, 20); err == nil {
 		for _, e := range evs {
 			v.Events = append(v.Events, templates.AccountEvent{Type: e.Type, IP: e.IP, UserAgent: e.UserAgent, At: e.CreatedAt})
@@ -82,6 +83,7 @@ func accountDone(w http.ResponseWriter, r *http.Request, notice string) {
 var accountNotices = map[string]bool{
 	templates.KeyAccountSaved: true, templates.KeyAccountPasswordChanged: true, templates.KeyAccount2FADisabled: true,
 	templates.KeyAccountSessionRevoked: true, templates.KeyAccountSessionsRevoked: true,
+	templates.KeyAccountAppRevoked: true,
 }
 
 func (s *server) handleAccountPage() http.Handler {
