@@ -612,5 +612,7 @@ var messages = map[string]message{
 	KeyAccountAppRevoked:    {"Access removed. The app was signed out.", "Zugriff entfernt. Die App wurde abgemeldet."},
 	KeyAccountAppNotFound:   {"This app has no access to your account.", "Diese App hat keinen Zugriff auf dein Konto."},
 	"event.consent_revoked": {"App access removed", "App-Zugriff entfernt"},
+	"account.picture":       {"Profile picture", "Profilbild"},
+	"account.picture_hint":  {"The https:// address of an image. Apps you allow to see your profile show it. Leave empty for none.", "Die https://-Adresse eines Bildes. Apps, denen du dein Profil zeigst, zeigen es an. Leer lassen für keins."},
 	KeyAccountPictureBad:    {"The picture must be an https:// address of at most 2048 characters.", "Das Bild muss eine https://-Adresse mit höchstens 2048 Zeichen sein."},
 }

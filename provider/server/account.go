@@ -106,9 +106,12 @@ func (s *server) handleAccountProfile() http.Handler {
 		if !ok {
 			return
 		}
-		_, err := s.Accounts.UpdateProfile(r.Context(), u.ID, r.PostForm.Get("name"), s.clientIP(r), r.UserAgent())
+		ch := account.ProfileChange{Name: formField(r, "name"), Picture: formField(r, "picture")}
+		_, err := s.Accounts.UpdateProfile(r.Context(), u.ID, ch, s.clientIP(r), r.UserAgent())
 		var ve *account.ValidationError
 		switch {
+		case errors.As(err, &ve) && ve.Fields["name"] == "" && ve.Fields["picture"] != "":
+			s.accountFailed(w, r, sess, u, http.StatusBadRequest, templates.KeyAccountPictureBad, nil)
 		case errors.As(err, &ve):
 			key, ok := registerErrorKeys["name:"+ve.Fields["name"]]
 			if !ok {
