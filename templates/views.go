@@ -110,7 +110,8 @@ type TwoFactorView struct {
 // AccountSession is one signed-in browser or device on the account page.
 type AccountSession struct {
 	ID         string // hidden field "session_id" of the revoke form
-	DeviceName string // may be ""; then a summary of UserAgent is shown
+	DeviceName string // may be "" or a placeholder; then a summary of UserAgent is shown
+	DeviceID   string // sessions of one device id are grouped (issue 12)
 	UserAgent  string
 	IP         string
 	CreatedAt  time.Time
@@ -343,7 +344,7 @@ func eventWarning(typ string) bool {
 // sessionTitle is the headline of a session row: its device name, else a
 // summary of its user agent ("Firefox on Windows"), else "Unknown device".
 func sessionTitle(lang string, s AccountSession) string {
-	if name := strings.TrimSpace(s.DeviceName); name != "" {
+	if name := deviceName(s.DeviceName); name != "" {
 		return name
 	}
 	return uaSummary(lang, s.UserAgent)

@@ -53,7 +53,7 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	v.TwoFactorEnabled = enabled
 	if list, err := s.Store.ListSessions(ctx, u.ID, s.Config.Now()); err == nil {
 		for _, x := range list {
-			v.Sessions = append(v.Sessions, templates.AccountSession{ID: x.ID, DeviceName: x.DeviceName, UserAgent: x.UserAgent,
+			v.Sessions = append(v.Sessions, templates.AccountSession{ID: x.ID, DeviceName: x.DeviceName, DeviceID: x.DeviceID, UserAgent: x.UserAgent,
 				IP: x.IP, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, Current: x.ID == sess.ID})
 		}
 	}
