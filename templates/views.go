@@ -159,6 +159,10 @@ type CreditsTransaction struct {
 	AppID       string // may be ""
 	Description string // may be ""
 	At          time.Time
+	// OwnDescription: the ledger booked it (credits.Type.Booked), so the
+	// page describes it from Type in its language and ignores Description
+	// (issue 12).
+	OwnDescription bool
 }
 
 // CreditsPackage is a credit package the user can buy.
@@ -437,6 +441,7 @@ var txTypeKeys = map[string]string{
 	"purchase":     "credits.tx.purchase",
 	"refund":       "credits.tx.refund",
 	"adjustment":   "credits.tx.adjustment",
+	"dispute":      "credits.tx.dispute", // issue 12
 }
 
 // txTypeLabel translates a transaction type; unknown types are shown as is.
