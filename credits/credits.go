@@ -57,6 +57,19 @@ const (
 	TypeAdjustment  Type = "adjustment"
 )
 
+// Booked reports whether the ledger itself books transactions of type t
+// (the signup bonus, daily credits, purchases, refunds, lost disputes and
+// admin grants), as opposed to usage, which apps book with descriptions
+// of their own. The description of a booked transaction is ours and in
+// English; pages render it from the type in their own language instead.
+func (t Type) Booked() bool {
+	switch t {
+	case TypeSignupBonus, TypeDailyFree, TypePurchase, TypeRefund, TypeDispute, TypeAdjustment:
+		return true
+	}
+	return false
+}
+
 // System accounts.
 const (
 	AccountSignup = "system:signup"

@@ -40,6 +40,7 @@ const (
 	EventSessionRevoked   = "session_revoked"
 	EventAccountLocked    = "account_locked"
 	EventProfileUpdated   = "profile_updated"
+	EventConsentRevoked   = "consent_revoked" // issue 12: the user took back an app's consent
 )
 
 // SecurityEvent is one audit log entry. It never holds a secret.

@@ -14,8 +14,11 @@ type User struct {
 	Email         string // stored lower-cased; unique
 	EmailVerified bool
 	Name          string
-	Role          string // RoleUser or RoleAdmin
-	PasswordHash  string // PHC-formatted argon2id hash; empty for users without a password
+	// Picture is the https URL of the user's image (the picture claim);
+	// empty when none was set. account.ValidPicture says what is accepted.
+	Picture      string
+	Role         string // RoleUser or RoleAdmin
+	PasswordHash string // PHC-formatted argon2id hash; empty for users without a password
 	// Disabled accounts cannot sign in; disabling one also ends its
 	// sessions and revokes its tokens.
 	Disabled  bool

@@ -14,7 +14,7 @@ type UserStore interface {
 	// GetUserByEmail matches case-insensitively; ErrNotFound when absent.
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
 	// UpdateUser overwrites the mutable fields (email, email_verified, name,
-	// role, password_hash, disabled, updated_at; never deleted_at, which
+	// picture, role, password_hash, disabled, updated_at; never deleted_at, which
 	// only erasure sets); ErrNotFound for an unknown id,
 	// ErrAlreadyExists when the new email is taken.
 	UpdateUser(ctx context.Context, u *User) error
@@ -133,6 +133,8 @@ type Store interface {
 	LogoutQueue
 	MailQueue
 	AdminStore // issue 11 part A (admin users and clients)
+	// issue 12 (connected apps): the user's consents and the tokens of one app.
+	ConnectedAppStore
 	// issue 11, part B (erasure): the erasure jobs and receipts.
 	ErasureStore
 	Transactor
@@ -167,4 +169,21 @@ type AdminStore interface {
 	// UpdateClient overwrites the mutable fields (name, redirect URIs,
 	// post-logout redirect URIs, disabled); ErrNotFound for an unknown id.
 	UpdateClient(ctx context.Context, c *Client) error
+}
+
+// --- issue 12 (connected apps) ---
+
+// ConnectedAppStore is what listing and revoking the apps a user
+// consented to needs beyond ConsentStore and GrantStore.
+type ConnectedAppStore interface {
+	// ListConsents returns the user's remembered consents, the most
+	// recently granted first (then by client id); nil when there are none.
+	ListConsents(ctx context.Context, userID string) ([]*Consent, error)
+	// ClientSubjectSessions returns the distinct non-empty browser session
+	// ids of the user's grants (active or not) for the client, ordered by id.
+	ClientSubjectSessions(ctx context.Context, clientID, subject string) ([]string, error)
+	// RevokeClientSubject marks every grant of the client for the user
+	// inactive and deletes their grace entries; it returns how many grants
+	// it changed. An empty client id or subject matches nothing.
+	RevokeClientSubject(ctx context.Context, clientID, subject string) (int, error)
 }

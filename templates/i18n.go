@@ -52,6 +52,14 @@ const (
 	KeyLoginDisabled = "login.disabled"
 )
 
+// Keys of the account page additions (issue 12, B): connected apps and
+// the profile picture.
+const (
+	KeyAccountAppRevoked  = "account.apps.revoked"
+	KeyAccountAppNotFound = "account.apps.not_found"
+	KeyAccountPictureBad  = "account.picture.invalid"
+)
+
 // Keys of the admin pages and the user's own data pages (issue 11, pages).
 const (
 	KeyErrorForbidden        = "error.forbidden"
@@ -612,4 +620,29 @@ var messages = map[string]message{
 	KeyLoginResetDoneApp:     {"Password changed — sign in to continue to %s.", "Passwort geändert – melde dich an, um weiter zu %s zu gelangen."},
 	KeyErrorMethodNotAllowed: {"This page cannot be used that way.", "Diese Seite lässt sich so nicht aufrufen."},
 	KeyErrorNotFoundTitle:    {"Page not found", "Seite nicht gefunden"},
+
+	// issue 12 (B): connected apps, profile picture, device names, ledger
+	// descriptions.
+	"account.apps.title":             {"Connected apps", "Verbundene Apps"},
+	"account.apps.intro":             {"Apps outside Mana you allowed to use your account. Removing one signs it out and it has to ask again.", "Apps außerhalb von Mana, denen du Zugriff auf dein Konto erlaubt hast. Entfernst du eine, wird sie abgemeldet und muss erneut fragen."},
+	"account.apps.none":              {"You have not allowed any other app to use your account.", "Du hast keiner anderen App Zugriff auf dein Konto erlaubt."},
+	"account.apps.scopes":            {"Permissions", "Berechtigungen"},
+	"account.apps.granted":           {"Allowed", "Erlaubt"},
+	"account.apps.revoke":            {"Remove access", "Zugriff entfernen"},
+	KeyAccountAppRevoked:             {"Access removed. The app was signed out.", "Zugriff entfernt. Die App wurde abgemeldet."},
+	KeyAccountAppNotFound:            {"This app has no access to your account.", "Diese App hat keinen Zugriff auf dein Konto."},
+	"event.consent_revoked":          {"App access removed", "App-Zugriff entfernt"},
+	"account.picture":                {"Profile picture", "Profilbild"},
+	"account.picture_hint":           {"The https:// address of an image. Apps you allow to see your profile show it. Leave empty for none.", "Die https://-Adresse eines Bildes. Apps, denen du dein Profil zeigst, zeigen es an. Leer lassen für keins."},
+	"account.sessions.more":          {"Show {n} more", "{n} weitere anzeigen"},
+	"account.sessions.count":         {"{n} sessions", "{n} Sitzungen"},
+	"credits.tx.dispute":             {"Chargeback", "Rückbuchung"},
+	"credits.desc.signup_bonus":      {"Thank you for joining Mana", "Danke, dass du bei Mana bist"},
+	"credits.desc.daily_free":        {"Your free credits for today", "Deine Gratis-Credits für heute"},
+	"credits.desc.purchase":          {"Credits you bought", "Von dir gekaufte Credits"},
+	"credits.desc.refund":            {"Taken back after a refunded payment", "Nach einer erstatteten Zahlung zurückgebucht"},
+	"credits.desc.dispute":           {"Taken back after a disputed payment", "Nach einer angefochtenen Zahlung zurückgebucht"},
+	"credits.desc.adjustment_grant":  {"Granted by Mana support", "Gutschrift vom Mana-Support"},
+	"credits.desc.adjustment_deduct": {"Corrected by Mana support", "Korrektur durch den Mana-Support"},
+	KeyAccountPictureBad:             {"The picture must be an https:// address of at most 2048 characters.", "Das Bild muss eine https://-Adresse mit höchstens 2048 Zeichen sein."},
 }

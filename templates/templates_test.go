@@ -1438,7 +1438,7 @@ func TestEventLabels(t *testing.T) {
 	t.Parallel()
 	types := []string{"login_success", "login_failure", "logout", "refresh_token_reuse", "password_changed",
 		"password_reset", "email_verified", "2fa_enabled", "2fa_disabled", "2fa_used", "recovery_code_used",
-		"session_revoked", "account_locked", "registered", "profile_updated"}
+		"session_revoked", "account_locked", "registered", "profile_updated", "consent_revoked"}
 	if len(eventKeys) != len(types) {
 		t.Errorf("eventKeys has %d entries, want %d", len(eventKeys), len(types))
 	}

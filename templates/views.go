@@ -120,7 +120,8 @@ type TwoFactorView struct {
 // AccountSession is one signed-in browser or device on the account page.
 type AccountSession struct {
 	ID         string // hidden field "session_id" of the revoke form
-	DeviceName string // may be ""; then a summary of UserAgent is shown
+	DeviceName string // may be "" or a placeholder; then a summary of UserAgent is shown
+	DeviceID   string // sessions of one device id are grouped (issue 12)
 	UserAgent  string
 	IP         string
 	CreatedAt  time.Time
@@ -155,6 +156,10 @@ type AccountView struct {
 	Events           []AccountEvent
 	Credits          bool // the credits page exists: link to it
 	Admin            bool // the user is an admin: link to /admin (issue 11, pages)
+	// issue 12: the profile picture (https URL, may be "") and the
+	// third-party apps the user consented to.
+	Picture string
+	Apps    []AccountApp
 }
 
 // CreditsTransaction is one entry of the credits ledger on the credits page.
@@ -164,6 +169,10 @@ type CreditsTransaction struct {
 	AppID       string // may be ""
 	Description string // may be ""
 	At          time.Time
+	// OwnDescription: the ledger booked it (credits.Type.Booked), so the
+	// page describes it from Type in its language and ignores Description
+	// (issue 12).
+	OwnDescription bool
 }
 
 // CreditsPackage is a credit package the user can buy.
@@ -325,6 +334,7 @@ var eventKeys = map[string]string{
 	"session_revoked":     "event.session_revoked",
 	"account_locked":      "event.account_locked",
 	"profile_updated":     "event.profile_updated",
+	"consent_revoked":     "event.consent_revoked", // issue 12
 }
 
 // eventLabel returns the translated name of a security event type, or the
@@ -348,7 +358,7 @@ func eventWarning(typ string) bool {
 // sessionTitle is the headline of a session row: its device name, else a
 // summary of its user agent ("Firefox on Windows"), else "Unknown device".
 func sessionTitle(lang string, s AccountSession) string {
-	if name := strings.TrimSpace(s.DeviceName); name != "" {
+	if name := deviceName(s.DeviceName); name != "" {
 		return name
 	}
 	return uaSummary(lang, s.UserAgent)
@@ -441,6 +451,7 @@ var txTypeKeys = map[string]string{
 	"purchase":     "credits.tx.purchase",
 	"refund":       "credits.tx.refund",
 	"adjustment":   "credits.tx.adjustment",
+	"dispute":      "credits.tx.dispute", // issue 12
 }
 
 // txTypeLabel translates a transaction type; unknown types are shown as is.

@@ -165,7 +165,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		grace = -1 // oidc reads 0 as "the default"
 	}
 	a.OP, err = oidc.New(oidc.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience, RefreshGrace: grace,
-		Now: opts.Now, Sessions: a.Sessions, Audit: auditLog}, a.Store, a.Ring)
+		Now: opts.Now, Sessions: a.Sessions, Audit: auditLog,
+		Logouts: a.Notifier, // issue 12 (connected apps): a revoked consent logs the app out
+	}, a.Store, a.Ring)
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,8 @@ func ValidationMessage(field, code string) string {
 		return field + " must be an integer"
 	case "object":
 		return field + " must be an object"
+	case "invalid_picture": // issue 12: account.PictureProblem
+		return field + " must be an https URL of at most 2048 characters"
 	default:
 		return field + " is invalid"
 	}

@@ -491,20 +491,43 @@ func (s *Service) loginEvent(ctx context.Context, typ, email, ip, ua, via string
 // Event writes an audit event (see audit.Log.Record).
 func (s *Service) Event(ctx context.Context, e *provider.SecurityEvent) { s.cfg.Audit.Record(ctx, e) }
 
-// UpdateProfile sets the user's display name and audits the change.
-func (s *Service) UpdateProfile(ctx context.Context, userID, name, ip, ua string) (*provider.User, error) {
-	name = strings.TrimSpace(name)
-	if code := nameProblem(name); code != "" {
-		return nil, &ValidationError{Fields: map[string]string{"name": code}}
+// UpdateProfile sets what ch names of the user's profile (display name,
+// picture) and audits the change; updated_at moves only when something
+// changed. Invalid fields are a ValidationError naming each of them, and
+// then nothing is saved.
+func (s *Service) UpdateProfile(ctx context.Context, userID string, ch ProfileChange, ip, ua string) (*provider.User, error) {
+	fields := map[string]string{}
+	var name, picture string
+	if ch.Name != nil {
+		name = strings.TrimSpace(*ch.Name)
+		if code := nameProblem(name); code != "" {
+			fields["name"] = code
+		}
+	}
+	if ch.Picture != nil {
+		picture = strings.TrimSpace(*ch.Picture)
+		if code := PictureProblem(picture); code != "" {
+			fields["picture"] = code
+		}
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Fields: fields}
 	}
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	if u.Name == name {
+	changed := false
+	if ch.Name != nil && u.Name != name {
+		u.Name, changed = name, true
+	}
+	if ch.Picture != nil && u.Picture != picture {
+		u.Picture, changed = picture, true
+	}
+	if !changed {
 		return u, nil
 	}
-	u.Name, u.UpdatedAt = name, s.cfg.Now().UTC()
+	u.UpdatedAt = s.cfg.Now().UTC()
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("update profile: %w", err)
 	}

@@ -29,6 +29,7 @@ type ExportProfile struct {
 	Email         string    `json:"email"`
 	EmailVerified bool      `json:"emailVerified"`
 	Name          string    `json:"name"`
+	Picture       string    `json:"picture,omitempty"` // issue 12
 	Role          string    `json:"role"`
 	CreatedAt     time.Time `json:"createdAt"`
 	UpdatedAt     time.Time `json:"updatedAt"`
@@ -97,7 +98,7 @@ func (s *Service) exportLocal(ctx context.Context, u *provider.User) (*Export, e
 	st := s.deps.Store
 	now := s.cfg.Now().UTC()
 	ex := &Export{ExportedAt: now, Profile: ExportProfile{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name,
-		Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt},
+		Picture: u.Picture, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt},
 		Sessions: []ExportSession{}, ConnectedApps: []ConnectedApp{}, SecurityEvents: []ExportEvent{}}
 	switch t, err := st.GetTOTP(ctx, u.ID); {
 	case err == nil:

@@ -139,11 +139,52 @@ func (n *Notifier) SessionEnded(ctx context.Context, sessionID, subject string) 
 		if c.BackchannelLogoutURI == "" {
 			continue
 		}
-		jobs = append(jobs, &provider.LogoutJob{
-			ID: rand.Text(), ClientID: c.ID, URI: c.BackchannelLogoutURI, SessionID: sessionID,
-			Subject: subject, NextAttemptAt: now, CreatedAt: now,
-		})
+		jobs = append(jobs, newJob(c, sessionID, subject, now))
 	}
+	return n.enqueue(ctx, jobs)
+}
+
+// AppRevoked enqueues the back-channel logouts of one client for a user
+// who took back their consent to it: one per browser session the client
+// holds grants of (revoked ones count, so call it before or after
+// revoking them, not after they expired), or, when it holds none, one
+// naming only the user, which ends every session of theirs at the app.
+// A client without a BackchannelLogoutURI, or an unknown one, gets none.
+// Like SessionEnded it joins a transaction in ctx.
+func (n *Notifier) AppRevoked(ctx context.Context, clientID, subject string) error {
+	c, err := n.store.GetClient(ctx, clientID)
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("back-channel logout: %w", err)
+	}
+	if c.BackchannelLogoutURI == "" || subject == "" {
+		return nil
+	}
+	sids, err := n.store.ClientSubjectSessions(ctx, clientID, subject)
+	if err != nil {
+		return fmt.Errorf("back-channel logout: %w", err)
+	}
+	if len(sids) == 0 {
+		sids = []string{""}
+	}
+	now := n.cfg.Now().UTC()
+	jobs := make([]*provider.LogoutJob, 0, len(sids))
+	for _, sid := range sids {
+		jobs = append(jobs, newJob(c, sid, subject, now))
+	}
+	return n.enqueue(ctx, jobs)
+}
+
+func newJob(c *provider.Client, sessionID, subject string, now time.Time) *provider.LogoutJob {
+	return &provider.LogoutJob{
+		ID: rand.Text(), ClientID: c.ID, URI: c.BackchannelLogoutURI, SessionID: sessionID,
+		Subject: subject, NextAttemptAt: now, CreatedAt: now,
+	}
+}
+
+func (n *Notifier) enqueue(ctx context.Context, jobs []*provider.LogoutJob) error {
 	if len(jobs) == 0 {
 		return nil
 	}

@@ -23,6 +23,11 @@ func UserClaims(u *provider.User, scopes []string) map[string]any {
 		if u.Name != "" {
 			c["name"] = u.Name
 		}
+		// Only a picture the user set is released: no placeholder URL
+		// that would claim an image where there is none.
+		if u.Picture != "" {
+			c["picture"] = u.Picture
+		}
 		c["updated_at"] = u.UpdatedAt.Unix()
 	}
 	return c

@@ -28,7 +28,7 @@ func (p *Provider) Discovery(backchannel bool) map[string]any {
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
 		"code_challenge_methods_supported":              p.challengeMethods(),
 		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr",
-			"at_hash", "email", "email_verified", "name", "updated_at"},
+			"at_hash", "email", "email_verified", "name", "picture", "updated_at"},
 		"claim_types_supported":                          []string{"normal"},
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,

@@ -42,6 +42,9 @@ type Config struct {
 	Sessions Sessions
 	// Audit records refresh-token reuse; nil records nothing.
 	Audit Auditor
+	// Logouts tells an app whose consent a user took back (issue 12,
+	// connected apps); nil tells nobody.
+	Logouts AppLogouts
 }
 
 // Sessions continues login sessions by their one expiry rule, and ends

@@ -53,10 +53,11 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 	v.TwoFactorEnabled = enabled
 	if list, err := s.Store.ListSessions(ctx, u.ID, s.Config.Now()); err == nil {
 		for _, x := range list {
-			v.Sessions = append(v.Sessions, templates.AccountSession{ID: x.ID, DeviceName: x.DeviceName, UserAgent: x.UserAgent,
+			v.Sessions = append(v.Sessions, templates.AccountSession{ID: x.ID, DeviceName: x.DeviceName, DeviceID: x.DeviceID, UserAgent: x.UserAgent,
 				IP: x.IP, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, Current: x.ID == sess.ID})
 		}
 	}
+	v.Picture, v.Apps = u.Picture, s.accountApps(r, u.ID)
 	if evs, err := s.Store.ListEvents(ctx, u.ID, 20); err == nil {
 		for _, e := range evs {
 			v.Events = append(v.Events, templates.AccountEvent{Type: e.Type, IP: e.IP, UserAgent: e.UserAgent, At: e.CreatedAt})
@@ -82,6 +83,7 @@ func accountDone(w http.ResponseWriter, r *http.Request, notice string) {
 var accountNotices = map[string]bool{
 	templates.KeyAccountSaved: true, templates.KeyAccountPasswordChanged: true, templates.KeyAccount2FADisabled: true,
 	templates.KeyAccountSessionRevoked: true, templates.KeyAccountSessionsRevoked: true,
+	templates.KeyAccountAppRevoked: true,
 }
 
 func (s *server) handleAccountPage() http.Handler {
@@ -104,9 +106,12 @@ func (s *server) handleAccountProfile() http.Handler {
 		if !ok {
 			return
 		}
-		_, err := s.Accounts.UpdateProfile(r.Context(), u.ID, r.PostForm.Get("name"), s.clientIP(r), r.UserAgent())
+		ch := account.ProfileChange{Name: formField(r, "name"), Picture: formField(r, "picture")}
+		_, err := s.Accounts.UpdateProfile(r.Context(), u.ID, ch, s.clientIP(r), r.UserAgent())
 		var ve *account.ValidationError
 		switch {
+		case errors.As(err, &ve) && ve.Fields["name"] == "" && ve.Fields["picture"] != "":
+			s.accountFailed(w, r, sess, u, http.StatusBadRequest, templates.KeyAccountPictureBad, nil)
 		case errors.As(err, &ve):
 			key, ok := registerErrorKeys["name:"+ve.Fields["name"]]
 			if !ok {

@@ -54,6 +54,7 @@ func (s *server) renderCredits(w http.ResponseWriter, r *http.Request, status in
 		for _, tx := range txs {
 			v.Transactions = append(v.Transactions, templates.CreditsTransaction{
 				Type: string(tx.Type), Amount: tx.Amount, AppID: tx.AppID, Description: tx.Description, At: tx.CreatedAt,
+				OwnDescription: tx.Type.Booked(),
 			})
 		}
 	}

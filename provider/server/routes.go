@@ -122,6 +122,14 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /api/v1/auth/2fa/verify", api("auth", s.handleAPI2FAVerify()))
 	mux.Handle("POST /api/v1/auth/2fa/disable", api("auth", s.handleAPI2FADisable()))
 
+	// issue 12 (B): connected apps on the account page and in the API; the
+	// profile (name, picture) in the API.
+	mux.Handle("POST /account/apps/revoke", ui(s.handleAccountRevokeConsent()))
+	mux.Handle("GET /api/v1/auth/consents", api("auth", s.handleAPIConsents()))
+	mux.Handle("DELETE /api/v1/auth/consents/{clientId}", api("auth", s.handleAPIRevokeConsent()))
+	mux.Handle("GET /api/v1/auth/profile", api("auth", s.handleAPIProfile()))
+	mux.Handle("PATCH /api/v1/auth/profile", api("auth", s.handleAPIUpdateProfile()))
+
 	// Admin API. (issue 11 part A: users and clients)
 	mux.Handle("GET /api/v1/admin/users", api("admin", s.handleAdminListUsers()))
 	mux.Handle("PATCH /api/v1/admin/users/{id}", api("admin", s.handleAdminUpdateUser()))

@@ -69,7 +69,7 @@ func (s *Store) EraseUserData(ctx context.Context, userID string, t provider.Tom
 			}
 			*st.n = tag.RowsAffected()
 		}
-		tag, err := q.Exec(ctx, `UPDATE auth.users SET email = $2, email_verified = false, name = '', password_hash = '',
+		tag, err := q.Exec(ctx, `UPDATE auth.users SET email = $2, email_verified = false, name = '', picture = '', password_hash = '',
 			deleted_at = $3, updated_at = $3 WHERE id = $1`, userID, t.Email, database.PGTime(t.DeletedAt))
 		return affected("tombstone", tag, err)
 	})

@@ -24,12 +24,12 @@ import (
 // signatures are bearer credentials (or hashes of them), so only user,
 // client and key ids are quoted.
 
-const userCols = `id, email, email_verified, name, role, password_hash, disabled, created_at, updated_at, deleted_at`
+const userCols = `id, email, email_verified, name, role, password_hash, disabled, created_at, updated_at, deleted_at, picture`
 
 func scanUser(row pgx.Row) (*provider.User, error) {
 	var u provider.User
 	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.DeletedAt); err != nil {
+		&u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.DeletedAt, &u.Picture); err != nil {
 		return nil, mapErr(err)
 	}
 	u.CreatedAt, u.UpdatedAt, u.DeletedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), database.UTCPtr(u.DeletedAt)
@@ -39,9 +39,9 @@ func scanUser(row pgx.Row) (*provider.User, error) {
 // CreateUser inserts u with its email lower-cased (u itself is not changed).
 func (s *Store) CreateUser(ctx context.Context, u *provider.User) error {
 	tag, err := s.db(ctx).Exec(ctx, `INSERT INTO auth.users (`+userCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
 		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, u.Disabled,
-		database.PGTime(u.CreatedAt), database.PGTime(u.UpdatedAt), database.PGTimePtr(u.DeletedAt))
+		database.PGTime(u.CreatedAt), database.PGTime(u.UpdatedAt), database.PGTimePtr(u.DeletedAt), u.Picture)
 	return inserted(fmt.Sprintf("create user %q (id or email)", u.ID), tag, err)
 }
 
@@ -91,9 +91,9 @@ func (s *Store) UpdateUser(ctx context.Context, u *provider.User) error {
 
 func updateUser(ctx context.Context, db database.PGQuerier, u *provider.User) error {
 	tag, err := db.Exec(ctx, `UPDATE auth.users
-		SET email = $2, email_verified = $3, name = $4, role = $5, password_hash = $6, disabled = $7, updated_at = $8
+		SET email = $2, email_verified = $3, name = $4, role = $5, password_hash = $6, disabled = $7, updated_at = $8, picture = $9
 		WHERE id = $1`,
-		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, u.Disabled, database.PGTime(u.UpdatedAt))
+		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, u.Disabled, database.PGTime(u.UpdatedAt), u.Picture)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = provider.ErrNotFound
 	}

@@ -56,7 +56,7 @@ func (s *Store) EraseUserData(ctx context.Context, userID string, t provider.Tom
 				return mapErr(err)
 			}
 		}
-		res, err := q.ExecContext(ctx, `UPDATE users SET email = ?, email_verified = 0, name = '', password_hash = '',
+		res, err := q.ExecContext(ctx, `UPDATE users SET email = ?, email_verified = 0, name = '', picture = '', password_hash = '',
 			deleted_at = ?, updated_at = ? WHERE id = ?`,
 			strings.ToLower(t.Email), database.Millis(t.DeletedAt), database.Millis(t.DeletedAt), userID)
 		return affected("tombstone", res, err)

@@ -16,13 +16,13 @@ import (
 // signatures are bearer credentials (or hashes of them), so only user,
 // client and key ids are quoted.
 
-const userCols = `id, email, email_verified, name, role, password_hash, disabled, created_at, updated_at, deleted_at`
+const userCols = `id, email, email_verified, name, role, password_hash, disabled, created_at, updated_at, deleted_at, picture`
 
 func scanUser(row interface{ Scan(...any) error }) (*provider.User, error) {
 	var u provider.User
 	var deleted sql.NullInt64
 	if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled,
-		database.ScanMillis(&u.CreatedAt), database.ScanMillis(&u.UpdatedAt), &deleted); err != nil {
+		database.ScanMillis(&u.CreatedAt), database.ScanMillis(&u.UpdatedAt), &deleted, &u.Picture); err != nil {
 		return nil, mapErr(err)
 	}
 	u.DeletedAt = database.FromMillisPtr(deleted)
@@ -32,9 +32,9 @@ func scanUser(row interface{ Scan(...any) error }) (*provider.User, error) {
 // CreateUser inserts u with its email lower-cased (u itself is not changed).
 func (s *Store) CreateUser(ctx context.Context, u *provider.User) error {
 	_, err := s.writer(ctx).ExecContext(ctx, `INSERT INTO users (`+userCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, u.Disabled,
-		database.Millis(u.CreatedAt), database.Millis(u.UpdatedAt), database.MillisPtr(u.DeletedAt))
+		database.Millis(u.CreatedAt), database.Millis(u.UpdatedAt), database.MillisPtr(u.DeletedAt), u.Picture)
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.ID, mapErr(err))
 	}
@@ -65,9 +65,9 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (*provider.Use
 // UpdateUser overwrites the mutable fields; the email is lower-cased.
 func (s *Store) UpdateUser(ctx context.Context, u *provider.User) error {
 	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE users
-		SET email = ?, email_verified = ?, name = ?, role = ?, password_hash = ?, disabled = ?, updated_at = ?
+		SET email = ?, email_verified = ?, name = ?, role = ?, password_hash = ?, disabled = ?, updated_at = ?, picture = ?
 		WHERE id = ?`,
-		strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, u.Disabled, database.Millis(u.UpdatedAt), u.ID)
+		strings.ToLower(u.Email), u.EmailVerified, u.Name, u.Role, u.PasswordHash, u.Disabled, database.Millis(u.UpdatedAt), u.Picture, u.ID)
 	return affected(fmt.Sprintf("update user %q", u.ID), res, err)
 }
 

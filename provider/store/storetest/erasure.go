@@ -17,7 +17,9 @@ import (
 func seedPerson(t *testing.T, s provider.Store, id string) {
 	t.Helper()
 	ctx := t.Context()
-	must(t, s.CreateUser(ctx, newUser(id)))
+	u := newUser(id)
+	u.Picture = "https://img.example.com/" + id + ".png" // issue 12: erasure clears it
+	must(t, s.CreateUser(ctx, u))
 	must(t, s.CreateSession(ctx, newSession("sess-"+id, id, at(0))))
 	for _, kind := range []string{provider.KindAccessToken, provider.KindRefreshToken} {
 		g := newGrant(kind, kind+"-"+id, "req-"+id)
@@ -42,7 +44,7 @@ func checkPersonIntact(t *testing.T, s provider.Store, id string) {
 	ctx := t.Context()
 	u, err := s.GetUser(ctx, id)
 	must(t, err)
-	if u.Email != id+"@example.com" || u.Name == "" || u.PasswordHash == "" || u.DeletedAt != nil {
+	if u.Email != id+"@example.com" || u.Name == "" || u.Picture == "" || u.PasswordHash == "" || u.DeletedAt != nil {
 		t.Errorf("user %s changed: %+v", id, u)
 	}
 	if ss, err := s.ListSessions(ctx, id, at(0)); err != nil || len(ss) != 1 {
@@ -81,7 +83,7 @@ func testEraseUserData(t *testing.T, s provider.Store) {
 	// Every table, read back.
 	u, err := s.GetUser(ctx, "gone")
 	must(t, err)
-	if u.Email != tomb.Email || u.Name != "" || u.PasswordHash != "" || u.EmailVerified || u.DeletedAt == nil ||
+	if u.Email != tomb.Email || u.Name != "" || u.Picture != "" || u.PasswordHash != "" || u.EmailVerified || u.DeletedAt == nil ||
 		!u.DeletedAt.Equal(tomb.DeletedAt) {
 		t.Errorf("tombstone %+v", u)
 	}

@@ -90,6 +90,11 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"ErasureQueue", testErasureQueue},
 		{"ConcurrentClaimErasureParts", testConcurrentClaimErasureParts},
 		{"ConcurrentCompleteErasure", testConcurrentCompleteErasure},
+		// issue 12 (connected apps, picture claim).
+		{"UserPicture", testUserPicture},
+		{"ListConsents", testListConsents},
+		{"ClientSubjectSessions", testClientSubjectSessions},
+		{"RevokeClientSubject", testRevokeClientSubject},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}

@@ -1,0 +1,4 @@
+-- The user's image (issue 12): the https URL behind the picture claim,
+-- set on the profile page or through the profile API. Empty when none.
+-- Erasure clears it with the name.
+ALTER TABLE auth.users ADD COLUMN picture text NOT NULL DEFAULT '';
