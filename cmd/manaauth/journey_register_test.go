@@ -14,9 +14,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
 	"net/url"
@@ -33,6 +30,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
+	"github.com/manacore/mana-core-auth/internal/mailtest"
 )
 
 const journeyTimeout = 90 * time.Second // per backend and journey
@@ -78,23 +76,7 @@ func (s *testMailSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	text := ""
-	if mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type")); err == nil && strings.HasPrefix(mt, "multipart/") {
-		mr := multipart.NewReader(msg.Body, params["boundary"])
-		for {
-			part, err := mr.NextRawPart()
-			if err != nil {
-				break
-			}
-			body, _ := io.ReadAll(quotedprintable.NewReader(part))
-			if strings.HasPrefix(part.Header.Get("Content-Type"), "text/plain") {
-				text = string(body)
-			}
-		}
-	} else {
-		body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
-		text = string(body)
-	}
+	text := mailtest.PlainText(msg)
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	for _, to := range s.to {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	"net/http"
 	netmail "net/mail"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/manacore/mana-core-auth/internal/mailtest"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/mail"
@@ -76,23 +75,7 @@ func (s *mboxSession) Data(r io.Reader) error {
 		return err
 	}
 	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	text := ""
-	if mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type")); err == nil && strings.HasPrefix(mt, "multipart/") {
-		mr := multipart.NewReader(msg.Body, params["boundary"])
-		for {
-			part, err := mr.NextRawPart()
-			if err != nil {
-				break
-			}
-			body, _ := io.ReadAll(quotedprintable.NewReader(part))
-			if strings.HasPrefix(part.Header.Get("Content-Type"), "text/plain") {
-				text = string(body)
-			}
-		}
-	} else {
-		body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
-		text = string(body)
-	}
+	text := mailtest.PlainText(msg)
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	for _, to := range s.to {
