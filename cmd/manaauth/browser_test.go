@@ -45,7 +45,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -60,6 +59,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/manacore/mana-core-auth/internal/browsertest"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
@@ -72,7 +72,7 @@ const (
 )
 
 func TestBrowserSSOAcrossSubdomains(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.Chromium(t)
 	backends := []struct {
 		name string
 		dsn  func(t *testing.T) string
@@ -87,31 +87,6 @@ func TestBrowserSSOAcrossSubdomains(t *testing.T) {
 			t.Logf("%s: browser SSO flow took %v", b.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
-}
-
-// skipOrFail skips on a developer machine without a usable Chromium and
-// fails in CI, where a skipped browser test would hide a broken SSO.
-func skipOrFail(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but %s (install it: apt-get install chromium)", reason)
-	}
-	fmt.Fprintf(os.Stderr, "SKIP %s: %s\n", t.Name(), reason)
-	t.Skip(reason)
-}
-
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	skipOrFail(t, "Chromium is not installed (looked for /usr/bin/chromium, chromium, chromium-browser)")
-	return ""
 }
 
 func freePort(t *testing.T) int {
@@ -642,7 +617,7 @@ func startBrowser(t *testing.T, parent context.Context, chromium, spki, issuer s
 	// so it runs on ctx itself (bounded by the test's deadline), not on a
 	// shorter-lived child.
 	if err := chromedp.Do(ctx); err != nil {
-		skipOrFail(t, fmt.Sprintf("Chromium (%s) did not start: %v", chromium, err))
+		browsertest.SkipOrFail(t, fmt.Sprintf("Chromium (%s) did not start: %v", chromium, err))
 	}
 	return b
 }

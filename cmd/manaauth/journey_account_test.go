@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"github.com/manacore/mana-core-auth/internal/browsertest"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
@@ -35,7 +36,7 @@ import (
 const iPhoneUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 
 func TestBrowserJourneyAccount(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.Chromium(t)
 	backends := []struct {
 		name string
 		dsn  func(t *testing.T) string

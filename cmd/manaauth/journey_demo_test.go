@@ -14,10 +14,12 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/manacore/mana-core-auth/internal/browsertest"
 )
 
 func TestBrowserDemoAppAfterMakeRun(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
 	t.Cleanup(cancel)
 

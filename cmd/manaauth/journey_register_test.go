@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-smtp"
 
+	"github.com/manacore/mana-core-auth/internal/browsertest"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/internal/mailtest"
 )
@@ -171,7 +172,7 @@ func startJourney(t *testing.T, ctx context.Context, chromium, backend, dsn stri
 
 // runJourney runs journey on every backend with its own provider and browser.
 func runJourney(t *testing.T, journey func(t *testing.T, j *journeyEnv)) {
-	chromium := findChromium(t)
+	chromium := browsertest.Chromium(t)
 	for _, be := range journeyBackends {
 		t.Run(be.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), journeyTimeout)

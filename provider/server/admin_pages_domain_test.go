@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/manacore/mana-core-auth/internal/browsertest"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
@@ -288,7 +289,7 @@ func TestAccountDeleteRateLimited(t *testing.T) {
 // TestBrowserAdminLiveSearch: the user list follows the search box as the
 // admin types, without a submit.
 func TestBrowserAdminLiveSearch(t *testing.T) {
-	path := chromium(t)
+	path := browsertest.Chromium(t)
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		e := setup(t, b)
 		adminUser, _ := e.createAdmin(t, provider.RoleAdmin)
