@@ -186,6 +186,9 @@ func newServer(bin, dsn string, withPprof bool) (*server, error) {
 		"DATABASE_URL="+dsn,
 		"BASE_URL="+s.baseURL,
 		"PORT="+strconv.Itoa(port),
+		// Loopback only: the ready line then names the URL, and nothing
+		// outside this machine can reach the benchmark server.
+		"LISTEN_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"SECRET_KEY=loadgen-secret-key-"+randomHex(16),
 		"LOG_LEVEL=warn",
 		// The load comes from one address: lift the per-IP limits that
@@ -272,8 +275,8 @@ func (s *server) start(ctx context.Context, stderr io.Writer) error {
 		return nil
 	case <-s.exited:
 		return fmt.Errorf("manaauth serve exited during start-up: %v", cmd.ProcessState)
-	case <-time.After(30 * time.Second):
-		return errors.New("manaauth serve did not report ready within 30s")
+	case <-time.After(90 * time.Second): // start-up migrates and may wait for a busy machine
+		return errors.New("manaauth serve did not report ready within 90s")
 	case <-ctx.Done():
 		return ctx.Err()
 	}

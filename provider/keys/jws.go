@@ -83,6 +83,16 @@ func (r *Ring) Verify(token string) (Header, []byte, error) {
 	if len(token) > maxTokenLen {
 		return Header{}, nil, fmt.Errorf("keys: %w: token longer than %d bytes", ErrMalformed, maxTokenLen)
 	}
+	ck := tokenKey(token)
+	if v, ok := r.verified.get(ck); ok {
+		// Verified before: valid while the same key is still published
+		// under its kid (see verifiedCache).
+		if s := r.snap.Load(); s != nil {
+			if e := s.byKid[v.header.Kid]; e != nil && e.material == v.key && e.publishedAt(r.now()) {
+				return v.header, append([]byte(nil), v.payload...), nil
+			}
+		}
+	}
 	h64, rest, ok1 := strings.Cut(token, ".")
 	p64, s64, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.IndexByte(s64, '.') >= 0 {
@@ -142,5 +152,7 @@ func (r *Ring) Verify(token string) (Header, []byte, error) {
 	if !valid {
 		return Header{}, nil, fmt.Errorf("keys: %w", ErrInvalidSignature)
 	}
-	return Header{Alg: raw.Alg, Kid: raw.Kid, Typ: raw.Typ}, payload, nil
+	h := Header{Alg: raw.Alg, Kid: raw.Kid, Typ: raw.Typ}
+	r.verified.put(ck, verifiedToken{key: e.material, header: h, payload: append([]byte(nil), payload...)})
+	return h, payload, nil
 }

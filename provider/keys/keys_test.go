@@ -801,3 +801,55 @@ func BenchmarkJWKS(b *testing.B) {
 		}
 	})
 }
+
+// TestVerifiedCache: a token verified once is answered from the cache
+// (same header and payload, a copy the caller may change), but only while
+// its key is published: expiry still refuses it, a tampered copy is
+// verified afresh, and the cache stays bounded.
+func TestVerifiedCache(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	clk := newClock()
+	r := newRing(t, st, secret1, clk.Now)
+	tok, err := r.Sign(provider.AlgEdDSA, "at+jwt", map[string]any{"sub": "cached"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, p1, err := r.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.verified.len() != 1 {
+		t.Fatalf("cache holds %d tokens after one verification, want 1", r.verified.len())
+	}
+	p1[0] = 'X' // the caller owns what Verify returned
+	h2, p2, err := r.Verify(tok)
+	if err != nil || h2 != h1 || !bytes.Contains(p2, []byte(`"sub":"cached"`)) || p2[0] != '{' {
+		t.Fatalf("cached verify: %v %+v %s", err, h2, p2)
+	}
+	// A different signature over the same header and payload is not a hit.
+	i := strings.LastIndexByte(tok, '.')
+	sig, _ := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	sig[0] ^= 1
+	if _, _, err := r.Verify(tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)); !errors.Is(err, ErrInvalidSignature) {
+		t.Fatalf("tampered signature: %v", err)
+	}
+	// Once its key expires the cached token is refused like any other.
+	if _, err := r.Rotate(ctx, provider.AlgEdDSA, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Verify(tok); err != nil {
+		t.Fatalf("retired but published key: %v", err)
+	}
+	clk.Advance(25 * time.Hour)
+	if _, _, err := r.Verify(tok); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("cached token after its key expired: %v", err)
+	}
+	// Bounded whatever the number of distinct tokens.
+	for n := range verifiedCap + 50 {
+		r.verified.put(tokenKey(fmt.Sprint(n)), verifiedToken{})
+	}
+	if got := r.verified.len(); got != verifiedCap {
+		t.Fatalf("cache holds %d tokens, want the cap %d", got, verifiedCap)
+	}
+}

@@ -54,6 +54,8 @@ type Ring struct {
 	mu   sync.Mutex
 	snap atomic.Pointer[snapshot]
 	jwks atomic.Pointer[jwksCache]
+	// verified spares repeated checks of one token the signature math.
+	verified verifiedCache
 }
 
 // New returns a Ring over store. secretKey is SECRET_KEY (at least 32
