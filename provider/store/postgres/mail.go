@@ -38,11 +38,12 @@ func (s *Store) EnqueueMail(ctx context.Context, j *provider.MailJob) error {
 // ClaimMailJobs is one statement, as ClaimLogoutJobs: the CTE locks the
 // due rows it picks and skips rows another claimer holds; the outer SELECT
 // gives the claim order, which UPDATE ... RETURNING does not keep.
+// MATERIALIZED: see ClaimLogoutJobs.
 func (s *Store) ClaimMailJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*provider.MailJob, error) {
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := s.db(ctx).Query(ctx, `WITH due AS (
+	rows, err := s.db(ctx).Query(ctx, `WITH due AS MATERIALIZED (
 			SELECT seq AS due_seq, next_attempt_at AS due_at FROM auth.mail_jobs WHERE next_attempt_at <= $1
 			ORDER BY next_attempt_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED),
 		claimed AS (

@@ -74,6 +74,12 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"SessionClients", testSessionClients},
 		{"ConcurrentClaimLogoutJobs", testConcurrentClaimLogoutJobs},
 		{"LogoutSQLMetacharacters", testLogoutSQLMetacharacters},
+		// issue 13 (replicas): background work shared by replicas.
+		{"InsertKeyIfDue", testInsertKeyIfDue},
+		{"ConcurrentInsertKeyIfDue", testConcurrentInsertKeyIfDue},
+		{"ReleaseLogoutJob", testReleaseLogoutJob},
+		{"ClaimLogoutJobsLimit", testClaimLogoutJobsLimit},
+		{"ConcurrentDeleteExpired", testConcurrentDeleteExpired},
 		{"MailEnqueueClaim", testMailEnqueueClaim},
 		{"MailLease", testMailLease},
 		{"MailUpdateCompleteRetry", testMailUpdateCompleteRetry},
