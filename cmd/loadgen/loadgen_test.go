@@ -68,16 +68,19 @@ func TestWriteTable(t *testing.T) {
 			ServerCPU: 150 * time.Millisecond, DBCPU: 0},
 		{Name: "refresh", Workers: 4, Target: 1000, OK: 10, Failed: 1, Elapsed: time.Second,
 			Latencies: []time.Duration{time.Millisecond}},
+		{Name: "login_flood", Workers: 256, OK: 4, Rejected: 7, Elapsed: time.Second,
+			Latencies: []time.Duration{time.Second}, RSS: 80 << 20, PeakRSS: 120 << 20},
 	}
 	var b strings.Builder
 	writeTable(&b, results, 70<<20, 64<<20)
 	got := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := []string{
-		"| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | Server CPU/op | DB CPU/op | |",
-		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-		"| jwks | 4 | 150 | ≥ 100 | 2.00 ms | 3.00 ms | 300 | 0 | 500 µs | 0 µs | ✅ |",
-		"| refresh | 4 | 10 | ≥ 1,000 | 1.00 ms | 1.00 ms | 10 | 1 | 0 µs | 0 µs | ❌ missed |",
-		"| idle RSS | | 70.0 MiB | ≤ 64 MiB | | | | | | | ❌ missed |",
+		"| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | 503 | Server CPU/op | DB CPU/op | RSS after | peak RSS | |",
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+		"| jwks | 4 | 150 | ≥ 100 | 2.00 ms | 3.00 ms | 300 | 0 | 0 | 500 µs | 0 µs | – | – | ✅ |",
+		"| refresh | 4 | 10 | ≥ 1,000 | 1.00 ms | 1.00 ms | 10 | 1 | 0 | 0 µs | 0 µs | – | – | ❌ missed |",
+		"| login_flood | 256 | 4 | – | 1000.00 ms | 1000.00 ms | 4 | 0 | 7 | 0 µs | 0 µs | 80.0 MiB | 120.0 MiB |  |",
+		"| idle RSS | | 70.0 MiB | ≤ 64 MiB | | | | | | | | | | ❌ missed |",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("table has %d lines, want %d:\n%s", len(got), len(want), b.String())
@@ -108,8 +111,8 @@ func TestWriteTableP99Target(t *testing.T) {
 	writeTable(&b, results, 0, 64<<20)
 	got := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := []string{
-		"| spend_distinct | 32 | 2,000 | ≥ 1,000 | 20.00 ms | 40.00 ms (≤ 50.00 ms) | 2000 | 0 | 0 µs | 0 µs | ✅ |",
-		"| spend_shared | 32 | 2,000 | ≥ 1,000 | 20.00 ms | 51.00 ms (≤ 50.00 ms) | 2000 | 0 | 0 µs | 0 µs | ❌ missed |",
+		"| spend_distinct | 32 | 2,000 | ≥ 1,000 | 20.00 ms | 40.00 ms (≤ 50.00 ms) | 2000 | 0 | 0 | 0 µs | 0 µs | – | – | ✅ |",
+		"| spend_shared | 32 | 2,000 | ≥ 1,000 | 20.00 ms | 51.00 ms (≤ 50.00 ms) | 2000 | 0 | 0 | 0 µs | 0 µs | – | – | ❌ missed |",
 	}
 	if len(got) != 4 {
 		t.Fatalf("table has %d lines, want 4:\n%s", len(got), b.String())

@@ -17,12 +17,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/manacore/mana-core-auth/internal/pgbouncer"
 )
 
 // idleRSSTarget is the most memory an idle server may hold.
@@ -59,8 +62,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	list := fs.String("scenarios", strings.Join(names, ","), "comma-separated scenarios to run")
 	keep := fs.Bool("keep", false, "keep the database afterwards (its name is printed)")
 	pprofDir := fs.String("pprof", "", "directory for a server CPU profile per scenario")
+	data := fs.String("data", "empty", "database contents: empty (only what the scenarios create) or big (1,000,000 grants, 100,000 users with a live session each)")
+	viaBouncer := fs.Bool("pgbouncer", false, "connect manaauth to PostgreSQL through PgBouncer in transaction pooling mode")
+	hydraBin := fs.String("hydra", "", "benchmark Ory Hydra (this binary, built outside the module) instead of manaauth: "+strings.Join(hydraScenarios, " and ")+" only")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *data != "empty" && *data != "big" {
+		return fmt.Errorf("-data must be empty or big, got %q", *data)
+	}
+	if *hydraBin != "" {
+		if !isFlagSet(fs, "scenarios") {
+			*list = strings.Join(hydraScenarios, ",")
+		}
+		for _, n := range strings.Split(*list, ",") {
+			if !slices.Contains(hydraScenarios, strings.TrimSpace(n)) {
+				return fmt.Errorf("-hydra runs only %s, not %q", strings.Join(hydraScenarios, ", "), n)
+			}
+		}
+		if *viaBouncer || *data != "empty" || *pprofDir != "" {
+			return errors.New("-hydra takes none of -pgbouncer, -data big, -pprof")
+		}
 	}
 	var selected []scenario
 	for _, n := range strings.Split(*list, ",") {
@@ -84,10 +106,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintln(stderr, "building manaauth …")
-	bin, err := buildServer(ctx, tmp, stderr)
-	if err != nil {
-		return err
+	bin := *hydraBin
+	if bin == "" {
+		fmt.Fprintln(stderr, "building manaauth …")
+		if bin, err = buildServer(ctx, tmp, stderr); err != nil {
+			return err
+		}
 	}
 	db, err := createDatabase(ctx, *adminDSN)
 	if err != nil {
@@ -102,18 +126,56 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}()
 	}
-	srv, err := newServer(bin, db.dsn, *pprofDir != "")
-	if err != nil {
-		return err
+	serverDSN, product := db.dsn, "manaauth"
+	if *viaBouncer {
+		b, err := pgbouncer.Start(ctx, *adminDSN, pgbouncer.Options{PoolSize: 20})
+		if err != nil {
+			return fmt.Errorf("start pgbouncer: %w", err)
+		}
+		defer b.Stop()
+		u, err := url.Parse(b.URL)
+		if err != nil {
+			return err
+		}
+		u.Path = "/" + db.name
+		serverDSN, product = u.String(), "manaauth through PgBouncer (transaction pooling)"
 	}
-	if err := srv.seed(ctx); err != nil {
-		return err
+	var srv *server
+	var l *loader
+	if *hydraBin != "" {
+		var admin, id, secret string
+		if srv, admin, id, secret, err = startHydra(ctx, bin, db.dsn, stderr); err != nil {
+			return err
+		}
+		defer srv.stop()
+		l = newLoader(srv.baseURL, *workers, id, secret)
+		l.introspectURL = admin + "/admin/oauth2/introspect"
+		product = "Ory Hydra (" + filepath.Base(bin) + ", default configuration, opaque tokens)"
+	} else {
+		if srv, err = newServer(bin, serverDSN, *pprofDir != ""); err != nil {
+			return err
+		}
+		if err := srv.seed(ctx); err != nil {
+			return err
+		}
+		if *data == "big" {
+			fmt.Fprintln(stderr, "seeding 1,000,000 grants, 100,000 users and sessions …")
+			if err := seedData(ctx, db.dsn, bigUsers, bigSessions, bigGrants, stderr); err != nil {
+				return err
+			}
+		}
+		if err := srv.start(ctx, stderr); err != nil {
+			srv.stop()
+			return err
+		}
+		defer srv.stop()
+		l = newLoader(srv.baseURL, *workers, clientID, clientSecret)
+		l.cli = srv.output
+		l.people.dsn, l.people.secretKey = db.dsn, srv.secretKey
+		if *data == "big" {
+			l.people.count = bigSessions
+		}
 	}
-	if err := srv.start(ctx, stderr); err != nil {
-		srv.stop()
-		return err
-	}
-	defer srv.stop()
 	fmt.Fprintln(stderr, "server up at", srv.baseURL)
 
 	// Idle RSS after start-up has settled, before any load touched it.
@@ -125,9 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("read server RSS: %w", err)
 	}
 
-	l := newLoader(srv.baseURL, *workers)
 	defer l.transport.CloseIdleConnections()
-	l.cli = srv.output
 	var results []result
 	for _, sc := range selected {
 		ops, err := sc.prepare(ctx, l, *workers)
@@ -139,6 +199,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		r.RSS, _ = srv.rss()
+		r.PeakRSS, _ = srv.peakRSS()
 		results = append(results, r)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -159,8 +221,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if l.spenders.used {
 		spendNote = fmt.Sprintf(" (spend scenarios: %d, one per user)", spendUsers)
 	}
-	fmt.Fprintf(stdout, "\nmanaauth on PostgreSQL; %d workers%s, %s per scenario; server, database and load generator share %d CPUs\n\n",
-		*workers, spendNote, *duration, runtime.NumCPU())
+	dataNote := "empty database"
+	if *data == "big" {
+		dataNote = "database seeded with 1,000,000 grants and 100,000 users with a live session each"
+	}
+	fmt.Fprintf(stdout, "\n%s on PostgreSQL, %s; %d workers%s, %s per scenario; server, database and load generator share %d CPUs\n\n",
+		product, dataNote, *workers, spendNote, *duration, runtime.NumCPU())
 	writeTable(stdout, results, idleRSS, idleRSSTarget)
 	fmt.Fprintf(stdout, "\nRSS after load: %.1f MiB\n", float64(loadedRSS)/(1<<20))
 	if l.spenders.used {
@@ -210,6 +276,12 @@ func profileDuring(ctx context.Context, srv *server, duration time.Duration, pat
 		return err
 	}
 	return srv.profile(ctx, length, path)
+}
+
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -17,10 +17,13 @@ type result struct {
 	P99Target time.Duration // most p99 may be; 0 = none
 	OK        int
 	Failed    int
+	Rejected  int // answered 503 (load shedding); neither OK nor Failed
 	Elapsed   time.Duration
 	Latencies []time.Duration // one per successful request, any order
 	ServerCPU time.Duration   // CPU the manaauth process used meanwhile
 	DBCPU     time.Duration   // CPU the PostgreSQL backends of its database used
+	RSS       uint64          // server RSS right after the scenario
+	PeakRSS   uint64          // server VmHWM (peak RSS since start) right after it
 }
 
 // perOp spreads a CPU time over the successful operations.
@@ -74,6 +77,13 @@ func fmtRate(v float64) string {
 	return b.String()
 }
 
+func fmtMiB(b uint64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
 // verdict compares a measured value with its target.
 func verdict(ok bool) string {
 	if ok {
@@ -85,8 +95,8 @@ func verdict(ok bool) string {
 // writeTable prints the results and the idle RSS as a Markdown table.
 // It sorts each result's latencies in place.
 func writeTable(w io.Writer, results []result, idleRSS uint64, rssTarget uint64) {
-	fmt.Fprintln(w, "| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | Server CPU/op | DB CPU/op | |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| Scenario | Workers | Requests/s | Target | p50 | p99 | OK | Failed | 503 | Server CPU/op | DB CPU/op | RSS after | peak RSS | |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
 		slices.Sort(r.Latencies)
 		target, met := "–", ""
@@ -101,13 +111,14 @@ func writeTable(w io.Writer, results []result, idleRSS uint64, rssTarget uint64)
 			}
 			met = verdict(ok)
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %d | %s | %s | %s | %s | %s |\n",
 			r.Name, r.Workers, fmtRate(r.rate()), target,
 			fmtDuration(percentile(r.Latencies, 50)), p99Cell,
-			r.OK, r.Failed, fmtDuration(r.perOp(r.ServerCPU)), fmtDuration(r.perOp(r.DBCPU)), met)
+			r.OK, r.Failed, r.Rejected, fmtDuration(r.perOp(r.ServerCPU)), fmtDuration(r.perOp(r.DBCPU)),
+			fmtMiB(r.RSS), fmtMiB(r.PeakRSS), met)
 	}
 	if idleRSS > 0 {
-		fmt.Fprintf(w, "| idle RSS | | %.1f MiB | ≤ %d MiB | | | | | | | %s |\n",
+		fmt.Fprintf(w, "| idle RSS | | %.1f MiB | ≤ %d MiB | | | | | | | | | | %s |\n",
 			float64(idleRSS)/(1<<20), rssTarget>>20, verdict(idleRSS <= rssTarget))
 	}
 }

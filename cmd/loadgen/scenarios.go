@@ -39,6 +39,8 @@ var scenarios = []scenario{
 	{"code_flow", 50, prepareCodeFlow, 0},
 	{"spend_distinct", spendTarget, prepareSpend(false), spendP99},
 	{"spend_shared", spendTarget, prepareSpend(true), spendP99},
+	{"session", 0, prepareSession, 0},
+	{"login_flood", 0, prepareLoginFlood, 0},
 }
 
 // loader sends the requests. All scenarios share one transport so
@@ -46,6 +48,9 @@ var scenarios = []scenario{
 type loader struct {
 	base      string
 	transport *http.Transport
+	// tokenURL and introspectURL are the protocol endpoints: manaauth's
+	// under base, or another server's (-hydra).
+	tokenURL, introspectURL string
 	client    *http.Client // never follows redirects
 	basicAuth string       // precomputed client_secret_basic header
 
@@ -53,10 +58,13 @@ type loader struct {
 	// returns its combined output; the spend scenarios seed with it.
 	cli      func(ctx context.Context, args ...string) ([]byte, error)
 	spenders spenders
+	// people are the seeded users and sessions the session and login
+	// scenarios use (see seed.go).
+	people people
 }
 
-func newLoader(base string, workers int) *loader {
-	workers = max(workers, spendUsers) // the spend scenarios fix their own concurrency
+func newLoader(base string, workers int, id, secret string) *loader {
+	workers = max(workers, spendUsers, floodWorkers) // some scenarios fix their own concurrency
 	tr := &http.Transport{
 		Proxy:               nil, // loopback only, whatever HTTP_PROXY says
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -66,10 +74,12 @@ func newLoader(base string, workers int) *loader {
 		DisableCompression:  true, // measure the server, not gzip
 	}
 	req, _ := http.NewRequest(http.MethodGet, base, nil)
-	req.SetBasicAuth(clientID, clientSecret) // both are URL-safe, so no form-encoding is needed
+	req.SetBasicAuth(id, secret) // both are URL-safe, so no form-encoding is needed
 	return &loader{
-		base:      base,
-		transport: tr,
+		base:          base,
+		tokenURL:      base + "/oauth2/token",
+		introspectURL: base + "/oauth2/introspect",
+		transport:     tr,
 		client: &http.Client{Transport: tr, Timeout: 30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		basicAuth: req.Header.Get("Authorization"),
@@ -95,8 +105,8 @@ func send(c *http.Client, req *http.Request, want int) (*http.Response, []byte, 
 }
 
 // postForm sends an authenticated form post to a protocol endpoint.
-func (l *loader) postForm(ctx context.Context, path string, form url.Values) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.base+path, strings.NewReader(form.Encode()))
+func (l *loader) postForm(ctx context.Context, endpoint string, form url.Values) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +125,7 @@ type tokenResponse struct {
 // token calls the token endpoint and checks the tokens the grant must yield.
 func (l *loader) token(ctx context.Context, form url.Values, wantRefresh bool) (tokenResponse, error) {
 	var tr tokenResponse
-	body, err := l.postForm(ctx, "/oauth2/token", form)
+	body, err := l.postForm(ctx, l.tokenURL, form)
 	if err != nil {
 		return tr, err
 	}
@@ -185,7 +195,7 @@ func prepareIntrospection(ctx context.Context, l *loader, workers int) ([]op, er
 		ops[w] = func(ctx context.Context) error {
 			tok := pool[next%len(pool)]
 			next++
-			body, err := l.postForm(ctx, "/oauth2/introspect", url.Values{"token": {tok}})
+			body, err := l.postForm(ctx, l.introspectURL, url.Values{"token": {tok}})
 			if err != nil {
 				return err
 			}
@@ -319,6 +329,7 @@ func runScenario(ctx context.Context, sc scenario, ops []op, duration time.Durat
 		samples  []string
 		lats     = make([][]time.Duration, len(ops))
 		failures = make([]int, len(ops))
+		rejected = make([]int, len(ops))
 	)
 	start := time.Now()
 	deadline := start.Add(duration)
@@ -335,6 +346,10 @@ func runScenario(ctx context.Context, sc scenario, ops []op, duration time.Durat
 				if ctx.Err() != nil {
 					break // interrupted, not a failure of the server
 				}
+				if errors.Is(err, errRejected) {
+					rejected[w]++
+					continue
+				}
 				failures[w]++
 				mu.Lock()
 				if len(samples) < 3 {
@@ -349,6 +364,7 @@ func runScenario(ctx context.Context, sc scenario, ops []op, duration time.Durat
 	for w := range ops {
 		r.OK += len(lats[w])
 		r.Failed += failures[w]
+		r.Rejected += rejected[w]
 		r.Latencies = append(r.Latencies, lats[w]...)
 	}
 	for _, s := range samples {

@@ -172,6 +172,7 @@ type server struct {
 	env       []string
 	baseURL   string
 	pprofAddr string // empty unless -pprof
+	secretKey string // its SECRET_KEY
 	cmd       *exec.Cmd
 	exited    chan struct{}
 }
@@ -181,7 +182,7 @@ func newServer(bin, dsn string, withPprof bool) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{bin: bin, baseURL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	s := &server{bin: bin, baseURL: fmt.Sprintf("http://127.0.0.1:%d", port), secretKey: "loadgen-secret-key-" + randomHex(16)}
 	s.env = append(os.Environ(),
 		"DATABASE_URL="+dsn,
 		"BASE_URL="+s.baseURL,
@@ -189,7 +190,7 @@ func newServer(bin, dsn string, withPprof bool) (*server, error) {
 		// Loopback only: the ready line then names the URL, and nothing
 		// outside this machine can reach the benchmark server.
 		"LISTEN_ADDR=127.0.0.1:"+strconv.Itoa(port),
-		"SECRET_KEY=loadgen-secret-key-"+randomHex(16),
+		"SECRET_KEY="+s.secretKey,
 		"LOG_LEVEL=warn",
 		// The load comes from one address: lift the per-IP limits that
 		// protect the login from exactly this traffic pattern.
@@ -299,18 +300,24 @@ func (s *server) stop() {
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
 // rss reads the server's resident set size from /proc (Linux only).
-func (s *server) rss() (uint64, error) {
+func (s *server) rss() (uint64, error) { return s.status("VmRSS") }
+
+// peakRSS is the most the server's resident set has been since it
+// started (VmHWM).
+func (s *server) peakRSS() (uint64, error) { return s.status("VmHWM") }
+
+func (s *server) status(field string) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // profile saves a CPU profile of the server taken over d into path.
