@@ -51,8 +51,8 @@ type loader struct {
 	// tokenURL and introspectURL are the protocol endpoints: manaauth's
 	// under base, or another server's (-hydra).
 	tokenURL, introspectURL string
-	client    *http.Client // never follows redirects
-	basicAuth string       // precomputed client_secret_basic header
+	client                  *http.Client // never follows redirects
+	basicAuth               string       // precomputed client_secret_basic header
 
 	// cli runs a manaauth subcommand against the run's database and
 	// returns its combined output; the spend scenarios seed with it.
