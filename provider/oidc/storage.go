@@ -32,6 +32,8 @@ type storage struct {
 	clients *clientCache
 	grace   time.Duration
 	now     func() time.Time
+	// decoded spares access-token lookups the JSON decoding (decoded.go).
+	decoded decodedGrants
 }
 
 var (
@@ -163,7 +165,12 @@ func (s *storage) get(ctx context.Context, kind, signature string, proto fosite.
 	if err != nil {
 		return nil, nil, mapErr(ctx, err)
 	}
-	r, err := s.decode(ctx, g, proto)
+	var r *fosite.Request
+	if kind == provider.KindAccessToken {
+		r, err = s.decodeAccess(ctx, g, proto)
+	} else {
+		r, err = s.decode(ctx, g, proto)
+	}
 	if err != nil {
 		return g, nil, err
 	}
