@@ -52,7 +52,28 @@ lint:
 test: check-files check-generated lint
 	GO="$(GO)" $(GO) run ./internal/testreport -count=1 -timeout 20m ./...
 
-## bench: micro-benchmarks and the load generator against a local server on PostgreSQL
+## bench: micro-benchmarks and the load generator against a local server on PostgreSQL:
+## empty database, 1,000,000 grants and 100,000 users, through PgBouncer, and Ory Hydra
+## (built outside the module, see bench-hydra) in the same run for comparison
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./provider/...
 	$(GO) run ./cmd/loadgen -database "$(TEST_DATABASE_URL)"
+	$(GO) run ./cmd/loadgen -database "$(TEST_DATABASE_URL)" -data big
+	$(GO) run ./cmd/loadgen -database "$(TEST_DATABASE_URL)" -pgbouncer
+	@if $(MAKE) --no-print-directory bench-hydra; then \
+		$(GO) run ./cmd/loadgen -database "$(TEST_DATABASE_URL)" -hydra "$(HYDRA)"; \
+	else echo "bench: Ory Hydra could not be built; its comparison is skipped"; fi
+
+# issue 13 (perf): Ory Hydra, the comparison of `make bench`, is built from the
+# Go module proxy in a scratch module outside the repository (never in go.mod).
+# Its go.mod replaces pop with Ory's fork; replace directives of a dependency
+# do not apply, so the scratch module repeats it.
+HYDRA_DIR ?= $(or $(TMPDIR),/tmp)/manaauth-bench-hydra
+HYDRA ?= $(HYDRA_DIR)/hydra
+.PHONY: bench-hydra
+bench-hydra:
+	@test -x "$(HYDRA)" || { mkdir -p "$(HYDRA_DIR)" && cd "$(HYDRA_DIR)" && \
+		{ test -f go.mod || $(GO) mod init bench-hydra; } && \
+		$(GO) mod edit -replace github.com/gobuffalo/pop/v6=github.com/ory/pop/v6@v6.2.1-0.20241121111754-e5dfc0f3344b && \
+		$(GO) get -tool github.com/ory/hydra/v2@v2.3.0 && \
+		$(GO) build -o "$(HYDRA)" github.com/ory/hydra/v2; }
