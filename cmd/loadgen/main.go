@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	pprofDir := fs.String("pprof", "", "directory for a server CPU profile per scenario")
 	data := fs.String("data", "empty", "database contents: empty (only what the scenarios create) or big (1,000,000 grants, 100,000 users with a live session each)")
 	viaBouncer := fs.Bool("pgbouncer", false, "connect manaauth to PostgreSQL through PgBouncer in transaction pooling mode")
+	prebuilt := fs.String("bin", "", "a manaauth binary to run instead of building this module's (for before/after comparisons)")
 	hydraBin := fs.String("hydra", "", "benchmark Ory Hydra (this binary, built outside the module) instead of manaauth: "+strings.Join(hydraScenarios, " and ")+" only")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -106,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := *hydraBin
+	bin := cmp.Or(*hydraBin, *prebuilt)
 	if bin == "" {
 		fmt.Fprintln(stderr, "building manaauth …")
 		if bin, err = buildServer(ctx, tmp, stderr); err != nil {

@@ -59,7 +59,7 @@ func seedData(ctx context.Context, dsn string, users, sessions, grants int, stde
 		args []any
 	}{
 		{"users", users, `INSERT INTO auth.users (id, email, email_verified, name, role, password_hash, created_at, updated_at)
-			SELECT 'seed-user-' || lpad(i::text, 6, '0'), 'seed' || i || '@example.com', i % 10 <> 0,
+			SELECT 'seed-user-' || lpad(i::text, 6, '0'), 'seed' || i || '@example.com', true,
 				'Seed User ' || i, 'user', $1,
 				now() - (i % 365) * interval '1 day', now() - (i % 30) * interval '1 day'
 			FROM generate_series(1, $2::int) i
