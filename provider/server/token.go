@@ -217,24 +217,24 @@ func (s *server) writeIntrospection(w http.ResponseWriter, ir fosite.Introspecti
 	}
 	ar, use := ir.GetAccessRequester(), ir.GetTokenUse()
 	sess := ar.GetSession()
-	resp := map[string]any{
-		"active":    true,
-		"iss":       s.Config.Issuer,
-		"client_id": ar.GetClient().GetID(),
-		"token_use": string(use),
+	resp := introspection{
+		Active:   true,
+		Issuer:   s.Config.Issuer,
+		ClientID: ar.GetClient().GetID(),
+		TokenUse: string(use),
 	}
 	if exp := sess.GetExpiresAt(use); !exp.IsZero() {
-		resp["exp"] = exp.Unix()
+		resp.Exp = exp.Unix()
 	}
 	if at := ar.GetRequestedAt(); !at.IsZero() {
-		resp["iat"] = at.Unix()
+		resp.Iat = at.Unix()
 	}
 	if sc := ar.GetGrantedScopes(); len(sc) > 0 {
-		resp["scope"] = strings.Join(sc, " ")
+		resp.Scope = strings.Join(sc, " ")
 	}
 	aud := []string(ar.GetGrantedAudience())
 	if use == fosite.AccessToken {
-		resp["token_type"] = "Bearer"
+		resp.TokenType = "Bearer"
 		// Mirror the JWT: JWT_AUDIENCE only for trusted clients, and the
 		// issuer when nothing else was granted.
 		if c, ok := ar.GetClient().(*oidc.Client); ok && c.Model != nil && c.Model.Trusted {
@@ -244,25 +244,34 @@ func (s *server) writeIntrospection(w http.ResponseWriter, ir fosite.Introspecti
 			aud = []string{s.Config.Issuer}
 		}
 	}
-	if aud = slices.Compact(slices.Sorted(slices.Values(aud))); len(aud) > 0 {
-		resp["aud"] = aud
-	}
-	sub := sess.GetSubject()
-	if sub == "" && use == fosite.AccessToken {
-		sub = ar.GetClient().GetID() // client_credentials, as in the JWT
-	}
-	if sub != "" {
-		resp["sub"] = sub
+	resp.Aud = slices.Compact(slices.Sorted(slices.Values(aud)))
+	resp.Sub = sess.GetSubject()
+	if resp.Sub == "" && use == fosite.AccessToken {
+		resp.Sub = ar.GetClient().GetID() // client_credentials, as in the JWT
 	}
 	if os, ok := sess.(*oidc.Session); ok {
-		if os.Email != "" {
-			resp["username"] = os.Email
-		}
-		if os.SessionID != "" {
-			resp["sid"] = os.SessionID
-		}
+		resp.Username, resp.SID = os.Email, os.SessionID
 	}
-	_ = json.NewEncoder(w).Encode(resp)
+	_ = json.NewEncoder(w).Encode(&resp)
+}
+
+// introspection is an active token's RFC 7662 response. A struct, not a
+// map: encoding a map sorts its keys and boxes every value, a measurable
+// part of an introspection's CPU; the fields are in key order so the
+// bytes are what the map gave.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Aud       []string `json:"aud,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
+	SID       string   `json:"sid,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	TokenUse  string   `json:"token_use,omitempty"`
+	Username  string   `json:"username,omitempty"`
 }
 
 func (s *server) handleRevoke() http.Handler {
