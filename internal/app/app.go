@@ -117,6 +117,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if opts.WrapStore != nil {
 		a.Store = opts.WrapStore(a.Store)
 	}
+	// issue 13 (perf): every grant revocation of this process reaches the
+	// access-token cache of introspection at once (oidc.WatchRevocations).
+	var revocations *oidc.Revocations
+	a.Store, revocations = oidc.WatchRevocations(a.Store)
 	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys")})
 	if err != nil {
 		return nil, err
@@ -166,7 +170,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	a.OP, err = oidc.New(oidc.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience, RefreshGrace: grace,
 		Now: opts.Now, Sessions: a.Sessions, Audit: auditLog,
-		Logouts: a.Notifier, // issue 12 (connected apps): a revoked consent logs the app out
+		Logouts:     a.Notifier,  // issue 12 (connected apps): a revoked consent logs the app out
+		Revocations: revocations, // issue 13 (perf)
 	}, a.Store, a.Ring)
 	if err != nil {
 		return nil, err

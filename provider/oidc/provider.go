@@ -45,6 +45,11 @@ type Config struct {
 	// Logouts tells an app whose consent a user took back (issue 12,
 	// connected apps); nil tells nobody.
 	Logouts AppLogouts
+	// Revocations (issue 13, performance), from WatchRevocations over the
+	// store every part of the process uses, lets introspection answer
+	// repeated checks of an access token from memory for up to a second;
+	// nil reads every check from the store.
+	Revocations *Revocations
 }
 
 // Sessions continues login sessions by their one expiry rule, and ends
@@ -142,7 +147,8 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 		FormPostHTMLTemplate:       formPostTemplate(cfg.Issuer),
 	}
 
-	st := &storage{store: store, clients: newClientCache(store, cfg.ClientCacheTTL, cfg.Now), grace: cfg.RefreshGrace, now: cfg.Now}
+	st := &storage{store: store, clients: newClientCache(store, cfg.ClientCacheTTL, cfg.Now), grace: cfg.RefreshGrace, now: cfg.Now,
+		rev: cfg.Revocations}
 	fc.ClientAuthenticationStrategy = clientAuthentication((&fosite.Fosite{Store: st, Config: fc}).DefaultClientAuthenticationStrategy)
 	sg := &signer{ring: ring, now: cfg.Now}
 	strat := &strategy{

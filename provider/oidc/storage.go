@@ -34,6 +34,11 @@ type storage struct {
 	now     func() time.Time
 	// decoded spares access-token lookups the JSON decoding (decoded.go).
 	decoded decodedGrants
+	// rev and active answer repeated access-token checks from memory
+	// within one revocation epoch and activeTTL (revocations.go); rev nil
+	// turns that off.
+	rev    *Revocations
+	active activeGrants
 }
 
 var (
@@ -236,7 +241,35 @@ func (s *storage) CreateAccessTokenSession(ctx context.Context, signature string
 }
 
 func (s *storage) GetAccessTokenSession(ctx context.Context, signature string, proto fosite.Session) (fosite.Requester, error) {
+	if s.rev != nil && provider.CleanText(signature) {
+		return s.getAccessCached(ctx, signature, proto)
+	}
 	g, r, err := s.get(ctx, provider.KindAccessToken, signature, proto)
+	if err != nil {
+		return nil, err
+	}
+	if !g.Active {
+		return r, fosite.ErrInactiveToken
+	}
+	return r, nil
+}
+
+// getAccessCached is GetAccessTokenSession through the active-grant cache.
+// The epoch is read before the row: a revocation that commits after the
+// read advances it, so what was read is never used past that revocation.
+func (s *storage) getAccessCached(ctx context.Context, signature string, proto fosite.Session) (fosite.Requester, error) {
+	epoch, now := s.rev.Epoch(), s.now()
+	g := s.active.get(signature, epoch, now)
+	if g == nil {
+		var err error
+		if g, err = s.store.GetGrant(ctx, provider.KindAccessToken, signature); err != nil {
+			return nil, mapErr(ctx, err)
+		}
+		if g.Active {
+			s.active.put(signature, g, epoch, now)
+		}
+	}
+	r, err := s.decodeAccess(ctx, g, proto)
 	if err != nil {
 		return nil, err
 	}
