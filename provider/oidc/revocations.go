@@ -135,6 +135,56 @@ const activeCap = 8192
 type activeGrants struct {
 	mu sync.RWMutex
 	m  map[string]activeGrant
+
+	// flights lets concurrent misses for one token within one epoch share
+	// a single database read: a resource server checking one token from
+	// many requests at once would otherwise send them all to the database
+	// when the entry expires. A request that read a later epoch (a
+	// revocation completed since the flight began) never joins it.
+	fmu     sync.Mutex
+	flights map[flightKey]*flight
+}
+
+type flightKey struct {
+	signature string
+	epoch     uint64
+}
+
+type flight struct {
+	done   chan struct{}
+	g      *provider.Grant
+	err    error
+	joined int // requests waiting on it (under fmu)
+}
+
+// read returns the grant through the flight for (signature, epoch),
+// calling load if none is in the air.
+func (c *activeGrants) read(signature string, epoch uint64, load func() (*provider.Grant, error)) (*provider.Grant, error) {
+	k := flightKey{signature, epoch}
+	c.fmu.Lock()
+	if f, ok := c.flights[k]; ok {
+		f.joined++
+		c.fmu.Unlock()
+		<-f.done
+		if f.err == nil {
+			return f.g, nil
+		}
+		return load() // the leader's failure may be its own (a cancelled request)
+	}
+	if c.flights == nil {
+		c.flights = make(map[flightKey]*flight)
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flights[k] = f
+	c.fmu.Unlock()
+	defer func() {
+		c.fmu.Lock()
+		delete(c.flights, k)
+		c.fmu.Unlock()
+		close(f.done)
+	}()
+	f.g, f.err = load()
+	return f.g, f.err
 }
 
 type activeGrant struct {

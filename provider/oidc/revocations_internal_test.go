@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -8,7 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
 )
 
 // TestRevokingStoreCoversEveryGrantWrite reads the SQL of both store
@@ -94,4 +100,77 @@ func methodsOf(t *testing.T, files []string, recv string, bodies map[string]stri
 		}
 	}
 	return out
+}
+
+// TestActiveGrantFlights: concurrent misses for one token in one epoch
+// share one read; a request that saw a later epoch reads for itself, and
+// a failed shared read is retried by each waiter.
+func TestActiveGrantFlights(t *testing.T) {
+	var c activeGrants
+	release := make(chan struct{})
+	var loads atomic.Int32
+	slow := func() (*provider.Grant, error) {
+		loads.Add(1)
+		<-release
+		return &provider.Grant{Active: true}, nil
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if g, err := c.read("sig", 1, slow); err != nil || !g.Active {
+				t.Errorf("shared read: %v %v", g, err)
+			}
+		})
+	}
+	// Wait until the leader is loading and the seven others wait on it.
+	joined := func(k flightKey) int {
+		c.fmu.Lock()
+		defer c.fmu.Unlock()
+		if f := c.flights[k]; f != nil {
+			return f.joined
+		}
+		return -1
+	}
+	for deadline := time.Now().Add(5 * time.Second); joined(flightKey{"sig", 1}) < 7; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the concurrent misses did not join one flight")
+		}
+	}
+	later := func() (*provider.Grant, error) { return &provider.Grant{Active: false}, nil }
+	if g, err := c.read("sig", 2, later); err != nil || g.Active {
+		t.Errorf("a later epoch joined the earlier flight: %v %v", g, err)
+	}
+	close(release)
+	wg.Wait()
+	if n := loads.Load(); n != 1 {
+		t.Errorf("%d loads for 8 concurrent misses, want 1", n)
+	}
+	// A failed shared read: every waiter tries on its own.
+	failed := make(chan struct{})
+	var own atomic.Int32
+	go func() {
+		_, _ = c.read("sig2", 1, func() (*provider.Grant, error) { <-failed; return nil, errors.New("cancelled") })
+	}()
+	for deadline := time.Now().Add(5 * time.Second); joined(flightKey{"sig2", 1}) < 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the failing read never started")
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if g, err := c.read("sig2", 1, func() (*provider.Grant, error) { own.Add(1); return &provider.Grant{Active: true}, nil }); err != nil || !g.Active {
+			t.Errorf("waiter after a failed flight: %v %v", g, err)
+		}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); joined(flightKey{"sig2", 1}) < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter did not join the failing read")
+		}
+	}
+	close(failed)
+	<-done
+	if own.Load() != 1 {
+		t.Errorf("waiter loaded %d times after the shared read failed, want 1", own.Load())
+	}
 }

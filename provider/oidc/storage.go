@@ -262,11 +262,15 @@ func (s *storage) getAccessCached(ctx context.Context, signature string, proto f
 	g := s.active.get(signature, epoch, now)
 	if g == nil {
 		var err error
-		if g, err = s.store.GetGrant(ctx, provider.KindAccessToken, signature); err != nil {
+		g, err = s.active.read(signature, epoch, func() (*provider.Grant, error) {
+			g, err := s.store.GetGrant(ctx, provider.KindAccessToken, signature)
+			if err == nil && g.Active {
+				s.active.put(signature, g, epoch, now)
+			}
+			return g, err
+		})
+		if err != nil {
 			return nil, mapErr(ctx, err)
-		}
-		if g.Active {
-			s.active.put(signature, g, epoch, now)
 		}
 	}
 	r, err := s.decodeAccess(ctx, g, proto)
