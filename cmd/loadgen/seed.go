@@ -19,12 +19,9 @@ const (
 	bigGrants   = 1_000_000
 )
 
-// seedUserID and seedSessionID name the rows of the big seed, so scenarios
-// can address them (the session scenario forges cookies for them).
-func seedUserID(i int) string { return fmt.Sprintf("seed-user-%06d", i) }
-
-// seedSessionID is 43 characters like the server's own (32 random bytes,
-// base64url): the index holds keys as wide as real ones.
+// seedSessionID names the i-th seeded session (the session scenario seals
+// cookies for them): 43 characters like the server's own ids (32 random
+// bytes, base64url), so the index holds keys as wide as real ones.
 func seedSessionID(i int) string { return fmt.Sprintf("seed-session-%030d", i) }
 
 // seedData fills the run's database, already migrated, with users (each
