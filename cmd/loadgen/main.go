@@ -92,7 +92,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if i < 0 {
 			return fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(names, ", "))
 		}
-		selected = append(selected, scenarios[i])
+		sc := scenarios[i]
+		if *hydraBin != "" {
+			sc.Target, sc.P99 = 0, 0 // the targets are manaauth's
+		}
+		selected = append(selected, sc)
 	}
 	if *workers < 1 || *duration <= 0 {
 		return errors.New("-concurrency and -duration must be positive")
