@@ -1,8 +1,8 @@
 package oidc
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"maps"
 	"net/url"
 	"slices"
@@ -21,15 +21,15 @@ const decodedCap = 4096
 // revocation and expiry are decided by the database as before; what is
 // kept is only the JSON decoding of the row's request data, the largest
 // CPU cost of an introspection once the signature check is cached. An
-// entry is used only when the row's data is byte for byte the data it was
-// decoded from, and every caller gets its own deep copy.
+// entry is used only when the row's data has the SHA-256 of the data it
+// was decoded from, and every caller gets its own deep copy.
 type decodedGrants struct {
 	mu sync.RWMutex
 	m  map[string]*decodedGrant // by signature
 }
 
 type decodedGrant struct {
-	data []byte        // the row's data this was decoded from
+	sum  [32]byte      // SHA-256 of the row's data this was decoded from (not a copy: memory)
 	sr   storedRequest // without Session
 	sess *Session
 }
@@ -38,7 +38,7 @@ func (c *decodedGrants) get(signature string, data []byte) *decodedGrant {
 	c.mu.RLock()
 	d := c.m[signature]
 	c.mu.RUnlock()
-	if d == nil || !bytes.Equal(d.data, data) {
+	if d == nil || d.sum != sha256.Sum256(data) {
 		return nil
 	}
 	return d
@@ -68,7 +68,7 @@ func (s *storage) decodeAccess(ctx context.Context, g *provider.Grant, proto fos
 			return nil, err
 		}
 		sess, _ := r.Session.(*Session)
-		d = &decodedGrant{data: bytes.Clone(g.Data), sess: sess.clone(), sr: storedRequest{
+		d = &decodedGrant{sum: sha256.Sum256(g.Data), sess: sess.clone(), sr: storedRequest{
 			ID: r.ID, RequestedAt: r.RequestedAt, ClientID: r.Client.GetID(),
 			RequestedScope: r.RequestedScope, GrantedScope: r.GrantedScope,
 			RequestedAudience: r.RequestedAudience, GrantedAudience: r.GrantedAudience, Form: r.Form,
