@@ -201,6 +201,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
 		fmt.Fprintf(stderr, "running %s: %d workers for %s\n", sc.Name, len(ops), *duration)
+		srv.resetPeakRSS()
 		r, err := measure(ctx, sc, ops, *duration, srv, db, *pprofDir, stderr)
 		if err != nil {
 			return err

@@ -23,7 +23,7 @@ type result struct {
 	ServerCPU time.Duration   // CPU the manaauth process used meanwhile
 	DBCPU     time.Duration   // CPU the PostgreSQL backends of its database used
 	RSS       uint64          // server RSS right after the scenario
-	PeakRSS   uint64          // server VmHWM (peak RSS since start) right after it
+	PeakRSS   uint64          // server VmHWM right after it: its peak RSS during the scenario
 }
 
 // perOp spreads a CPU time over the successful operations.

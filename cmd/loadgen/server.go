@@ -303,8 +303,16 @@ func (s *server) pid() int { return s.cmd.Process.Pid }
 func (s *server) rss() (uint64, error) { return s.status("VmRSS") }
 
 // peakRSS is the most the server's resident set has been since it
-// started (VmHWM).
+// started or since resetPeakRSS (VmHWM).
 func (s *server) peakRSS() (uint64, error) { return s.status("VmHWM") }
+
+// resetPeakRSS starts a new VmHWM window (Linux: writing 5 to clear_refs),
+// so each scenario's peak is its own. Where that is not allowed the peak
+// stays the one since start, which the caller cannot tell apart: it only
+// makes the column an upper bound.
+func (s *server) resetPeakRSS() {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.pid()), []byte("5"), 0)
+}
 
 func (s *server) status(field string) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
