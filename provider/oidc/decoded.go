@@ -61,20 +61,35 @@ func (c *decodedGrants) put(signature string, d *decodedGrant) {
 
 // decodeAccess is decode for access-token grants, through the cache.
 func (s *storage) decodeAccess(ctx context.Context, g *provider.Grant, proto fosite.Session) (*fosite.Request, error) {
-	d := s.decoded.get(g.Signature, g.Data)
-	if d == nil {
-		r, err := s.decode(ctx, g, nil)
-		if err != nil {
-			return nil, err
-		}
-		sess, _ := r.Session.(*Session)
-		d = &decodedGrant{sum: sha256.Sum256(g.Data), sess: sess.clone(), sr: storedRequest{
-			ID: r.ID, RequestedAt: r.RequestedAt, ClientID: r.Client.GetID(),
-			RequestedScope: r.RequestedScope, GrantedScope: r.GrantedScope,
-			RequestedAudience: r.RequestedAudience, GrantedAudience: r.GrantedAudience, Form: r.Form,
-		}}
-		s.decoded.put(g.Signature, d)
+	d, err := s.decodedOf(ctx, g)
+	if err != nil {
+		return nil, err
 	}
+	return s.request(ctx, d, proto)
+}
+
+// decodedOf returns the decoded form of the row g, from the cache or
+// decoded now (and cached).
+func (s *storage) decodedOf(ctx context.Context, g *provider.Grant) (*decodedGrant, error) {
+	if d := s.decoded.get(g.Signature, g.Data); d != nil {
+		return d, nil
+	}
+	r, err := s.decode(ctx, g, nil)
+	if err != nil {
+		return nil, err
+	}
+	sess, _ := r.Session.(*Session)
+	d := &decodedGrant{sum: sha256.Sum256(g.Data), sess: sess.clone(), sr: storedRequest{
+		ID: r.ID, RequestedAt: r.RequestedAt, ClientID: r.Client.GetID(),
+		RequestedScope: r.RequestedScope, GrantedScope: r.GrantedScope,
+		RequestedAudience: r.RequestedAudience, GrantedAudience: r.GrantedAudience, Form: r.Form,
+	}}
+	s.decoded.put(g.Signature, d)
+	return d, nil
+}
+
+// request builds a fresh requester from d, sharing nothing with it.
+func (s *storage) request(ctx context.Context, d *decodedGrant, proto fosite.Session) (*fosite.Request, error) {
 	// The client is looked up every time, as decode does: a disabled or
 	// changed client takes effect on its grants.
 	client, err := s.GetClient(ctx, d.sr.ClientID)

@@ -152,14 +152,21 @@ type flightKey struct {
 
 type flight struct {
 	done   chan struct{}
-	g      *provider.Grant
+	g      readGrant
 	err    error
 	joined int // requests waiting on it (under fmu)
 }
 
+// readGrant is what one read of an access token's row found: its decoded
+// form and whether it is active.
+type readGrant struct {
+	d      *decodedGrant
+	active bool
+}
+
 // read returns the grant through the flight for (signature, epoch),
 // calling load if none is in the air.
-func (c *activeGrants) read(signature string, epoch uint64, load func() (*provider.Grant, error)) (*provider.Grant, error) {
+func (c *activeGrants) read(signature string, epoch uint64, load func() (readGrant, error)) (readGrant, error) {
 	k := flightKey{signature, epoch}
 	c.fmu.Lock()
 	if f, ok := c.flights[k]; ok {
@@ -187,23 +194,26 @@ func (c *activeGrants) read(signature string, epoch uint64, load func() (*provid
 	return f.g, f.err
 }
 
+// activeGrant is an active access token's grant as decoded, without the
+// row itself (its data is most of the memory, and a grant's data never
+// changes: rows are only created, deactivated and deleted).
 type activeGrant struct {
-	g     *provider.Grant // shared, never modified
+	d     *decodedGrant // shared, never modified
 	epoch uint64
 	until time.Time
 }
 
-func (c *activeGrants) get(signature string, epoch uint64, now time.Time) *provider.Grant {
+func (c *activeGrants) get(signature string, epoch uint64, now time.Time) *decodedGrant {
 	c.mu.RLock()
 	e, ok := c.m[signature]
 	c.mu.RUnlock()
 	if !ok || e.epoch != epoch || !now.Before(e.until) {
 		return nil
 	}
-	return e.g
+	return e.d
 }
 
-func (c *activeGrants) put(signature string, g *provider.Grant, epoch uint64, now time.Time) {
+func (c *activeGrants) put(signature string, d *decodedGrant, epoch uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -212,5 +222,5 @@ func (c *activeGrants) put(signature string, g *provider.Grant, epoch uint64, no
 	if len(c.m) >= activeCap {
 		clear(c.m) // amortised O(1); the cost is a database read per token
 	}
-	c.m[signature] = activeGrant{g: g, epoch: epoch, until: now.Add(activeTTL)}
+	c.m[signature] = activeGrant{d: d, epoch: epoch, until: now.Add(activeTTL)}
 }

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/manacore/mana-core-auth/provider"
 )
 
 // TestRevokingStoreCoversEveryGrantWrite reads the SQL of both store
@@ -109,15 +107,15 @@ func TestActiveGrantFlights(t *testing.T) {
 	var c activeGrants
 	release := make(chan struct{})
 	var loads atomic.Int32
-	slow := func() (*provider.Grant, error) {
+	slow := func() (readGrant, error) {
 		loads.Add(1)
 		<-release
-		return &provider.Grant{Active: true}, nil
+		return readGrant{active: true}, nil
 	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if g, err := c.read("sig", 1, slow); err != nil || !g.Active {
+			if g, err := c.read("sig", 1, slow); err != nil || !g.active {
 				t.Errorf("shared read: %v %v", g, err)
 			}
 		})
@@ -136,8 +134,8 @@ func TestActiveGrantFlights(t *testing.T) {
 			t.Fatal("the concurrent misses did not join one flight")
 		}
 	}
-	later := func() (*provider.Grant, error) { return &provider.Grant{Active: false}, nil }
-	if g, err := c.read("sig", 2, later); err != nil || g.Active {
+	later := func() (readGrant, error) { return readGrant{active: false}, nil }
+	if g, err := c.read("sig", 2, later); err != nil || g.active {
 		t.Errorf("a later epoch joined the earlier flight: %v %v", g, err)
 	}
 	close(release)
@@ -149,7 +147,7 @@ func TestActiveGrantFlights(t *testing.T) {
 	failed := make(chan struct{})
 	var own atomic.Int32
 	go func() {
-		_, _ = c.read("sig2", 1, func() (*provider.Grant, error) { <-failed; return nil, errors.New("cancelled") })
+		_, _ = c.read("sig2", 1, func() (readGrant, error) { <-failed; return readGrant{}, errors.New("cancelled") })
 	}()
 	for deadline := time.Now().Add(5 * time.Second); joined(flightKey{"sig2", 1}) < 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -159,7 +157,7 @@ func TestActiveGrantFlights(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if g, err := c.read("sig2", 1, func() (*provider.Grant, error) { own.Add(1); return &provider.Grant{Active: true}, nil }); err != nil || !g.Active {
+		if g, err := c.read("sig2", 1, func() (readGrant, error) { own.Add(1); return readGrant{active: true}, nil }); err != nil || !g.active {
 			t.Errorf("waiter after a failed flight: %v %v", g, err)
 		}
 	}()

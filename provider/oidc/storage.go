@@ -259,25 +259,32 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, signature string, p
 // read advances it, so what was read is never used past that revocation.
 func (s *storage) getAccessCached(ctx context.Context, signature string, proto fosite.Session) (fosite.Requester, error) {
 	epoch, now := s.rev.Epoch(), s.now()
-	g := s.active.get(signature, epoch, now)
-	if g == nil {
+	rg := readGrant{d: s.active.get(signature, epoch, now), active: true}
+	if rg.d == nil {
 		var err error
-		g, err = s.active.read(signature, epoch, func() (*provider.Grant, error) {
+		rg, err = s.active.read(signature, epoch, func() (readGrant, error) {
 			g, err := s.store.GetGrant(ctx, provider.KindAccessToken, signature)
-			if err == nil && g.Active {
-				s.active.put(signature, g, epoch, now)
+			if err != nil {
+				return readGrant{}, mapErr(ctx, err)
 			}
-			return g, err
+			d, err := s.decodedOf(ctx, g)
+			if err != nil {
+				return readGrant{}, err
+			}
+			if g.Active {
+				s.active.put(signature, d, epoch, now)
+			}
+			return readGrant{d: d, active: g.Active}, nil
 		})
 		if err != nil {
-			return nil, mapErr(ctx, err)
+			return nil, err
 		}
 	}
-	r, err := s.decodeAccess(ctx, g, proto)
+	r, err := s.request(ctx, rg.d, proto)
 	if err != nil {
 		return nil, err
 	}
-	if !g.Active {
+	if !rg.active {
 		return r, fosite.ErrInactiveToken
 	}
 	return r, nil
