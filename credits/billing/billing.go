@@ -65,6 +65,11 @@ const (
 	EventDisputeClosed          = "charge.dispute.closed"
 )
 
+// EventTypes are the event types HandleWebhook acts on (the metrics
+// pre-set a series for each).
+var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventCheckoutCompleted,
+	EventCheckoutAsyncSucceeded, EventChargeRefunded, EventDisputeCreated, EventDisputeClosed}
+
 // Billing creates Stripe payments for credit packages and fulfils them.
 type Billing struct {
 	cfg    Config

@@ -25,6 +25,7 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing"
 	creditsstore "github.com/manacore/mana-core-auth/credits/store"
 	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/metrics"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/admin"
@@ -80,9 +81,14 @@ type App struct {
 	Billing      *billing.Billing // nil without Stripe
 	Admin        *admin.Service
 	Handler      http.Handler
+	// Metrics is this App's Prometheus registry and domain counters
+	// (issue 13).
+	Metrics *metrics.Metrics
 
 	now   func() time.Time
 	redis *redis.Client
+	// metricsLn is METRICS_ADDR's listener; nil without it.
+	metricsLn net.Listener
 	// failover counts limits in process while Redis is down; nil
 	// without REDIS_URL.
 	failover *ratelimit.Failover
@@ -113,6 +119,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	if a.Store, err = store.New(a.DB); err != nil {
 		return nil, err
+	}
+	a.Metrics = a.newMetrics() // issue 13 (observability)
+	if cfg.MetricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+		}
 	}
 	if opts.WrapStore != nil {
 		a.Store = opts.WrapStore(a.Store)
@@ -175,6 +187,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.watchRedis()
 	var redisState server.RedisState
 	if a.failover != nil {
 		redisState = a.failover
@@ -231,6 +244,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 			TrustedProxies: cfg.TrustedProxies, BackchannelLogout: true, Now: opts.Now},
 		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
 		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing, Admin: a.Admin,
+		HTTP: a.Metrics, Metrics: a.metricsOnMain(),
 	})
 	if err != nil {
 		return nil, err
@@ -325,6 +339,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.Config.PprofAddr != "" {
 		wg.Go(func() { a.servePprof(bg) })
 	}
+	if a.metricsLn != nil {
+		wg.Go(func() { a.serveMetrics(bg, a.metricsLn) })
+	}
 	var serveErr error
 	if ln != nil {
 		srv := &http.Server{
@@ -360,6 +377,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 // returned.
 func (a *App) Close() error {
 	var err error
+	if a.metricsLn != nil {
+		_ = a.metricsLn.Close() // closed already when Run served it
+	}
 	if a.redis != nil {
 		err = a.redis.Close()
 	}
