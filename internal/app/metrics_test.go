@@ -14,6 +14,7 @@ import (
 	"github.com/manacore/mana-core-auth/internal/app"
 	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
+	"github.com/manacore/mana-core-auth/provider/admin"
 )
 
 // contractNames are the metric names /work/metrics-contract.md promises
@@ -79,6 +80,7 @@ func TestMetricsContract(t *testing.T) {
 	for _, d := range databasetest.Dialects() {
 		t.Run(string(d), func(t *testing.T) {
 			cfg := testConfig(t, d)
+			cfg.Admin.Backends = []admin.Backend{{ID: "chat", Name: "Chat", URL: "http://127.0.0.1:9/chat"}}
 			if d == database.Postgres {
 				cfg.RedisURL = os.Getenv("TEST_REDIS_URL") // the Redis pool series with a real pool
 			}
@@ -99,7 +101,8 @@ func TestMetricsContract(t *testing.T) {
 			for _, series := range []string{
 				`manaauth_logins_total{result="throttled"} 0`, `manaauth_tokens_issued_total{grant="sso"} 0`,
 				`http_requests_total{method="GET",route="GET /health/live",status="200"} 1`,
-				`manaauth_db_pool_connections{state="max"}`,
+				`manaauth_db_pool_connections{state="max"}`, `manaauth_users{state="total"} 0`,
+				`manaauth_admin_backend_calls_total{app="chat",result="unavailable"} 0`,
 			} {
 				if !strings.Contains(body, series) {
 					t.Errorf("/metrics has no %s", series)

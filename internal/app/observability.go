@@ -31,6 +31,14 @@ func (a *App) newMetrics() *metrics.Metrics {
 		s := a.DB.PoolStats()
 		return metrics.DBPool{Idle: s.Idle, InUse: s.InUse, Max: s.Max, Acquires: s.Acquires, AcquireWait: s.AcquireWait}
 	})
+	// The stored counts are read at most every 30 s, however often
+	// Prometheus scrapes.
+	m.WatchStats(func(ctx context.Context) (metrics.Stats, error) {
+		s, err := a.Store.Stats(ctx, a.now())
+		return metrics.Stats{Users: s.Users, VerifiedUsers: s.VerifiedUsers, CreatedToday: s.CreatedToday,
+			CreatedThisWeek: s.CreatedThisWeek, CreatedThisMonth: s.CreatedThisMonth,
+			BackchannelPending: s.LogoutJobs, MailPending: s.MailJobs, ErasuresPending: s.ErasureParts}, err
+	}, 30*time.Second, a.now, a.Logger.With("component", "metrics"))
 	return m
 }
 
