@@ -164,7 +164,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	// Every ended session reaches the apps that hold its tokens, from a
 	// durable queue in the database; one audit log for everyone.
 	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient,
-		Logger: log.With("component", "backchannel")}, a.Store, a.Ring)
+		Logger: log.With("component", "backchannel"), Observe: a.Metrics.BackchannelLogout}, a.Store, a.Ring)
 	auditLog := audit.New(a.Store, a.now, log.With("component", "audit"))
 	a.Sessions, err = websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
 		Domain: cfg.CookieDomain, IdleTimeout: cfg.SessionIdle, RememberTimeout: cfg.SessionRemember, MaxLifetime: cfg.SessionMax,
@@ -178,7 +178,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	a.OP, err = oidc.New(oidc.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience, RefreshGrace: grace,
 		Now: opts.Now, Sessions: a.Sessions, Audit: auditLog,
-		Logouts: a.Notifier, // issue 12 (connected apps): a revoked consent logs the app out
+		Logouts:  a.Notifier, // issue 12 (connected apps): a revoked consent logs the app out
+		Observer: a.Metrics,  // issue 13
 	}, a.Store, a.Ring)
 	if err != nil {
 		return nil, err
@@ -198,6 +199,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	a.Accounts, err = account.NewService(account.Config{BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Now: opts.Now,
 		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog, Outbox: opts.Outbox, LoginHolds: loginHolds,
+		Observer:  a.Metrics, // issue 13
 		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost}},
 		a.Store, a.Hasher, mailer)
 	if err != nil {
@@ -212,6 +214,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	creditsCfg := cfg.Credits
 	creditsCfg.Now = opts.Now
+	creditsCfg.Spent = a.Metrics.CreditsSpent // issue 13
 	if a.Credits, err = credits.NewService(ledger, creditsCfg); err != nil {
 		return nil, err
 	}
@@ -219,7 +222,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if cfg.Stripe.SecretKey != "" {
 		a.Billing, err = billing.New(billing.Config{SecretKey: cfg.Stripe.SecretKey, WebhookSecret: cfg.Stripe.WebhookSecret,
 			APIBase: cfg.Stripe.APIBase, SuccessURL: cfg.BaseURL + "/account/credits?purchase=success",
-			CancelURL: cfg.BaseURL + "/account/credits?purchase=cancelled"}, bs, a.Credits)
+			CancelURL: cfg.BaseURL + "/account/credits?purchase=cancelled", Observer: a.Metrics}, bs, a.Credits)
 		if err != nil {
 			return nil, fmt.Errorf("stripe: %w", err)
 		}
@@ -228,6 +231,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	adminCfg := cfg.Admin
 	adminCfg.SecretKey, adminCfg.HTTPClient, adminCfg.Now = cfg.SecretKey, opts.HTTPClient, opts.Now
 	adminCfg.Logger = log.With("component", "admin")
+	adminCfg.ObserveCall = a.Metrics.BackendCall // issue 13
 	adminDeps := admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP, Clients: a.OP}
 	// issue 11, part B (erasure): the ledger seen by administration, and
 	// the reauthentication of a user deleting their own account.
