@@ -25,6 +25,7 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing"
 	creditsstore "github.com/manacore/mana-core-auth/credits/store"
 	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/metrics"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/admin"
@@ -80,9 +81,14 @@ type App struct {
 	Billing      *billing.Billing // nil without Stripe
 	Admin        *admin.Service
 	Handler      http.Handler
+	// Metrics is this App's Prometheus registry and domain counters
+	// (issue 13).
+	Metrics *metrics.Metrics
 
 	now   func() time.Time
 	redis *redis.Client
+	// metricsLn is METRICS_ADDR's listener; nil without it.
+	metricsLn net.Listener
 	// failover counts limits in process while Redis is down; nil
 	// without REDIS_URL.
 	failover *ratelimit.Failover
@@ -113,6 +119,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	if a.Store, err = store.New(a.DB); err != nil {
 		return nil, err
+	}
+	a.Metrics = a.newMetrics() // issue 13 (observability)
+	if cfg.MetricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+		}
 	}
 	if opts.WrapStore != nil {
 		a.Store = opts.WrapStore(a.Store)
@@ -152,7 +164,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	// Every ended session reaches the apps that hold its tokens, from a
 	// durable queue in the database; one audit log for everyone.
 	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient,
-		Logger: log.With("component", "backchannel")}, a.Store, a.Ring)
+		Logger: log.With("component", "backchannel"), Observe: a.Metrics.BackchannelLogout}, a.Store, a.Ring)
 	auditLog := audit.New(a.Store, a.now, log.With("component", "audit"))
 	a.Sessions, err = websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
 		Domain: cfg.CookieDomain, IdleTimeout: cfg.SessionIdle, RememberTimeout: cfg.SessionRemember, MaxLifetime: cfg.SessionMax,
@@ -166,7 +178,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	a.OP, err = oidc.New(oidc.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience, RefreshGrace: grace,
 		Now: opts.Now, Sessions: a.Sessions, Audit: auditLog,
-		Logouts: a.Notifier, // issue 12 (connected apps): a revoked consent logs the app out
+		Logouts:  a.Notifier, // issue 12 (connected apps): a revoked consent logs the app out
+		Observer: a.Metrics,  // issue 13
 	}, a.Store, a.Ring)
 	if err != nil {
 		return nil, err
@@ -175,6 +188,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.watchRedis()
 	var redisState server.RedisState
 	if a.failover != nil {
 		redisState = a.failover
@@ -185,6 +199,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	a.Accounts, err = account.NewService(account.Config{BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Now: opts.Now,
 		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog, Outbox: opts.Outbox, LoginHolds: loginHolds,
+		Observer:  a.Metrics, // issue 13
 		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost}},
 		a.Store, a.Hasher, mailer)
 	if err != nil {
@@ -199,6 +214,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	creditsCfg := cfg.Credits
 	creditsCfg.Now = opts.Now
+	creditsCfg.Spent = a.Metrics.CreditsSpent // issue 13
 	if a.Credits, err = credits.NewService(ledger, creditsCfg); err != nil {
 		return nil, err
 	}
@@ -206,7 +222,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if cfg.Stripe.SecretKey != "" {
 		a.Billing, err = billing.New(billing.Config{SecretKey: cfg.Stripe.SecretKey, WebhookSecret: cfg.Stripe.WebhookSecret,
 			APIBase: cfg.Stripe.APIBase, SuccessURL: cfg.BaseURL + "/account/credits?purchase=success",
-			CancelURL: cfg.BaseURL + "/account/credits?purchase=cancelled"}, bs, a.Credits)
+			CancelURL: cfg.BaseURL + "/account/credits?purchase=cancelled", Observer: a.Metrics}, bs, a.Credits)
 		if err != nil {
 			return nil, fmt.Errorf("stripe: %w", err)
 		}
@@ -215,6 +231,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	adminCfg := cfg.Admin
 	adminCfg.SecretKey, adminCfg.HTTPClient, adminCfg.Now = cfg.SecretKey, opts.HTTPClient, opts.Now
 	adminCfg.Logger = log.With("component", "admin")
+	adminCfg.ObserveCall = a.Metrics.BackendCall // issue 13
 	adminDeps := admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP, Clients: a.OP}
 	// issue 11, part B (erasure): the ledger seen by administration, and
 	// the reauthentication of a user deleting their own account.
@@ -231,6 +248,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 			TrustedProxies: cfg.TrustedProxies, BackchannelLogout: true, Now: opts.Now},
 		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
 		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing, Admin: a.Admin,
+		HTTP: a.Metrics, Metrics: a.metricsOnMain(),
 	})
 	if err != nil {
 		return nil, err
@@ -325,6 +343,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.Config.PprofAddr != "" {
 		wg.Go(func() { a.servePprof(bg) })
 	}
+	if a.metricsLn != nil {
+		wg.Go(func() { a.serveMetrics(bg, a.metricsLn) })
+	}
 	var serveErr error
 	if ln != nil {
 		srv := &http.Server{
@@ -360,6 +381,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 // returned.
 func (a *App) Close() error {
 	var err error
+	if a.metricsLn != nil {
+		_ = a.metricsLn.Close() // closed already when Run served it
+	}
 	if a.redis != nil {
 		err = a.redis.Close()
 	}

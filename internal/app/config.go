@@ -99,6 +99,14 @@ type Config struct {
 	Admin admin.Config
 	// PprofAddr serves /debug/pprof on its own listener when set.
 	PprofAddr string
+	// Observability (issue 13). MetricsAddr serves /metrics on its own
+	// listener, and then not on the public one (METRICS_ADDR).
+	MetricsAddr string
+	// TracesURL is where spans are exported by OTLP/HTTP
+	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
+	// OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces); "" traces nothing.
+	TracesURL   string
+	ServiceName string // OTEL_SERVICE_NAME, default manaauth
 }
 
 // Backoff is the login backoff policy: Free failures, then Base doubling
@@ -245,6 +253,24 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
 			l.problem(fmt.Sprintf("PPROF_ADDR %q must be host:port, e.g. 127.0.0.1:6060", c.PprofAddr))
 		}
+	}
+	// issue 13 (observability)
+	if c.MetricsAddr = getenv("METRICS_ADDR"); c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			l.problem(fmt.Sprintf("METRICS_ADDR %q must be host:port, e.g. 127.0.0.1:9090", c.MetricsAddr))
+		}
+	}
+	c.TracesURL = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	if base := getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); c.TracesURL == "" && base != "" {
+		c.TracesURL = strings.TrimRight(base, "/") + "/v1/traces"
+	}
+	if c.TracesURL != "" {
+		if u, err := url.Parse(c.TracesURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			l.problem(fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT %q must be an http(s) URL, e.g. http://otel-collector:4318", c.TracesURL))
+		}
+	}
+	if c.ServiceName = getenv("OTEL_SERVICE_NAME"); c.ServiceName == "" {
+		c.ServiceName = "manaauth"
 	}
 	if len(l.problems) > 0 {
 		return nil, l.problems

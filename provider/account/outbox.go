@@ -287,6 +287,10 @@ func (o *Outbox) send(ctx context.Context, j *provider.MailJob, m mailMessage) b
 	switch {
 	case ctx.Err() != nil:
 		return false // shutting down: the lease brings the job back
+	case err != nil:
+		o.svc.cfg.Observer.Mail(false) // every failed attempt, retried or not
+	}
+	switch {
 	case errors.Is(err, pmail.ErrInvalidMessage):
 		o.giveUp(ctx, log, j, err) // retrying will not help
 		return false
@@ -299,6 +303,7 @@ func (o *Outbox) send(ctx context.Context, j *provider.MailJob, m mailMessage) b
 	defer cancel()
 	o.complete(cctx, log, j)
 	o.sent.Add(1)
+	o.svc.cfg.Observer.Mail(true)
 	log.DebugContext(ctx, "mail sent", "attempts", j.Attempts+1)
 	return true
 }

@@ -80,7 +80,36 @@ type Config struct {
 	Outbox OutboxConfig
 	// LoginHolds, when set, is told of every password reset.
 	LoginHolds LoginHolds
+	// Observer counts password logins and mails (issue 13, metrics); nil
+	// counts nothing.
+	Observer Observer
 }
+
+// Observer is told of account events, for the metrics.
+type Observer interface {
+	// Login: one of the Login* results.
+	Login(result string)
+	// Mail: one outbox delivery attempt.
+	Mail(sent bool)
+}
+
+// Results of a password login, as the metrics name them.
+const (
+	LoginSuccess              = "success"
+	LoginInvalidCredentials   = "invalid_credentials"
+	LoginSecondFactorRequired = "second_factor_required"
+	LoginThrottledResult      = "throttled"
+	// LoginDisabled: the password matched but the account may not sign in
+	// (disabled, or its address not verified yet).
+	LoginDisabled   = "disabled"
+	LoginOverloaded = "overloaded"
+	LoginError      = "error"
+)
+
+type noObserver struct{}
+
+func (noObserver) Login(string) {}
+func (noObserver) Mail(bool)    {}
 
 // LoginHolds is the login backoff as a password reset sees it: whoever
 // followed the emailed link is the owner, and must be able to sign in at
@@ -121,6 +150,9 @@ func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*
 	}
 	if cfg.Audit == nil {
 		cfg.Audit = audit.New(store, cfg.Now, cfg.Logger)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	if cfg.Redirects == nil {
 		cfg.Redirects = &RedirectPolicy{}
@@ -430,13 +462,18 @@ func (s *Service) setPassword(ctx context.Context, u *provider.User, password st
 // Authenticate checks email and password. Unknown emails cost the same
 // time as wrong passwords. An unverified address is reported after the
 // password matched, so it reveals nothing to someone without the password.
-func (s *Service) Authenticate(ctx context.Context, email, password string) (*provider.User, error) {
+func (s *Service) Authenticate(ctx context.Context, email, password string) (_ *provider.User, err error) {
+	defer func() {
+		if err != nil {
+			s.cfg.Observer.Login(loginResult(err))
+		}
+	}()
 	email = NormalizeEmail(email)
 	if len(password) > 1024 || len(email) > 320 {
 		return nil, ErrInvalidCredentials
 	}
 	var u *provider.User
-	err := provider.ErrNotFound
+	err = provider.ErrNotFound
 	// An address no account can have (NUL, invalid UTF-8, which the
 	// database would refuse) is an unknown one, at the same cost.
 	if provider.CleanText(email) {
@@ -464,6 +501,33 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 	return u, nil
 }
 
+// loginResult names a refused login for the metrics.
+func loginResult(err error) string {
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return LoginInvalidCredentials
+	case errors.Is(err, provider.ErrAccountDisabled), errors.Is(err, ErrEmailNotVerified):
+		return LoginDisabled
+	}
+	return LoginError
+}
+
+// PasswordAccepted follows an Authenticate that succeeded: it reports
+// whether the account must still present its second factor, and counts
+// the login as a success or as waiting for that factor.
+func (s *Service) PasswordAccepted(ctx context.Context, userID string) (secondFactor bool, err error) {
+	secondFactor, err = s.TOTPEnabled(ctx, userID)
+	switch {
+	case err != nil:
+		s.cfg.Observer.Login(LoginError)
+	case secondFactor:
+		s.cfg.Observer.Login(LoginSecondFactorRequired)
+	default:
+		s.cfg.Observer.Login(LoginSuccess)
+	}
+	return secondFactor, err
+}
+
 // LoginFailed audits a failed password check. The event belongs to the
 // account when the address has one, so its owner sees the attempt;
 // failures for unknown addresses are kept without a user.
@@ -475,6 +539,7 @@ func (s *Service) LoginFailed(ctx context.Context, email, ip, ua, via string) {
 // slowed down after repeated failures (the "account locked" event; the
 // lock is temporary and lifts by itself).
 func (s *Service) LoginThrottled(ctx context.Context, email, ip, ua, via string) {
+	s.cfg.Observer.Login(LoginThrottledResult)
 	s.loginEvent(ctx, provider.EventAccountLocked, email, ip, ua, via)
 }
 

@@ -36,6 +36,9 @@ type Config struct {
 	// and never follows redirects: the spec has the relying party answer
 	// directly.
 	Client *http.Client
+	// Observe counts each delivery attempt, sent or failed (issue 13,
+	// metrics); nil counts nothing.
+	Observe func(sent bool)
 }
 
 // Defaults and bounds of Config.
@@ -91,6 +94,9 @@ func New(cfg Config, store provider.Store, signer Signer) *Notifier {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(bool) {}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -275,6 +281,7 @@ func (n *Notifier) deliver(ctx context.Context, j *provider.LogoutJob) bool {
 		n.drop(ctx, log, j, "client deleted")
 		return false
 	case err != nil:
+		n.cfg.Observe(false)
 		n.failed(ctx, log, j, err)
 		return false
 	case c.BackchannelLogoutURI == "":
@@ -287,6 +294,7 @@ func (n *Notifier) deliver(ctx context.Context, j *provider.LogoutJob) bool {
 	if ctx.Err() != nil {
 		return false
 	}
+	n.cfg.Observe(err == nil)
 	if err != nil {
 		n.failed(ctx, log, j, err)
 		return false

@@ -45,7 +45,26 @@ type Config struct {
 	// Logouts tells an app whose consent a user took back (issue 12,
 	// connected apps); nil tells nobody.
 	Logouts AppLogouts
+	// Observer counts tokens, refresh token reuse and introspections
+	// (issue 13, metrics); nil counts nothing.
+	Observer Observer
 }
+
+// Observer is told of token events, for the metrics.
+type Observer interface {
+	// TokenIssued: grant is authorization_code, refresh_token,
+	// client_credentials, password (first-party API login) or sso
+	// (a session turned into tokens).
+	TokenIssued(grant string)
+	RefreshTokenReused()
+	Introspected(active bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) TokenIssued(string)  {}
+func (noObserver) RefreshTokenReused() {}
+func (noObserver) Introspected(bool)   {}
 
 // Sessions continues login sessions by their one expiry rule, and ends
 // one that a refresh found expired.
@@ -77,6 +96,7 @@ type Provider struct {
 	fosite   *fosite.Config
 	sessions Sessions
 	audit    Auditor
+	observe  Observer
 	service  serviceTokens
 
 	// authenticateClient is the client authentication of the token,
@@ -165,8 +185,13 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 	if cfg.Audit != nil {
 		audit = cfg.Audit
 	}
+	var observe Observer = noObserver{}
+	if cfg.Observer != nil {
+		observe = cfg.Observer
+	}
 	return &Provider{OAuth2Provider: op, Config: cfg, Store: store, Ring: ring, storage: st, strategy: strat, signer: sg,
-		grace: graceSealer, fosite: fc, authenticateClient: fc.ClientAuthenticationStrategy, sessions: cfg.Sessions, audit: audit}, nil
+		grace: graceSealer, fosite: fc, authenticateClient: fc.ClientAuthenticationStrategy, sessions: cfg.Sessions, audit: audit,
+		observe: observe}, nil
 }
 
 // composeFactories lists the fosite handlers for grants: the OAuth 2.0

@@ -142,7 +142,7 @@ func (s *server) handleLoginSubmit() http.Handler {
 			s.pageError(w, r, fmt.Errorf("login: %w", err))
 			return
 		}
-		enabled, err := s.Accounts.TOTPEnabled(ctx, u.ID)
+		enabled, err := s.Accounts.PasswordAccepted(ctx, u.ID)
 		if err != nil {
 			s.pageError(w, r, fmt.Errorf("login: totp state: %w", err))
 			return

@@ -37,6 +37,9 @@ func (s *server) common(next http.Handler) http.Handler {
 		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if s.HTTP != nil {
+			s.HTTP.RequestStarted()
+		}
 		id := newRequestID()
 		r = r.WithContext(withRequestID(r.Context(), id))
 		h := w.Header()
@@ -58,6 +61,9 @@ func (s *server) common(next http.Handler) http.Handler {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
+					if s.HTTP != nil { // keep in-flight right before net/http drops the connection
+						s.HTTP.RequestDone(routeLabel(r.Pattern), methodLabel(r.Method), max(sw.status, http.StatusInternalServerError), time.Since(start))
+					}
 					panic(v)
 				}
 				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "request_id", id, "stack", string(debug.Stack()))
@@ -69,9 +75,39 @@ func (s *server) common(next http.Handler) http.Handler {
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}
+			elapsed := time.Since(start)
 			s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "request_id", id,
-				"status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+				"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000)
+			if s.HTTP != nil {
+				status := sw.status
+				if status == 0 {
+					status = http.StatusOK // the handler wrote nothing: net/http answers 200
+				}
+				// The mux wrote the matched pattern into r (the request it
+				// was given, which is this one).
+				s.HTTP.RequestDone(routeLabel(r.Pattern), methodLabel(r.Method), status, elapsed)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// routeLabel is the metrics label of a matched pattern; the catch-all "/"
+// (404 and 405 pages) and the mux's own redirects are "unmatched".
+func routeLabel(pattern string) string {
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// methodLabel keeps the method label to the methods HTTP defines: a
+// client can send any token as the method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
 }

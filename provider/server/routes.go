@@ -169,6 +169,9 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /health", s.handleHealth())
 	mux.Handle("GET /health/live", s.handleLive())
 	mux.Handle("GET /health/ready", s.handleReady())
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 
 	// Issue 12, part A: what no route takes is a 405 when the path has
 	// routes for other methods, else a 404; the error page for browsers.

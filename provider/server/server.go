@@ -69,6 +69,19 @@ type Deps struct {
 	// Admin serves /api/v1/admin, the admin pages and the self-service
 	// data pages.
 	Admin *admin.Service
+	// Observability (issue 13): HTTP sees every request by route pattern;
+	// Metrics, when set, is served at GET /metrics (unset when the metrics
+	// have their own listener, METRICS_ADDR).
+	HTTP    HTTPObserver
+	Metrics http.Handler
+}
+
+// HTTPObserver counts requests (internal/metrics). RequestDone gets the
+// mux pattern that served the request ("unmatched" when none did), never
+// the raw path, so the series stay few.
+type HTTPObserver interface {
+	RequestStarted()
+	RequestDone(route, method string, status int, elapsed time.Duration)
 }
 
 // RedisState tells whether Redis, which the limits are shared through,

@@ -95,6 +95,8 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"ListConsents", testListConsents},
 		{"ClientSubjectSessions", testClientSubjectSessions},
 		{"RevokeClientSubject", testRevokeClientSubject},
+		// issue 13 (observability): the counts the metrics show.
+		{"Stats", testStats},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
