@@ -123,6 +123,21 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
+	// .env.example lists every variable the file reads.
+	composeText, err := os.ReadFile("compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(".env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`\$\{([A-Z0-9_]+)`).FindAllStringSubmatch(string(composeText), -1) {
+		if !regexp.MustCompile(`(?m)^#? ?` + m[1] + `=`).Match(example) {
+			t.Errorf(".env.example does not mention %s", m[1])
+		}
+	}
+
 	out, stderr, err := compose(t, dummyEnv, "config")
 	if err != nil {
 		t.Fatalf("docker-compose config: %v\n%s", err, stderr)
