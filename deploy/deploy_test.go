@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/cli"
 	"gopkg.in/yaml.v3"
 
 	"github.com/manacore/mana-core-auth/internal/app"
@@ -267,6 +268,43 @@ func TestComposeFile(t *testing.T) {
 		}
 	} else {
 		t.Log("docker compose (v2 plugin) not available; checked with docker-compose 1.29 only")
+	}
+}
+
+// loadModern loads compose.yml with compose-go, the loader of the current
+// `docker compose` (v2 and later): its schema, interpolation and
+// consistency checks. docker-compose 1.29 (TestComposeFile) and it must
+// both accept the file.
+func loadModern(t *testing.T, env map[string]string) error {
+	t.Helper()
+	var list []string
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions([]string{"compose.yml"}, cli.WithName("manaauth"), cli.WithWorkingDirectory("."), cli.WithEnv(list))
+	if err != nil {
+		return err
+	}
+	p, err := opts.LoadProject(t.Context())
+	if err != nil {
+		return err
+	}
+	for _, name := range append([]string{"traefik", "migrate", "postgres", "pgbouncer", "redis", "prometheus", "grafana", "backup"}, replicas...) {
+		if _, err := p.GetService(name); err != nil {
+			return fmt.Errorf("service %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func TestComposeFileModern(t *testing.T) {
+	if err := loadModern(t, dummyEnv); err != nil {
+		t.Fatalf("compose-go refuses compose.yml: %v", err)
+	}
+	env := maps(dummyEnv)
+	delete(env, "SECRET_KEY")
+	if err := loadModern(t, env); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Errorf("without SECRET_KEY: %v", err)
 	}
 }
 
