@@ -14,7 +14,7 @@ keep="${BACKUP_KEEP:-14}"
 
 dump() {
 	name="manaauth-$(date -u +%Y%m%dT%H%M%SZ).dump"
-	if pg_dump --format=custom --no-owner --file="$dir/.$name.partial"; then
+	if pg_dump --format=custom --file="$dir/.$name.partial"; then
 		mv "$dir/.$name.partial" "$dir/$name"
 		echo "backup: wrote $dir/$name ($(wc -c <"$dir/$name") bytes)"
 	else
