@@ -69,6 +69,9 @@ type Deps struct {
 	// Admin serves /api/v1/admin, the admin pages and the self-service
 	// data pages.
 	Admin *admin.Service
+	// Draining reports that shutdown has begun: readiness answers 503
+	// from then on (issue 13); nil never drains.
+	Draining func() bool
 }
 
 // RedisState tells whether Redis, which the limits are shared through,
