@@ -450,8 +450,16 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 	if len(password) > 1024 || len(email) > 320 {
 		return nil, ErrInvalidCredentials
 	}
+	// The hash slot first: under a login flood the refusal (ErrBusy) then
+	// costs no database round trip, and only the logins that will be
+	// hashed look their user up.
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer slot.Release()
 	var u *provider.User
-	err := provider.ErrNotFound
+	err = provider.ErrNotFound
 	// An address no account can have (NUL, invalid UTF-8, which the
 	// database would refuse) is an unknown one, at the same cost.
 	if provider.CleanText(email) {
@@ -464,7 +472,9 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 	case !errors.Is(err, provider.ErrNotFound):
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	if err := s.hasher.Verify(ctx, hash, password); err != nil {
+	err = slot.Verify(hash, password)
+	slot.Release()
+	if err != nil {
 		if errors.Is(err, ErrMismatch) {
 			return nil, ErrInvalidCredentials
 		}
