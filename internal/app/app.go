@@ -338,7 +338,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	if ln != nil {
 		srv = &http.Server{
-			Handler:           a.Handler,
+			Handler:           a.closeWhileDraining(a.Handler),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       15 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -396,6 +396,21 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		serveErr = errors.Join(serveErr, errors.New("shutdown: background jobs did not stop within SHUTDOWN_TIMEOUT"))
 	}
 	return serveErr
+}
+
+// closeWhileDraining ends each connection after its response once
+// shutdown has begun, so that clients reconnect (through the balancer,
+// elsewhere) instead of sending on a kept-alive connection the shutdown is
+// about to close. Idle connections are not closed early: a client may be
+// writing a request on one at that instant (http.Server.Shutdown closes
+// them after SHUTDOWN_DELAY, when the balancer has stopped sending).
+func (a *App) closeWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Close releases the database and Redis connections. Call it after Run
