@@ -282,8 +282,11 @@ func TestLoginFloodOverload(t *testing.T) {
 	// Generous bounds (two shared cores): the refusals come before any
 	// hashing, so they are far faster than the hashes they avoid; the
 	// accepted ones wait at most the bounded queue. `make bench` measures.
-	if p50 := percentile(rejected, 0.5); p50 > 500*time.Millisecond {
-		t.Errorf("median 503 took %v, want it at once (< 500ms)", p50)
+	// Refused before any hashing, a 503 comes back sooner than an accepted
+	// login (which waited in the queue and hashed), and well within a second
+	// even when the two cores are shared with other work.
+	if p50, acc := percentile(rejected, 0.5), percentile(accepted, 0.5); p50 > time.Second || (len(accepted) > 0 && p50 >= acc) {
+		t.Errorf("median 503 took %v (median accepted login %v), want it at once", p50, acc)
 	}
 	if p99 := percentile(accepted, 0.99); p99 > 3*time.Second {
 		t.Errorf("p99 of accepted logins %v, want bounded by the queue (< 3s here)", p99)

@@ -268,7 +268,7 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 	// more would only hold more 19 MiB buffers while they share the CPU.
 	slots := l.count("PASSWORD_HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1)
 	c.PasswordHashing = PasswordHashing{Slots: slots, Queue: l.count("PASSWORD_HASH_QUEUE", 4*slots, 0),
-		MaxWait: l.duration("PASSWORD_HASH_MAX_WAIT", time.Second, false)}
+		MaxWait: l.duration("PASSWORD_HASH_MAX_WAIT", 500*time.Millisecond, false)}
 	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", 20*time.Second, false)
 	delay := 2 * time.Second
 	if mode != Serve {

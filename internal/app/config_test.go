@@ -211,8 +211,8 @@ func TestOverloadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	ph := c.PasswordHashing
-	if ph.Slots < 1 || ph.Queue != 4*ph.Slots || ph.MaxWait != time.Second {
-		t.Errorf("hashing defaults %+v, want GOMAXPROCS slots, 4× queue, 1s wait", ph)
+	if ph.Slots < 1 || ph.Queue != 4*ph.Slots || ph.MaxWait != 500*time.Millisecond {
+		t.Errorf("hashing defaults %+v, want GOMAXPROCS slots, 4× queue, 500ms wait", ph)
 	}
 	if c.ShutdownTimeout != 20*time.Second || c.ShutdownDelay != 0 {
 		t.Errorf("tool shutdown %v/%v, want 20s and no delay", c.ShutdownTimeout, c.ShutdownDelay)

@@ -6,6 +6,7 @@ package argon2
 
 var useSSE4 bool
 
+//lint:ignore U1000 used by blamka_ref.go (other architectures, purego builds)
 func processBlockGeneric(out, in1, in2 *block, xor bool) {
 	var t block
 	for i := range t {
