@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -295,6 +296,10 @@ func TestLoginFloodOverload(t *testing.T) {
 		t.Errorf("server peak RSS (VmHWM) %d MiB, want <= 128 MiB", hwm>>20)
 	}
 
+	if log := srv.stderr.String(); !strings.Contains(log, `msg="memory limit"`) {
+		t.Errorf("start-up did not log the memory limit:\n%s", log)
+	}
+
 	// Nothing stuck: the queue drained, a login now succeeds at once.
 	if o := login(false); o.status != http.StatusOK {
 		t.Errorf("login after the flood: %d %v %s", o.status, o.err, o.body)
@@ -514,5 +519,16 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 			break
 		}
 		last = i
+	}
+}
+
+// TestMemoryLimitFromGOMEMLIMIT: with GOMEMLIMIT set, serve leaves the
+// limit to the Go runtime and says so.
+func TestMemoryLimitFromGOMEMLIMIT(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	setMemoryLimit(envFunc(map[string]string{"GOMEMLIMIT": "115MiB"}), slog.New(slog.NewTextHandler(&logs, nil)))
+	if !strings.Contains(logs.String(), "source=GOMEMLIMIT") || !strings.Contains(logs.String(), "limit=115MiB") {
+		t.Errorf("log %q, want the GOMEMLIMIT source", logs.String())
 	}
 }
