@@ -14,9 +14,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -92,6 +92,9 @@ type App struct {
 	// failover counts limits in process while Redis is down; nil
 	// without REDIS_URL.
 	failover *ratelimit.Failover
+	// draining is set when shutdown begins: readiness answers 503 from
+	// then on (issue 13).
+	draining atomic.Bool
 }
 
 // New opens and migrates the database and builds every component. On
@@ -140,9 +143,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
 	}
-	// Each argon2id hash holds 19 MiB; two per core keeps a login flood from
-	// exhausting memory while using every core.
-	a.Hasher = account.NewHasher(params, 2*runtime.GOMAXPROCS(0))
+	// Each argon2id hash holds 19 MiB: a bounded number run at once, a
+	// bounded queue waits, and a flood past it gets 503 at once (issue 13).
+	ph := cfg.PasswordHashing
+	a.Hasher = account.NewBoundedHasher(params, account.HasherLimits{Slots: ph.Slots, Queue: ph.Queue, MaxWait: ph.MaxWait,
+		OnReject: a.Metrics.PasswordHashRejected})
 	if err := oidc.EnsureFirstPartyClient(ctx, a.Store); err != nil {
 		return nil, err
 	}
@@ -249,6 +254,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
 		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing, Admin: a.Admin,
 		HTTP: a.Metrics, Metrics: a.metricsOnMain(),
+		Draining: a.draining.Load,
 	})
 	if err != nil {
 		return nil, err
@@ -326,12 +332,16 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 
 // Run serves HTTP on ln (when not nil) and runs the background jobs (key
 // reloads, back-channel delivery, the mail outbox, the erasure retries,
-// the janitor, pprof)
-// until ctx ends. It
-// then shuts the server down gracefully and returns once every job has
-// stopped, so Close never pulls the database from under one.
+// the janitor, pprof) until ctx ends. It then shuts down gracefully,
+// within Config.ShutdownTimeout and in this order: readiness answers 503
+// (and stays so for Config.ShutdownDelay, for the load balancer to
+// notice), the listener closes and in-flight requests finish, then the
+// jobs are cancelled and waited for. Close, after Run, closes the
+// database, so no request or job loses it halfway.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	bg, stop := context.WithCancel(ctx)
+	// The jobs outlive ctx: they stop after the requests have finished,
+	// which may still need them (the outbox sends what a request queued).
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Ring.Run(bg, time.Minute) })
@@ -346,10 +356,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.metricsLn != nil {
 		wg.Go(func() { a.serveMetrics(bg, a.metricsLn) })
 	}
-	var serveErr error
+	var srv *http.Server
+	errc := make(chan error, 1)
 	if ln != nil {
-		srv := &http.Server{
-			Handler:           a.Handler,
+		srv = &http.Server{
+			Handler:           a.closeWhileDraining(a.Handler),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       15 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -357,24 +368,71 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			MaxHeaderBytes:    32 << 10,
 			ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		}
-		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()
-		select {
-		case err := <-errc:
-			serveErr = fmt.Errorf("serve: %w", err)
-		case <-ctx.Done():
-			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				serveErr = fmt.Errorf("shutdown: %w", err)
+	}
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// issue 13 (overload and shutdown): the graceful shutdown, each phase
+	// logged, all within ShutdownTimeout.
+	timeout := a.Config.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	log := a.Logger.With("component", "shutdown")
+	began := time.Now()
+	deadline, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	a.draining.Store(true)
+	log.Info("shutting down: readiness answers 503", "timeout", timeout, "delay", a.Config.ShutdownDelay)
+	if srv != nil && serveErr == nil {
+		if d := a.Config.ShutdownDelay; d > 0 {
+			select {
+			case <-time.After(d):
+			case <-deadline.Done():
 			}
-			cancel()
 		}
-	} else {
-		<-ctx.Done()
+		log.Info("shutting down: listener closed, finishing in-flight requests")
+		if err := srv.Shutdown(deadline); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			// The deadline passed with requests still running: cut them
+			// off rather than outlive the timeout.
+			log.Warn("shutting down: requests still running at the deadline, closing their connections", "error", err)
+			_ = srv.Close()
+			serveErr = fmt.Errorf("shutdown: %w", err)
+		}
+		log.Info("shutting down: requests finished", "elapsed", time.Since(began).Round(time.Millisecond))
 	}
 	stop()
-	wg.Wait()
+	jobs := make(chan struct{})
+	go func() { wg.Wait(); close(jobs) }()
+	select {
+	case <-jobs:
+		log.Info("shutting down: background jobs stopped", "elapsed", time.Since(began).Round(time.Millisecond))
+	case <-deadline.Done():
+		// Close would pull the database from under a job; Run's caller
+		// exits the process anyway.
+		log.Error("shutting down: background jobs still running at the deadline")
+		serveErr = errors.Join(serveErr, errors.New("shutdown: background jobs did not stop within SHUTDOWN_TIMEOUT"))
+	}
 	return serveErr
+}
+
+// closeWhileDraining ends each connection after its response once
+// shutdown has begun, so that clients reconnect (through the balancer,
+// elsewhere) instead of sending on a kept-alive connection the shutdown is
+// about to close. Idle connections are not closed early: a client may be
+// writing a request on one at that instant (http.Server.Shutdown closes
+// them after SHUTDOWN_DELAY, when the balancer has stopped sending).
+func (a *App) closeWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Close releases the database and Redis connections. Call it after Run

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +108,23 @@ type Config struct {
 	// OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces); "" traces nothing.
 	TracesURL   string
 	ServiceName string // OTEL_SERVICE_NAME, default manaauth
+
+	// issue 13 (overload and shutdown)
+	// PasswordHashing bounds the argon2id work: PASSWORD_HASH_CONCURRENCY,
+	// PASSWORD_HASH_QUEUE, PASSWORD_HASH_MAX_WAIT.
+	PasswordHashing PasswordHashing
+	// ShutdownTimeout bounds the whole graceful shutdown (SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long readiness answers 503 before the listener
+	// closes, so a load balancer stops sending first (SHUTDOWN_DELAY).
+	ShutdownDelay time.Duration
+}
+
+// PasswordHashing bounds concurrent argon2id hashes and the queue in
+// front of them (account.HasherLimits).
+type PasswordHashing struct {
+	Slots, Queue int
+	MaxWait      time.Duration
 }
 
 // Backoff is the login backoff policy: Free failures, then Base doubling
@@ -272,6 +290,20 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 	if c.ServiceName = getenv("OTEL_SERVICE_NAME"); c.ServiceName == "" {
 		c.ServiceName = "manaauth"
 	}
+	// issue 13 (overload and shutdown): one hash per core uses every core;
+	// more would only hold more 19 MiB buffers while they share the CPU.
+	slots := l.count("PASSWORD_HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1)
+	c.PasswordHashing = PasswordHashing{Slots: slots, Queue: l.count("PASSWORD_HASH_QUEUE", 4*slots, 0),
+		MaxWait: l.duration("PASSWORD_HASH_MAX_WAIT", 500*time.Millisecond, false)}
+	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", 20*time.Second, false)
+	delay := 2 * time.Second
+	if mode != Serve {
+		delay = 0 // nobody balances load over a development server
+	}
+	c.ShutdownDelay = l.duration("SHUTDOWN_DELAY", delay, true)
+	if c.ShutdownDelay >= c.ShutdownTimeout {
+		l.problem(fmt.Sprintf("SHUTDOWN_DELAY (%v) must be shorter than SHUTDOWN_TIMEOUT (%v)", c.ShutdownDelay, c.ShutdownTimeout))
+	}
 	if len(l.problems) > 0 {
 		return nil, l.problems
 	}
@@ -388,6 +420,20 @@ func (l *loader) duration(name string, def time.Duration, zeroOK bool) time.Dura
 		return def
 	}
 	return d
+}
+
+// count reads a whole number of at least least.
+func (l *loader) count(name string, def, least int) int {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		l.problem(fmt.Sprintf("%s %q must be a whole number of at least %d", name, v, least))
+		return def
+	}
+	return n
 }
 
 func (l *loader) list(name, def string) []string {

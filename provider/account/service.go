@@ -382,6 +382,13 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua 
 	if !CheckPassword(newPassword) {
 		return nil, &ValidationError{Fields: map[string]string{"newPassword": "length"}}
 	}
+	// The hash slot is taken before the token is consumed: a reset refused
+	// for overload (ErrBusy) leaves the emailed link usable.
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer slot.Release()
 	t, err := s.store.ConsumeToken(ctx, provider.PurposeResetPassword, hashToken(token), s.cfg.Now())
 	if err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
@@ -400,9 +407,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua 
 	if err := u.CanSignIn(); err != nil {
 		return nil, err
 	}
-	if err := s.setPassword(ctx, u, newPassword); err != nil {
+	if err := s.setPassword(ctx, slot, u, newPassword); err != nil {
 		return nil, err
 	}
+	slot.Release() // the rest needs no hashing
 	// Following the emailed link proves the address as well.
 	if !u.EmailVerified {
 		u.EmailVerified = true
@@ -431,7 +439,14 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, ip,
 	if err != nil {
 		return err
 	}
-	if err := s.hasher.Verify(ctx, u.PasswordHash, current); err != nil {
+	// One slot for both the check and the new hash: the change is refused
+	// for overload before it starts, never between the two.
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer slot.Release()
+	if err := slot.Verify(u.PasswordHash, current); err != nil {
 		if errors.Is(err, ErrMismatch) {
 			return ErrInvalidCredentials
 		}
@@ -440,15 +455,15 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, ip,
 	if !CheckPassword(next) {
 		return &ValidationError{Fields: map[string]string{"newPassword": "length"}}
 	}
-	if err := s.setPassword(ctx, u, next); err != nil {
+	if err := s.setPassword(ctx, slot, u, next); err != nil {
 		return err
 	}
 	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventPasswordChanged, IP: ip, UserAgent: ua})
 	return nil
 }
 
-func (s *Service) setPassword(ctx context.Context, u *provider.User, password string) error {
-	hash, err := s.hasher.Hash(ctx, password)
+func (s *Service) setPassword(ctx context.Context, slot *Slot, u *provider.User, password string) error {
+	hash, err := slot.Hash(password)
 	if err != nil {
 		return err
 	}
@@ -472,6 +487,14 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (_ *
 	if len(password) > 1024 || len(email) > 320 {
 		return nil, ErrInvalidCredentials
 	}
+	// The hash slot first: under a login flood the refusal (ErrBusy) then
+	// costs no database round trip, and only the logins that will be
+	// hashed look their user up.
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer slot.Release()
 	var u *provider.User
 	err = provider.ErrNotFound
 	// An address no account can have (NUL, invalid UTF-8, which the
@@ -486,7 +509,9 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (_ *
 	case !errors.Is(err, provider.ErrNotFound):
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	if err := s.hasher.Verify(ctx, hash, password); err != nil {
+	err = slot.Verify(hash, password)
+	slot.Release()
+	if err != nil {
 		if errors.Is(err, ErrMismatch) {
 			return nil, ErrInvalidCredentials
 		}

@@ -138,6 +138,11 @@ func (s *server) handleLoginSubmit() http.Handler {
 		case errors.Is(err, provider.ErrAccountDisabled):
 			s.renderLogin(w, r, http.StatusForbidden, email, returnTo, templates.KeyLoginDisabled)
 			return
+		case isOverload(err):
+			// The form stays filled in; the password was not checked.
+			setOverloadRetry(w, err)
+			s.renderLogin(w, r, http.StatusServiceUnavailable, email, returnTo, templates.KeyErrorBusy)
+			return
 		case err != nil:
 			s.pageError(w, r, fmt.Errorf("login: %w", err))
 			return

@@ -74,6 +74,9 @@ type Deps struct {
 	// have their own listener, METRICS_ADDR).
 	HTTP    HTTPObserver
 	Metrics http.Handler
+	// Draining reports that shutdown has begun: readiness answers 503
+	// from then on (issue 13); nil never drains.
+	Draining func() bool
 }
 
 // HTTPObserver counts requests (internal/metrics). RequestDone gets the
