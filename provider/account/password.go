@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/manacore/mana-core-auth/internal/argon2"
+	"golang.org/x/crypto/argon2"
 )
 
 // Params are argon2id parameters. The defaults follow OWASP's second
@@ -77,11 +77,7 @@ type Hasher struct {
 	limits  HasherLimits
 	slots   chan struct{}
 	waiting atomic.Int64
-	// memory holds one argon2 working memory per slot, allocated on
-	// first use and reused: a flood of hashes makes no garbage, so the
-	// heap stays near Slots × Params.Memory instead of twice that and more.
-	memory chan *argon2.Memory
-	dummy  string
+	dummy   string
 }
 
 // NewHasher returns a hasher running at most concurrency hashes at a time,
@@ -96,10 +92,7 @@ func NewBoundedHasher(p Params, l HasherLimits) *Hasher {
 	if l.RetryAfter <= 0 {
 		l.RetryAfter = time.Second
 	}
-	h := &Hasher{params: p, limits: l, slots: make(chan struct{}, l.Slots), memory: make(chan *argon2.Memory, l.Slots)}
-	for range l.Slots {
-		h.memory <- new(argon2.Memory)
-	}
+	h := &Hasher{params: p, limits: l, slots: make(chan struct{}, l.Slots)}
 	// A fixed hash to verify against when the user does not exist, so an
 	// unknown email costs the same time as a wrong password.
 	h.dummy = h.encode(make([]byte, p.SaltLen), argon2.IDKey([]byte("dummy"), make([]byte, p.SaltLen), p.Time, p.Memory, p.Threads, p.KeyLen), p)
@@ -148,7 +141,6 @@ func (h *Hasher) release() { <-h.slots }
 // after it is sure to run. Release it when done; releasing twice is safe.
 type Slot struct {
 	h    *Hasher
-	mem  *argon2.Memory
 	once sync.Once
 }
 
@@ -158,16 +150,12 @@ func (h *Hasher) Acquire(ctx context.Context) (*Slot, error) {
 	if err := h.acquire(ctx); err != nil {
 		return nil, err
 	}
-	// There is a memory for every slot, so this never waits.
-	return &Slot{h: h, mem: <-h.memory}, nil
+	return &Slot{h: h}, nil
 }
 
 // Release gives the slot back.
 func (s *Slot) Release() {
-	s.once.Do(func() {
-		s.h.memory <- s.mem
-		s.h.release()
-	})
+	s.once.Do(s.h.release)
 }
 
 // Hash returns a PHC-formatted argon2id hash of password.
@@ -187,7 +175,7 @@ func (s *Slot) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKeyWith(s.mem, []byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
+	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
 	return h.encode(salt, key, h.params), nil
 }
 
@@ -219,7 +207,7 @@ func (s *Slot) Verify(encoded, password string) error {
 	if err != nil {
 		return err
 	}
-	got := argon2.IDKeyWith(s.mem, []byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 || !match {
 		return ErrMismatch
 	}
