@@ -117,7 +117,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if opts.WrapStore != nil {
 		a.Store = opts.WrapStore(a.Store)
 	}
-	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys")})
+	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys"),
+		Rotated: func(ctx context.Context) { a.publish(ctx, eventKeys) }}) // issue 13 (replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 
 	// Every ended session reaches the apps that hold its tokens, from a
 	// durable queue in the database; one audit log for everyone.
-	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient,
+	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient, Timeout: cfg.BackchannelTimeout,
 		Logger: log.With("component", "backchannel")}, a.Store, a.Ring)
 	auditLog := audit.New(a.Store, a.now, log.With("component", "audit"))
 	a.Sessions, err = websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
@@ -307,7 +308,7 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 }
 
 // Run serves HTTP on ln (when not nil) and runs the background jobs (key
-// reloads, back-channel delivery, the mail outbox, the erasure retries,
+// reloads and rotation, other replicas' announcements, back-channel delivery, the mail outbox, the erasure retries,
 // the janitor, pprof)
 // until ctx ends. It
 // then shuts the server down gracefully and returns once every job has
@@ -316,7 +317,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	bg, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	wg.Go(func() { a.Ring.Run(bg, time.Minute) })
+	// issue 13 (replicas): announcements of other replicas, the reload as
+	// their safety net, and the scheduled key rotation.
+	wg.Go(func() { a.listen(bg) })
+	wg.Go(func() { a.Ring.Run(bg, keyReloadEvery) })
+	if a.Config.KeyRotationInterval > 0 {
+		wg.Go(func() { a.rotateKeys(bg) })
+	}
 	wg.Go(func() { a.Notifier.Run(bg) })
 	wg.Go(func() { a.Outbox.Run(bg) })
 	// issue 11, part B (erasure): the retry of failed backend deletions.
