@@ -80,6 +80,8 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"ReleaseLogoutJob", testReleaseLogoutJob},
 		{"ClaimLogoutJobsLimit", testClaimLogoutJobsLimit},
 		{"ConcurrentDeleteExpired", testConcurrentDeleteExpired},
+		{"ReleaseMailJob", testReleaseMailJob},
+		{"ReleaseErasurePart", testReleaseErasurePart},
 		{"MailEnqueueClaim", testMailEnqueueClaim},
 		{"MailLease", testMailLease},
 		{"MailUpdateCompleteRetry", testMailUpdateCompleteRetry},
