@@ -284,87 +284,121 @@ func TestReplicas(t *testing.T) {
 		spendConcurrently(t, ctx, env, ca, issuer, email, password, 20, 40, cb)
 	})
 
-	t.Run("A killed mid back-channel logout, B delivers", func(t *testing.T) {
-		// Only A may claim the jobs: B stops (gracefully), and comes back
-		// after A died.
+	t.Run("A killed mid back-channel logout, B delivers after the lease", func(t *testing.T) {
+		// Only A may claim the jobs: B stops (gracefully) first.
 		b.stop(t)
-		var killed atomic.Bool
-		type rpState struct {
-			flowRP
-			inflight  chan struct{}
-			once      sync.Once
-			delivered chan string
+		took := interruptedFanOut(t, ctx, bin, env, a, "kill", (*replica).kill)
+		if took < 2*time.Second {
+			t.Errorf("delivered %s after A was killed, well inside A's 4s lease: did A hold the jobs?", took)
 		}
-		var rps []*rpState
-		for i := range 3 {
-			st := &rpState{inflight: make(chan struct{}), delivered: make(chan string, 10)}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				// Read the body first: only then does the server watch the
-				// connection and cancel r.Context() when A dies.
-				tok := r.PostFormValue("logout_token")
-				if !killed.Load() {
-					// A's attempt: hang until A dies and the connection drops.
-					st.once.Do(func() { close(st.inflight) })
-					<-r.Context().Done()
-					return
-				}
-				st.delivered <- tok
-			}))
-			t.Cleanup(srv.Close)
-			st.flowRP = createRP(t, env, fmt.Sprintf("bc%d", i), issuer, "--backchannel-logout-uri", srv.URL+"/backchannel")
-			rps = append(rps, st)
+		t.Logf("a new replica delivered all back-channel logouts %s after A was killed (lease 2 × 2s)", took.Round(time.Millisecond))
+	})
+
+	t.Run("A stopped mid back-channel logout hands back, B delivers at once", func(t *testing.T) {
+		// A lease of a minute: only the hand-back explains a delivery
+		// within seconds.
+		slowEnv := map[string]string{}
+		for k, v := range env {
+			slowEnv[k] = v
 		}
-		jar, _ := cookiejar.New(nil)
-		ca := a.client(jar)
-		var last flowResult
-		for _, st := range rps {
-			last = codeFlow(t, ctx, ca, st.flowRP, email, password)
+		slowEnv["BACKCHANNEL_TIMEOUT"] = "30s"
+		a2 := startReplica(t, bin, "A2", slowEnv)
+		took := interruptedFanOut(t, ctx, bin, env, a2, "stop", func(r *replica) { r.stop(t) })
+		if took > 30*time.Second {
+			t.Fatalf("delivered %s after A2 stopped: that is the lease, not a hand-back", took)
 		}
-		logout(t, ca, issuer, last.rawID)
-		for _, st := range rps {
-			select {
-			case <-st.inflight:
-			case <-time.After(15 * time.Second):
-				t.Fatalf("A did not start delivering to %s", st.id)
-			}
-		}
-		killed.Store(true)
-		a.kill()
-		killedAt := time.Now()
-		b2 := startReplica(t, bin, "B2", env)
-		verifyCtx := oidc.ClientContext(ctx, b2.client(nil))
-		p, err := oidc.NewProvider(verifyCtx, issuer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range rps {
-			select {
-			case tok := <-st.delivered:
-				idt, err := p.Verifier(&oidc.Config{ClientID: st.id}).Verify(verifyCtx, tok)
-				if err != nil {
-					t.Errorf("logout token for %s: %v", st.id, err)
-					continue
-				}
-				var claims struct {
-					Sid    string         `json:"sid"`
-					Events map[string]any `json:"events"`
-				}
-				if err := idt.Claims(&claims); err != nil || claims.Sid == "" || claims.Events["http://schemas.openid.net/event/backchannel-logout"] == nil {
-					t.Errorf("logout token for %s lacks sid or the event: %+v %v", st.id, claims, err)
-				}
-				if idt.Subject != last.idToken.Subject {
-					t.Errorf("logout token for %s names %q, want %q", st.id, idt.Subject, last.idToken.Subject)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatalf("no replica delivered the logout to %s within 30s of A's death", st.id)
-			}
-		}
-		t.Logf("B2 delivered all %d back-channel logouts %s after A was killed (lease %s)", len(rps),
-			time.Since(killedAt).Round(time.Millisecond), 2*2*time.Second)
+		t.Logf("a new replica delivered all back-channel logouts %s after A2 stopped (lease 1m)", took.Round(time.Millisecond))
 	})
 }
 
+// interruptedFanOut signs a user in at three relying parties with
+// back-channel logout URIs through replica a (the only one running), logs
+// out there, lets a start delivering to all three (they hang), ends a with
+// end, starts a new replica and returns how long after the end it took
+// until every relying party got a logout token, each verified against
+// the JWKS.
+func interruptedFanOut(t *testing.T, ctx context.Context, bin string, env map[string]string, a *replica, name string,
+	end func(*replica)) time.Duration {
+	t.Helper()
+	var ended atomic.Bool
+	type rpState struct {
+		flowRP
+		inflight  chan struct{}
+		once      sync.Once
+		delivered chan string
+	}
+	var rps []*rpState
+	for i := range 3 {
+		st := &rpState{inflight: make(chan struct{}), delivered: make(chan string, 10)}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Read the body first: only then does the server watch the
+			// connection and cancel r.Context() when a goes away.
+			tok := r.PostFormValue("logout_token")
+			if !ended.Load() {
+				// a's attempt: hang until a ends and the connection drops.
+				st.once.Do(func() { close(st.inflight) })
+				<-r.Context().Done()
+				return
+			}
+			st.delivered <- tok
+		}))
+		t.Cleanup(srv.Close)
+		st.flowRP = createRP(t, env, fmt.Sprintf("%s%d", name, i), env["BASE_URL"], "--backchannel-logout-uri", srv.URL+"/backchannel")
+		rps = append(rps, st)
+	}
+	issuer := env["BASE_URL"]
+	jar, _ := cookiejar.New(nil)
+	ca := a.client(jar)
+	var last flowResult
+	for _, st := range rps {
+		last = codeFlow(t, ctx, ca, st.flowRP, "replicated@example.com", "replicated-password-1")
+	}
+	logout(t, ca, issuer, last.rawID)
+	for _, st := range rps {
+		select {
+		case <-st.inflight:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s did not start delivering to %s", a.name, st.id)
+		}
+	}
+	ended.Store(true)
+	end(a)
+	endedAt := time.Now()
+	b := startReplica(t, bin, "after-"+name, env)
+	verifyCtx := oidc.ClientContext(ctx, b.client(nil))
+	p, err := oidc.NewProvider(verifyCtx, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range rps {
+		select {
+		case tok := <-st.delivered:
+			idt, err := p.Verifier(&oidc.Config{ClientID: st.id}).Verify(verifyCtx, tok)
+			if err != nil {
+				t.Errorf("logout token for %s: %v", st.id, err)
+				continue
+			}
+			var claims struct {
+				Sid    string         `json:"sid"`
+				Events map[string]any `json:"events"`
+			}
+			if err := idt.Claims(&claims); err != nil || claims.Sid == "" || claims.Events["http://schemas.openid.net/event/backchannel-logout"] == nil {
+				t.Errorf("logout token for %s lacks sid or the event: %+v %v", st.id, claims, err)
+			}
+			if idt.Subject != last.idToken.Subject {
+				t.Errorf("logout token for %s names %q, want %q", st.id, idt.Subject, last.idToken.Subject)
+			}
+		case <-time.After(90 * time.Second):
+			t.Fatalf("no replica delivered the logout to %s within 90s of the end of %s", st.id, a.name)
+		}
+	}
+	took := time.Since(endedAt)
+	b.stop(t) // so that a following case has its replica to itself
+	return took
+}
+
 // clientPost posts form with the relying party's client credentials.
+
 func clientPost(t *testing.T, c *http.Client, rp flowRP, target string, form url.Values) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
