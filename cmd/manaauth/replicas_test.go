@@ -163,10 +163,19 @@ func pollUntil(t *testing.T, within time.Duration, what string, check func() str
 	return 0
 }
 
+// TestReplicas runs the replica cases on PostgreSQL directly and through
+// PgBouncer in transaction pooling mode.
 func TestReplicas(t *testing.T) {
-	dsn := databasetest.NewPostgresDatabase(t)
-	redisURL := scratchRedis(t)
 	bin := buildManaauth(t)
+	t.Run("direct", func(t *testing.T) { testReplicas(t, bin, databasetest.NewPostgresDatabase(t)) })
+	t.Run("pgbouncer", func(t *testing.T) {
+		dsn, _ := throughPgBouncer(t, 10)
+		testReplicas(t, bin, dsn)
+	})
+}
+
+func testReplicas(t *testing.T, bin, dsn string) {
+	redisURL := scratchRedis(t)
 	const issuer = "http://localhost:3999" // the load balancer's name for both
 	env := map[string]string{"DATABASE_URL": dsn, "REDIS_URL": redisURL, "BASE_URL": issuer,
 		"SECRET_KEY": strings.Repeat("r", 48), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": "9", "LOG_LEVEL": "warn",
