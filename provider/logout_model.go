@@ -46,4 +46,10 @@ type LogoutQueue interface {
 	// RetryLogoutJob adds one to Attempts and sets NextAttemptAt and
 	// LastError; ErrNotFound when absent.
 	RetryLogoutJob(ctx context.Context, id string, next time.Time, lastError string) error
+	// ReleaseLogoutJob hands a claimed job back, due at now, when it is
+	// still leased until leasedUntil (the NextAttemptAt its claim
+	// returned): a replica shutting down mid-delivery lets another one
+	// take it at once instead of after the lease. ErrNotFound when the job
+	// is gone or was claimed or rescheduled since.
+	ReleaseLogoutJob(ctx context.Context, id string, leasedUntil, now time.Time) error
 }

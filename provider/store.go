@@ -56,6 +56,11 @@ type SessionStore interface {
 // KeyStore persists signing keys.
 type KeyStore interface {
 	InsertKey(ctx context.Context, k *Key) error
+	// InsertKeyIfDue inserts k unless a key of k.Alg was created after
+	// since, and reports whether it did. Concurrent callers (other
+	// processes too) are serialised, so of several replicas rotating on
+	// the same schedule exactly one inserts.
+	InsertKeyIfDue(ctx context.Context, k *Key, since time.Time) (bool, error)
 	// ListKeys returns all keys ordered by CreatedAt ascending.
 	ListKeys(ctx context.Context) ([]*Key, error)
 	// UpdateKeyTimes sets RetiredAt and ExpiresAt; ErrNotFound when absent.
@@ -104,7 +109,9 @@ type GrantStore interface {
 	GetGrace(ctx context.Context, signature string, now time.Time) (*GraceEntry, error)
 	// DeleteExpired removes grants whose ExpiresAt is before `before`, and
 	// grace entries, browser sessions and one-time tokens expired by then
-	// (ExpiresAt <= before); it returns how many grants it removed.
+	// (ExpiresAt <= before); it returns how many grants it removed. While
+	// one call runs, a concurrent one from another replica returns 0 at
+	// once instead of deleting the same rows after it (PostgreSQL).
 	DeleteExpired(ctx context.Context, before time.Time) (int, error)
 }
 

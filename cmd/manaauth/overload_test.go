@@ -125,9 +125,9 @@ func loadEnv(t *testing.T, smtpPort int) map[string]string {
 		"LOG_LEVEL":    "info",
 		// As an operator sizing a 128 MiB container would: the soft limit
 		// covers the Go heap only, the binary's mapped pages come on top.
-		"GOMEMLIMIT": "80MiB",
-		"RATE_LIMITS":  "login=100000000/1m,auth=100000000/1m,token=100000000/1m,register=100000000/1m,reset-password=100000000/1m",
-		"SMTP_HOST":    "127.0.0.1", "SMTP_PORT": strconv.Itoa(smtpPort), "SMTP_FROM": "Mana <noreply@mana.test>",
+		"GOMEMLIMIT":  "80MiB",
+		"RATE_LIMITS": "login=100000000/1m,auth=100000000/1m,token=100000000/1m,register=100000000/1m,reset-password=100000000/1m",
+		"SMTP_HOST":   "127.0.0.1", "SMTP_PORT": strconv.Itoa(smtpPort), "SMTP_FROM": "Mana <noreply@mana.test>",
 	}
 }
 

@@ -132,7 +132,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if opts.WrapStore != nil {
 		a.Store = opts.WrapStore(a.Store)
 	}
-	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys")})
+	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys"),
+		Rotated: func(ctx context.Context) { a.publish(ctx, eventKeys) }}) // issue 13 (replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +169,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 
 	// Every ended session reaches the apps that hold its tokens, from a
 	// durable queue in the database; one audit log for everyone.
-	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient,
+	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient, Timeout: cfg.BackchannelTimeout,
 		Logger: log.With("component", "backchannel"), Observe: a.Metrics.BackchannelLogout}, a.Store, a.Ring)
 	auditLog := audit.New(a.Store, a.now, log.With("component", "audit"))
 	a.Sessions, err = websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
@@ -331,20 +332,27 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 }
 
 // Run serves HTTP on ln (when not nil) and runs the background jobs (key
-// reloads, back-channel delivery, the mail outbox, the erasure retries,
-// the janitor, pprof) until ctx ends. It then shuts down gracefully,
+// reloads and rotation, other replicas' announcements, back-channel
+// delivery, the mail outbox, the erasure retries, the janitor, pprof)
+// until ctx ends. It then shuts down gracefully,
 // within Config.ShutdownTimeout and in this order: readiness answers 503
 // (and stays so for Config.ShutdownDelay, for the load balancer to
 // notice), the listener closes and in-flight requests finish, then the
-// jobs are cancelled and waited for. Close, after Run, closes the
-// database, so no request or job loses it halfway.
+// jobs are cancelled and waited for (handing back their claims). Close,
+// after Run, closes the database, so no request or job loses it halfway.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// The jobs outlive ctx: they stop after the requests have finished,
 	// which may still need them (the outbox sends what a request queued).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
-	wg.Go(func() { a.Ring.Run(bg, time.Minute) })
+	// issue 13 (replicas): announcements of other replicas, the reload as
+	// their safety net, and the scheduled key rotation.
+	wg.Go(func() { a.listen(bg) })
+	wg.Go(func() { a.Ring.Run(bg, keyReloadEvery) })
+	if a.Config.KeyRotationInterval > 0 {
+		wg.Go(func() { a.rotateKeys(bg) })
+	}
 	wg.Go(func() { a.Notifier.Run(bg) })
 	wg.Go(func() { a.Outbox.Run(bg) })
 	// issue 11, part B (erasure): the retry of failed backend deletions.

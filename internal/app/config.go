@@ -118,6 +118,16 @@ type Config struct {
 	// ShutdownDelay is how long readiness answers 503 before the listener
 	// closes, so a load balancer stops sending first (SHUTDOWN_DELAY).
 	ShutdownDelay time.Duration
+
+	// issue 13 (replicas):
+	// KeyRotationInterval rotates both signing keys when the newest is
+	// this old (KEY_ROTATION_INTERVAL, default 90 days; 0 turns it off).
+	// One replica rotates; the new key signs after KeyRotationDelay.
+	KeyRotationInterval time.Duration
+	// BackchannelTimeout bounds one back-channel logout POST
+	// (BACKCHANNEL_TIMEOUT, default 5s); a delivery whose replica died is
+	// taken over by another after twice this.
+	BackchannelTimeout time.Duration
 }
 
 // PasswordHashing bounds concurrent argon2id hashes and the queue in
@@ -210,6 +220,8 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 	c.Audience = l.list("JWT_AUDIENCE", "manacore")
 	c.RefreshGrace = l.duration("REFRESH_GRACE", 5*time.Second, true)
 	c.KeyRotationDelay = l.duration("KEY_ROTATION_DELAY", time.Hour, true)
+	c.KeyRotationInterval = l.duration("KEY_ROTATION_INTERVAL", 90*24*time.Hour, true) // issue 13 (replicas)
+	c.BackchannelTimeout = l.duration("BACKCHANNEL_TIMEOUT", 5*time.Second, false)     // issue 13 (replicas)
 	c.SessionIdle = l.duration("SESSION_IDLE_TIMEOUT", 7*24*time.Hour, false)
 	c.SessionRemember = l.duration("SESSION_REMEMBER_TIMEOUT", 30*24*time.Hour, false)
 	c.SessionMax = l.duration("SESSION_MAX_LIFETIME", 30*24*time.Hour, false)

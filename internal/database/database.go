@@ -3,8 +3,12 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // DB is the database handle of a process: one per DATABASE_URL, opened
@@ -67,9 +71,21 @@ func (db *DB) Migrate(ctx context.Context) error {
 		err = db.lite.migrate(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("migrate: %w%s", err, poolerHint(err))
 	}
 	return nil
+}
+
+// poolerHint explains the error pgx's statement cache meets behind a
+// pooler in transaction mode (PgBouncer < 1.21, or any without
+// max_prepared_statements): the first statement of every process fails
+// there, so the hint says once what to change.
+func poolerHint(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P05" || pgErr.Code == "26000") && strings.Contains(pgErr.Message, "stmtcache_") {
+		return " (behind PgBouncer in transaction pooling mode add default_query_exec_mode=exec to DATABASE_URL)"
+	}
+	return ""
 }
 
 // Close closes the pools, waiting for borrowed connections to come back.

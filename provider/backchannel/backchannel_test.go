@@ -593,3 +593,47 @@ func TestParallelDelivery(t *testing.T) {
 		}
 	})
 }
+
+// issue 13 (replicas): a replica shutting down mid-delivery hands the job
+// back, so another replica delivers it at once instead of after the lease.
+func TestShutdownHandsJobBack(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s provider.Store) {
+		f := newFixture(t, s)
+		started := make(chan struct{})
+		var once sync.Once
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm() // so the server notices the client going away
+			once.Do(func() { close(started) })
+			<-r.Context().Done()
+		}))
+		t.Cleanup(slow.Close)
+		f.client(t, "chat", slow.URL, "")
+		f.grant(t, "chat", "sess-1", true)
+		n := f.notifier(func(c *backchannel.Config) { c.Now = time.Now; c.Timeout = time.Minute })
+		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { n.Run(ctx); close(done) }()
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Fatal("delivery did not start")
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after ctx ended")
+		}
+		// Leased for 2 minutes (2×Timeout), yet due now.
+		jobs, err := s.ClaimLogoutJobs(t.Context(), time.Now(), 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) != 1 || jobs[0].ClientID != "chat" || jobs[0].Attempts != 0 {
+			t.Fatalf("after shutdown the queue hands out %+v, want chat's job at once, with no failed attempt", jobs)
+		}
+	})
+}

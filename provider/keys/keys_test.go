@@ -57,6 +57,18 @@ func (s *memStore) InsertKey(_ context.Context, k *provider.Key) error {
 	return nil
 }
 
+func (s *memStore) InsertKeyIfDue(ctx context.Context, k *provider.Key, since time.Time) (bool, error) {
+	s.mu.Lock()
+	for _, o := range s.keys {
+		if o.Alg == k.Alg && o.CreatedAt.After(since) {
+			s.mu.Unlock()
+			return false, nil
+		}
+	}
+	s.mu.Unlock()
+	return true, s.InsertKey(ctx, k)
+}
+
 func (s *memStore) ListKeys(context.Context) ([]*provider.Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

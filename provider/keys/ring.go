@@ -38,6 +38,10 @@ type Options struct {
 	// signed (ID tokens and access tokens). Default 24h.
 	MaxTokenLifetime time.Duration
 	Logger           *slog.Logger // default: discard
+	// Rotated, when set, is called after a rotation stored a new key, so
+	// the other replicas can reload at once (the app publishes it on
+	// Redis) instead of at their next periodic reload.
+	Rotated func(ctx context.Context)
 }
 
 // Ring is the set of signing keys of the provider. See the package doc.
@@ -48,6 +52,7 @@ type Ring struct {
 	rsaBits int
 	maxLife time.Duration
 	log     *slog.Logger
+	rotated func(ctx context.Context)
 
 	// mu serialises writers so a slow Reload cannot publish a snapshot
 	// older than the one a concurrent Rotate just published.
@@ -95,6 +100,7 @@ func New(store provider.KeyStore, secretKey []byte, opts Options) (*Ring, error)
 		rsaBits: opts.RSABits,
 		maxLife: opts.MaxTokenLifetime,
 		log:     opts.Logger,
+		rotated: opts.Rotated,
 	}, nil
 }
 
@@ -212,9 +218,10 @@ func (r *Ring) reloadLocked(ctx context.Context, fresh map[string]*material) err
 // JWKS. Every older key of alg that would still sign then is retired at the
 // new key's ActiveAt and expires MaxTokenLifetime later.
 //
-// Rotate is not transactional across replicas: two concurrent rotations
-// leave two new keys, of which the one with the later ActiveAt signs and
-// the other is retired by the next rotation.
+// Rotate always rotates (the operator's `manaauth keys rotate`); the
+// scheduled rotation is RotateIfDue, which one replica wins. Two
+// concurrent Rotate calls leave two new keys, of which the one with the
+// later ActiveAt signs and the other is retired by the next rotation.
 func (r *Ring) Rotate(ctx context.Context, alg string, delay time.Duration) (*provider.Key, error) {
 	if alg != provider.AlgEdDSA && alg != provider.AlgRS256 {
 		return nil, fmt.Errorf("keys: unsupported alg %q", alg)
@@ -242,6 +249,56 @@ func (r *Ring) Rotate(ctx context.Context, alg string, delay time.Duration) (*pr
 	if err := r.store.InsertKey(ctx, k); err != nil {
 		return nil, fmt.Errorf("keys: store new %s key: %w", alg, err)
 	}
+	return withoutPrivate(k), r.finishRotation(ctx, k, m, existing, now)
+}
+
+// RotateIfDue rotates alg like Rotate when its newest key is at least
+// interval old, and reports whether it did. Replicas may all call it on
+// the same schedule: the store inserts the new key for one of them only
+// (InsertKeyIfDue), so a fleet rotates once per interval.
+func (r *Ring) RotateIfDue(ctx context.Context, alg string, interval, delay time.Duration) (*provider.Key, bool, error) {
+	if alg != provider.AlgEdDSA && alg != provider.AlgRS256 {
+		return nil, false, fmt.Errorf("keys: unsupported alg %q", alg)
+	}
+	if interval <= 0 || delay < 0 {
+		return nil, false, fmt.Errorf("keys: rotation interval %s and delay %s must be positive", interval, delay)
+	}
+	// Most calls find a young key: decide on the snapshot (refreshed by
+	// the reloads) before paying for key generation.
+	if newest := r.snap.Load().newest(alg); newest != nil && r.now().Sub(newest.createdAt) < interval {
+		return nil, false, nil
+	}
+	k, m, err := r.generate(alg)
+	if err != nil {
+		return nil, false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.storeNow()
+	k.CreatedAt = now
+	k.ActiveAt = now.Add(delay)
+	existing, err := r.store.ListKeys(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("keys: list keys: %w", err)
+	}
+	ok, err := r.store.InsertKeyIfDue(ctx, k, now.Add(-interval))
+	if err != nil {
+		return nil, false, fmt.Errorf("keys: store new %s key: %w", alg, err)
+	}
+	if !ok {
+		// Another replica rotated first: take its key now.
+		return nil, false, r.reloadLocked(ctx, nil)
+	}
+	// existing was listed before the insert; a key another replica
+	// inserted in between is older than k (created before the insert's
+	// lock) and is retired with the rest by the next rotation at the latest.
+	return withoutPrivate(k), true, r.finishRotation(ctx, k, m, existing, now)
+}
+
+// finishRotation retires the keys k replaces, reloads and tells the other
+// replicas; r.mu is held and k is stored.
+func (r *Ring) finishRotation(ctx context.Context, k *provider.Key, m *material, existing []*provider.Key, now time.Time) error {
+	alg := k.Alg
 	r.log.Info("rotated signing key", "kid", k.ID, "alg", alg, "active_at", k.ActiveAt)
 	retired := k.ActiveAt
 	expires := retired.Add(r.maxLife)
@@ -262,7 +319,10 @@ func (r *Ring) Rotate(ctx context.Context, alg string, delay time.Duration) (*pr
 	if err := r.reloadLocked(ctx, map[string]*material{k.ID: m}); err != nil {
 		errs = append(errs, err)
 	}
-	return withoutPrivate(k), errors.Join(errs...)
+	if r.rotated != nil {
+		r.rotated(ctx)
+	}
+	return errors.Join(errs...)
 }
 
 // Keys lists every stored key, expired ones included, oldest first. The

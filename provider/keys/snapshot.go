@@ -43,6 +43,20 @@ func (s *snapshot) candidates(alg string) []*entry {
 	return nil
 }
 
+// newest is the most recently created key of alg, or nil.
+func (s *snapshot) newest(alg string) *entry {
+	if s == nil {
+		return nil
+	}
+	var n *entry
+	for _, e := range s.candidates(alg) {
+		if n == nil || e.createdAt.After(n.createdAt) {
+			n = e
+		}
+	}
+	return n
+}
+
 // signer is the key of alg that signs at t: the one with the latest
 // ActiveAt among those allowed to sign then.
 func (s *snapshot) signer(alg string, t time.Time) *entry {

@@ -35,8 +35,13 @@ type Config struct {
 	AuthCodeTTL        time.Duration // 10m
 	IDTokenTTL         time.Duration // 1h
 	RefreshGrace       time.Duration // 5s; negative disables the grace window
-	ClientCacheTTL     time.Duration // 5s
-	Now                func() time.Time
+	// ClientCacheTTL bounds how long a replica keeps using a client
+	// another replica (or the CLI) disabled, deleted or changed: 1s, the
+	// promise that a revocation holds on every replica within a second.
+	// At a thousand token requests a second it still saves all but one
+	// lookup per client and second.
+	ClientCacheTTL time.Duration
+	Now            func() time.Time
 	// Sessions continues the login session of first-party tokens at each
 	// refresh (*websession.Manager); nil skips that check.
 	Sessions Sessions
@@ -122,7 +127,7 @@ func New(cfg Config, store provider.Store, ring KeyRing) (*Provider, error) {
 	setDefault(&cfg.AuthCodeTTL, 10*time.Minute)
 	setDefault(&cfg.IDTokenTTL, time.Hour)
 	setDefault(&cfg.RefreshGrace, 5*time.Second)
-	setDefault(&cfg.ClientCacheTTL, 5*time.Second)
+	setDefault(&cfg.ClientCacheTTL, time.Second) // issue 13 (replicas)
 	if cfg.RefreshGrace < 0 {
 		cfg.RefreshGrace = 0
 	}

@@ -94,18 +94,22 @@ func enqueueLogouts(ctx context.Context, db database.PGQuerier, jobs []*provider
 	return nil
 }
 
-// ClaimLogoutJobs is one statement: the subquery locks the due rows it
-// picks and skips rows another claimer holds; a row a concurrent claim
-// committed meanwhile is re-checked against its new next_attempt_at and
-// dropped (READ COMMITTED re-evaluates the WHERE of a locked row).
+// ClaimLogoutJobs is one statement: the CTE locks the due rows it picks
+// and skips rows another claimer holds; a row a concurrent claim committed
+// meanwhile is re-checked against its new next_attempt_at and dropped
+// (READ COMMITTED re-evaluates the WHERE of a locked row). The CTE is
+// MATERIALIZED so it runs once: as a plain subquery the planner may
+// evaluate it again (say, as the inner side of a join), lock further rows
+// and lease more than limit.
 func (s *Store) ClaimLogoutJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*provider.LogoutJob, error) {
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := s.db(ctx).Query(ctx, `UPDATE auth.logout_jobs SET next_attempt_at = $2
-		FROM (SELECT id AS due_id FROM auth.logout_jobs WHERE next_attempt_at <= $1
-			ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) due
-		WHERE id = due.due_id
+	rows, err := s.db(ctx).Query(ctx, `WITH due AS MATERIALIZED (
+			SELECT id AS due_id FROM auth.logout_jobs WHERE next_attempt_at <= $1
+			ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		UPDATE auth.logout_jobs SET next_attempt_at = $2 FROM due
+		WHERE id = due.due_id AND next_attempt_at <= $1
 		RETURNING `+logoutCols,
 		database.PGTime(now), database.PGTime(now.Add(lease)), limit)
 	if err != nil {
@@ -129,6 +133,12 @@ func (s *Store) RetryLogoutJob(ctx context.Context, id string, next time.Time, l
 		SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`,
 		id, database.PGTime(next), lastError)
 	return affected(fmt.Sprintf("retry logout job %q", id), tag, err)
+}
+
+func (s *Store) ReleaseLogoutJob(ctx context.Context, id string, leasedUntil, now time.Time) error {
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE auth.logout_jobs SET next_attempt_at = $3
+		WHERE id = $1 AND next_attempt_at = $2`, id, database.PGTime(leasedUntil), database.PGTime(now))
+	return affected(fmt.Sprintf("release logout job %q", id), tag, err)
 }
 
 // sortLogoutJobs puts claimed jobs in the documented order (RETURNING has

@@ -38,11 +38,12 @@ func (s *Store) EnqueueMail(ctx context.Context, j *provider.MailJob) error {
 // ClaimMailJobs is one statement, as ClaimLogoutJobs: the CTE locks the
 // due rows it picks and skips rows another claimer holds; the outer SELECT
 // gives the claim order, which UPDATE ... RETURNING does not keep.
+// MATERIALIZED: see ClaimLogoutJobs.
 func (s *Store) ClaimMailJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*provider.MailJob, error) {
 	if limit < 1 {
 		return nil, nil
 	}
-	rows, err := s.db(ctx).Query(ctx, `WITH due AS (
+	rows, err := s.db(ctx).Query(ctx, `WITH due AS MATERIALIZED (
 			SELECT seq AS due_seq, next_attempt_at AS due_at FROM auth.mail_jobs WHERE next_attempt_at <= $1
 			ORDER BY next_attempt_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED),
 		claimed AS (
@@ -68,6 +69,12 @@ func (s *Store) UpdateMailJob(ctx context.Context, id, kind string, payload []by
 func (s *Store) CompleteMailJob(ctx context.Context, id string) error {
 	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM auth.mail_jobs WHERE id = $1`, id)
 	return affected(fmt.Sprintf("complete mail job %q", id), tag, err)
+}
+
+func (s *Store) ReleaseMailJob(ctx context.Context, id string, leasedUntil, now time.Time) error {
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE auth.mail_jobs SET next_attempt_at = $3
+		WHERE id = $1 AND next_attempt_at = $2`, id, database.PGTime(leasedUntil), database.PGTime(now))
+	return affected(fmt.Sprintf("release mail job %q", id), tag, err)
 }
 
 func (s *Store) RetryMailJob(ctx context.Context, id string, next time.Time, lastError string) error {

@@ -284,6 +284,39 @@ func (s *Store) InsertKey(ctx context.Context, k *provider.Key) error {
 	return inserted(fmt.Sprintf("insert key %q", k.ID), tag, err)
 }
 
+// keyRotationLock is the pg_advisory_xact_lock key that serialises
+// InsertKeyIfDue across replicas ("mana-key" in ASCII). A transaction lock,
+// not a session one, so it works through PgBouncer in transaction mode.
+const keyRotationLock int64 = 0x6d616e612d6b6579
+
+func (s *Store) InsertKeyIfDue(ctx context.Context, k *provider.Key, since time.Time) (bool, error) {
+	var done bool
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		q := s.db(ctx)
+		if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, keyRotationLock); err != nil {
+			return mapErr(err)
+		}
+		// A statement after the lock sees what the previous holder committed.
+		var newer bool
+		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth.keys WHERE alg = $1 AND created_at > $2)`,
+			k.Alg, database.PGTime(since)).Scan(&newer); err != nil {
+			return mapErr(err)
+		}
+		if newer {
+			return nil
+		}
+		if err := s.InsertKey(ctx, k); err != nil {
+			return err
+		}
+		done = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("insert key %q if due: %w", k.ID, err)
+	}
+	return done, nil
+}
+
 func (s *Store) ListKeys(ctx context.Context) ([]*provider.Key, error) {
 	rows, err := s.db(ctx).Query(ctx, `SELECT `+keyCols+` FROM auth.keys ORDER BY created_at, id`)
 	if err != nil {
@@ -477,16 +510,31 @@ func (s *Store) GetGrace(ctx context.Context, signature string, now time.Time) (
 	return &e, nil
 }
 
+// janitorLock is the pg_try_advisory_xact_lock key of DeleteExpired
+// ("mana-jan" in ASCII): the replicas' janitors would otherwise all
+// delete the same rows, each waiting on the others' row locks.
+const janitorLock int64 = 0x6d616e612d6a616e
+
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.db(ctx).Exec(ctx, `
-		WITH gr AS (DELETE FROM auth.grant_grace WHERE expires_at <= $1),
-		     se AS (DELETE FROM auth.sessions WHERE expires_at <= $1),
-		     ot AS (DELETE FROM auth.one_time_tokens WHERE expires_at <= $1)
-		DELETE FROM auth.grants WHERE expires_at < $1`, database.PGTime(before))
+	var n int
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		q := s.db(ctx)
+		var mine bool
+		if err := q.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, janitorLock).Scan(&mine); err != nil || !mine {
+			return mapErr(err) // nil when another replica sweeps
+		}
+		tag, err := q.Exec(ctx, `
+			WITH gr AS (DELETE FROM auth.grant_grace WHERE expires_at <= $1),
+			     se AS (DELETE FROM auth.sessions WHERE expires_at <= $1),
+			     ot AS (DELETE FROM auth.one_time_tokens WHERE expires_at <= $1)
+			DELETE FROM auth.grants WHERE expires_at < $1`, database.PGTime(before))
+		n = int(tag.RowsAffected())
+		return mapErr(err)
+	})
 	if err != nil {
-		return 0, fmt.Errorf("delete expired grants: %w", mapErr(err))
+		return 0, fmt.Errorf("delete expired grants: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // inserted finishes an INSERT ... ON CONFLICT DO NOTHING: no row means the

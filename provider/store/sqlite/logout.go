@@ -136,6 +136,12 @@ func (s *Store) CompleteLogoutJob(ctx context.Context, id string) error {
 	return affected(fmt.Sprintf("complete logout job %q", id), res, err)
 }
 
+func (s *Store) ReleaseLogoutJob(ctx context.Context, id string, leasedUntil, now time.Time) error {
+	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE logout_jobs SET next_attempt_at = ?
+		WHERE id = ? AND next_attempt_at = ?`, database.Millis(now), id, database.Millis(leasedUntil))
+	return affected(fmt.Sprintf("release logout job %q", id), res, err)
+}
+
 func (s *Store) RetryLogoutJob(ctx context.Context, id string, next time.Time, lastError string) error {
 	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE logout_jobs
 		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`,

@@ -262,6 +262,33 @@ func (s *Store) InsertKey(ctx context.Context, k *provider.Key) error {
 	return nil
 }
 
+// InsertKeyIfDue runs in one immediate transaction, which the write lock
+// serialises against every other writer of the file.
+func (s *Store) InsertKeyIfDue(ctx context.Context, k *provider.Key, since time.Time) (bool, error) {
+	var done bool
+	err := s.inTx(ctx, func(q database.SQLQuerier) error {
+		var newer bool
+		if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM keys WHERE alg = ? AND created_at > ?)`,
+			k.Alg, database.Millis(since)).Scan(&newer); err != nil {
+			return mapErr(err)
+		}
+		if newer {
+			return nil
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Alg, blob(k.PublicJWK), blob(k.PrivateEnc), database.Millis(k.CreatedAt), database.Millis(k.ActiveAt),
+			database.MillisPtr(k.RetiredAt), database.MillisPtr(k.ExpiresAt)); err != nil {
+			return mapErr(err)
+		}
+		done = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("insert key %q if due: %w", k.ID, err)
+	}
+	return done, nil
+}
+
 func (s *Store) ListKeys(ctx context.Context) ([]*provider.Key, error) {
 	rows, err := s.reader(ctx).QueryContext(ctx, `SELECT `+keyCols+` FROM keys ORDER BY created_at, id`)
 	if err != nil {
