@@ -104,6 +104,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if a.Logger == nil {
 		a.Logger = slog.New(slog.DiscardHandler)
 	}
+	// issue 13: every component's log lines carry the request id of the
+	// request they were written for.
+	a.Logger = slog.New(httpx.LogRequestIDs(a.Logger.Handler()))
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/manacore/mana-core-auth/provider/httpx"
 )
 
 // statusWriter remembers the status for the access log.
@@ -40,8 +42,13 @@ func (s *server) common(next http.Handler) http.Handler {
 		if s.HTTP != nil {
 			s.HTTP.RequestStarted()
 		}
-		id := newRequestID()
-		r = r.WithContext(withRequestID(r.Context(), id))
+		id := httpx.IncomingRequestID(r, s.Config.TrustedProxies)
+		if id == "" {
+			id = httpx.NewRequestID()
+		}
+		// Every log line written with this context carries the id
+		// (httpx.LogRequestIDs).
+		r = r.WithContext(httpx.WithRequestID(r.Context(), id))
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("Content-Security-Policy", csp)
@@ -66,7 +73,7 @@ func (s *server) common(next http.Handler) http.Handler {
 					}
 					panic(v)
 				}
-				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "request_id", id, "stack", string(debug.Stack()))
+				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					s.statusError(sw, r, http.StatusInternalServerError)
 				}
@@ -76,7 +83,7 @@ func (s *server) common(next http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 			elapsed := time.Since(start)
-			s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "request_id", id,
+			s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000)
 			if s.HTTP != nil {
 				status := sw.status

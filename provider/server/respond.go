@@ -67,11 +67,11 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The browser went away; nobody reads the answer.
 	case database.Unavailable(err) || errors.Is(err, oidc.ErrUnavailable):
-		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
+		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", httpapi.RetryAfter)
 		s.errorPage(w, r, http.StatusServiceUnavailable, templates.KeyErrorUnavailable)
 	default:
-		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
+		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, templates.KeyErrorInternal)
 	}
 }

@@ -105,6 +105,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d.Logger = slog.New(httpx.LogRequestIDs(d.Logger.Handler())) // issue 13: no-op when app did it
 	if d.Config.Now == nil {
 		d.Config.Now = time.Now
 	}
