@@ -44,7 +44,6 @@ func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 	return out
 }
 
-
 func getWithID(t *testing.T, url, incoming string) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
