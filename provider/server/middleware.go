@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -64,12 +65,19 @@ func (s *server) common(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
 		}
+		// The mux writes the matched pattern into the request it is given,
+		// which a middleware between (tracing) may have copied: the
+		// innermost wrapper hands it out here (recordPattern).
+		var pattern string
+		if s.HTTP != nil {
+			r = r.WithContext(context.WithValue(r.Context(), patternKey{}, &pattern))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					if s.HTTP != nil { // keep in-flight right before net/http drops the connection
-						s.HTTP.RequestDone(routeLabel(r.Pattern), methodLabel(r.Method), max(sw.status, http.StatusInternalServerError), time.Since(start))
+						s.HTTP.RequestDone(routeLabel(pattern), methodLabel(r.Method), max(sw.status, http.StatusInternalServerError), time.Since(start))
 					}
 					panic(v)
 				}
@@ -90,12 +98,25 @@ func (s *server) common(next http.Handler) http.Handler {
 				if status == 0 {
 					status = http.StatusOK // the handler wrote nothing: net/http answers 200
 				}
-				// The mux wrote the matched pattern into r (the request it
-				// was given, which is this one).
-				s.HTTP.RequestDone(routeLabel(r.Pattern), methodLabel(r.Method), status, elapsed)
+				s.HTTP.RequestDone(routeLabel(pattern), methodLabel(r.Method), status, elapsed)
 			}
 		}()
 		next.ServeHTTP(sw, r)
+	})
+}
+
+type patternKey struct{}
+
+// recordPattern serves next (the mux) and reports the pattern it matched
+// to common, for the route label.
+func recordPattern(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { // deferred: a panicking handler keeps its route
+			if p, ok := r.Context().Value(patternKey{}).(*string); ok {
+				*p = r.Pattern
+			}
+		}()
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -74,6 +74,9 @@ type Deps struct {
 	// have their own listener, METRICS_ADDR).
 	HTTP    HTTPObserver
 	Metrics http.Handler
+	// Trace wraps the router (OpenTelemetry spans named by the route
+	// pattern); nil installs nothing.
+	Trace func(http.Handler) http.Handler
 }
 
 // HTTPObserver counts requests (internal/metrics). RequestDone gets the
