@@ -151,7 +151,6 @@ func TestMetricsCountEvents(t *testing.T) {
 			if code != http.StatusOK {
 				t.Fatalf("login: %d %v", code, login)
 			}
-			access, _ := login["accessToken"].(string)
 			refresh, _ := login["refreshToken"].(string)
 			if code, out := postJSON(t, base+"/api/v1/auth/refresh", "", map[string]string{"refreshToken": refresh}); code != http.StatusOK {
 				t.Fatalf("refresh: %d %v", code, out)
@@ -173,7 +172,7 @@ func TestMetricsCountEvents(t *testing.T) {
 			// The access token of the refreshed pair's login was revoked with
 			// the reuse; log in again for the spend.
 			_, login = postJSON(t, base+"/api/v1/auth/login", "", map[string]string{"email": "metrics@example.com", "password": "correct horse battery"})
-			access, _ = login["accessToken"].(string)
+			access, _ := login["accessToken"].(string)
 			if code, out := postJSON(t, base+"/api/v1/credits/use", access, map[string]any{"amount": 7, "appId": "chat", "description": "metrics test"}); code != http.StatusOK {
 				t.Fatalf("spend: %d %v", code, out)
 			}
