@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +76,13 @@ func TestTracesExported(t *testing.T) {
 			}
 			cfg.DatabaseURL = databasetest.URL(t, d)
 			cfg.SecretKey = []byte("0123456789abcdef0123456789abcdef-app")
+			redisURL := os.Getenv("TEST_REDIS_URL")
+			if redisURL == "" && os.Getenv("CI") == "true" {
+				t.Fatal("TEST_REDIS_URL is required when CI=true")
+			}
+			if d == database.Postgres {
+				cfg.RedisURL = redisURL // the rate limits count in Redis: its commands are spans
+			}
 			a, err := app.New(t.Context(), cfg, app.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -92,6 +101,10 @@ func TestTracesExported(t *testing.T) {
 			resp.Body.Close()
 			if code, _ := get(t, "http://"+ln.Addr().String()+"/health/ready"); code != http.StatusOK {
 				t.Fatalf("/health/ready: %d", code)
+			}
+			if code, _ := postJSON(t, "http://"+ln.Addr().String()+"/api/v1/auth/login", "",
+				map[string]string{"email": "nobody@example.com", "password": "wrong password"}); code != http.StatusUnauthorized {
+				t.Fatalf("login: %d", code)
 			}
 			cancel()
 			select {
@@ -114,6 +127,9 @@ func TestTracesExported(t *testing.T) {
 			}
 			if d == database.Postgres && !slices.Contains(sink.spans, "db SELECT") {
 				t.Errorf("no statement span in %v", sink.spans)
+			}
+			if d == database.Postgres && redisURL != "" && !slices.ContainsFunc(sink.spans, func(s string) bool { return strings.HasPrefix(s, "redis ") }) {
+				t.Errorf("no Redis span in %v", sink.spans)
 			}
 			if !slices.Contains(sink.services, "manaauth-test") {
 				t.Errorf("service names %v", sink.services)
