@@ -106,6 +106,12 @@ func TestTracesExported(t *testing.T) {
 				map[string]string{"email": "nobody@example.com", "password": "wrong password"}); code != http.StatusUnauthorized {
 				t.Fatalf("login: %d", code)
 			}
+			// The tracer copies the request the mux sets the pattern on; the
+			// HTTP metrics still get the route.
+			if got := scrapeMetrics(t, "http://"+ln.Addr().String()).value("http_requests_total",
+				"route=GET /health/ready", "method=GET", "status=200"); got != 1 {
+				t.Errorf("http_requests_total for GET /health/ready with tracing = %v, want 1", got)
+			}
 			cancel()
 			select {
 			case <-done:
