@@ -299,7 +299,7 @@ func TestLoginFloodOverload(t *testing.T) {
 		t.Errorf("server peak RSS (VmHWM) %d MiB, want <= 128 MiB", hwm>>20)
 	}
 
-	if log := srv.stderr.String(); !strings.Contains(log, `msg="memory limit"`) {
+	if log := srv.stderr.String(); !strings.Contains(log, `"msg":"memory limit"`) {
 		t.Errorf("start-up did not log the memory limit:\n%s", log)
 	}
 
@@ -515,7 +515,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 	// The phases, in order, in the log.
 	log := srv.stderr.String()
 	last := -1
-	for _, phase := range []string{"readiness answers 503", "listener closed", "requests finished", "background jobs stopped", "msg=stopped"} {
+	for _, phase := range []string{"readiness answers 503", "listener closed", "requests finished", "background jobs stopped", `"msg":"stopped"`} {
 		i := strings.Index(log, phase)
 		if i < 0 || i < last {
 			t.Errorf("shutdown log: %q missing or out of order\n%s", phase, log)

@@ -17,6 +17,7 @@ import (
 	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/manacore/mana-core-auth/internal/app"
+	"github.com/manacore/mana-core-auth/provider/httpx"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -49,7 +50,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer ln.Close()
 	cfg.FollowListener(ln.Addr())
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(stderr, cfg.LogLevel, *dev)
 	setMemoryLimit(getenv, logger)
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
@@ -125,4 +126,16 @@ func setMemoryLimit(getenv func(string) string, log *slog.Logger) {
 	default:
 		log.Info("memory limit", "source", "cgroup", "limit_mib", limit>>20)
 	}
+}
+
+// newLogger writes JSON lines in production, for the log collector, and
+// text in --dev, for the developer reading the terminal. Lines logged
+// while serving a request carry its request_id (httpx.LogRequestIDs).
+func newLogger(w io.Writer, level slog.Level, dev bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if dev {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(httpx.LogRequestIDs(h))
 }

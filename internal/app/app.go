@@ -26,6 +26,7 @@ import (
 	creditsstore "github.com/manacore/mana-core-auth/credits/store"
 	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/metrics"
+	"github.com/manacore/mana-core-auth/internal/tracing"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/admin"
@@ -89,6 +90,8 @@ type App struct {
 	redis *redis.Client
 	// metricsLn is METRICS_ADDR's listener; nil without it.
 	metricsLn net.Listener
+	// tracing exports spans; nil without OTEL_EXPORTER_OTLP_ENDPOINT.
+	tracing *tracing.Tracing
 	// failover counts limits in process while Redis is down; nil
 	// without REDIS_URL.
 	failover *ratelimit.Failover
@@ -107,6 +110,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if a.Logger == nil {
 		a.Logger = slog.New(slog.DiscardHandler)
 	}
+	// issue 13: every component's log lines carry the request id of the
+	// request they were written for.
+	a.Logger = slog.New(httpx.LogRequestIDs(a.Logger.Handler()))
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -117,7 +123,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}()
 	log := a.Logger
 
-	if a.DB, err = OpenDatabase(ctx, cfg); err != nil {
+	var dbOpts []database.Option
+	if cfg.TracesURL != "" { // issue 13: traces only when asked for
+		if a.tracing, err = tracing.New(ctx, tracing.Config{URL: cfg.TracesURL, ServiceName: cfg.ServiceName,
+			Version: buildVersion()}); err != nil {
+			return nil, err
+		}
+		dbOpts = append(dbOpts, database.WithTracer(a.tracing.DB()))
+	}
+	if a.DB, err = OpenDatabase(ctx, cfg, dbOpts...); err != nil {
 		return nil, err
 	}
 	if a.Store, err = store.New(a.DB); err != nil {
@@ -254,7 +268,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 			TrustedProxies: cfg.TrustedProxies, BackchannelLogout: true, Now: opts.Now},
 		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
 		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing, Admin: a.Admin,
-		HTTP: a.Metrics, Metrics: a.metricsOnMain(),
+		HTTP: a.Metrics, Metrics: a.metricsOnMain(), Trace: a.traceHTTP(),
 		Draining: a.draining.Load,
 	})
 	if err != nil {
@@ -265,12 +279,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 
 // OpenDatabase opens the configured database and applies the migrations:
 // all `manaauth migrate` does.
-func OpenDatabase(ctx context.Context, cfg *Config) (*database.DB, error) {
+func OpenDatabase(ctx context.Context, cfg *Config, extra ...database.Option) (*database.DB, error) {
 	bound := database.WithTimeout(cfg.DatabaseTimeout)
 	if cfg.DatabaseTimeout <= 0 {
 		bound = database.Unbounded()
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, bound)
+	db, err := database.Open(ctx, cfg.DatabaseURL, append([]database.Option{bound}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -311,6 +325,9 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 		}
 		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.MaxRetries = time.Second, 500*time.Millisecond, 500*time.Millisecond, 1
 		a.redis = redis.NewClient(ro)
+		if a.tracing != nil {
+			a.redis.AddHook(a.tracing.Redis())
+		}
 		a.failover = ratelimit.NewFailover(func(ctx context.Context) error { return a.redis.Ping(ctx).Err() },
 			a.Logger.With("component", "ratelimit"), 0)
 		_ = a.failover.Check(ctx) // logged; the in-process counters serve meanwhile
@@ -455,6 +472,11 @@ func (a *App) Close() error {
 	}
 	if a.DB != nil {
 		err = errors.Join(err, a.DB.Close())
+	}
+	if a.tracing != nil { // flush the last spans
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = errors.Join(err, a.tracing.Shutdown(ctx))
+		cancel()
 	}
 	return err
 }

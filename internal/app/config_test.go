@@ -43,6 +43,9 @@ func TestLoadConfigReportsEverything(t *testing.T) {
 		"SMTP_PORT":             "0",
 		"JWT_AUDIENCE":          "manacore",
 		"STRIPE_WEBHOOK_SECRET": "",
+		// issue 13 (observability)
+		"METRICS_ADDR":                "9100",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4318",
 	}
 	_, err = LoadConfig(env(bad), Serve)
 	var p ProblemsError
@@ -52,12 +55,13 @@ func TestLoadConfigReportsEverything(t *testing.T) {
 	p, _ = err.(ProblemsError)
 	for _, want := range []string{"DATABASE_URL", "BASE_URL", "PORT", "SECRET_KEY", "LOG_LEVEL", "REFRESH_GRACE", "SESSION_MAX_LIFETIME",
 		"CORS_ORIGINS", "TRUSTED_PROXIES", "REDIRECT_LOCALHOST", "RATE_LIMITS", "REDIS_URL", "SMTP", "CREDITS_TIMEZONE",
-		"CREDITS_SIGNUP_BONUS", "STRIPE_WEBHOOK_SECRET", "PPROF_ADDR", "SESSION_IDLE_TIMEOUT", "KEY_ROTATION_DELAY", "SMTP_PORT"} {
+		"CREDITS_SIGNUP_BONUS", "STRIPE_WEBHOOK_SECRET", "PPROF_ADDR", "SESSION_IDLE_TIMEOUT", "KEY_ROTATION_DELAY", "SMTP_PORT",
+		"METRICS_ADDR", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problem with %s not reported:\n%v", want, err)
 		}
 	}
-	if len(p) < 20 {
+	if len(p) < 22 {
 		t.Errorf("%d problems, want one line per bad variable:\n%v", len(p), err)
 	}
 }

@@ -2,11 +2,15 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +22,8 @@ import (
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
+	"github.com/manacore/mana-core-auth/provider/admin"
+	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
 )
 
@@ -145,7 +151,6 @@ func TestMetricsCountEvents(t *testing.T) {
 			if code != http.StatusOK {
 				t.Fatalf("login: %d %v", code, login)
 			}
-			access, _ := login["accessToken"].(string)
 			refresh, _ := login["refreshToken"].(string)
 			if code, out := postJSON(t, base+"/api/v1/auth/refresh", "", map[string]string{"refreshToken": refresh}); code != http.StatusOK {
 				t.Fatalf("refresh: %d %v", code, out)
@@ -167,7 +172,7 @@ func TestMetricsCountEvents(t *testing.T) {
 			// The access token of the refreshed pair's login was revoked with
 			// the reuse; log in again for the spend.
 			_, login = postJSON(t, base+"/api/v1/auth/login", "", map[string]string{"email": "metrics@example.com", "password": "correct horse battery"})
-			access, _ = login["accessToken"].(string)
+			access, _ := login["accessToken"].(string)
 			if code, out := postJSON(t, base+"/api/v1/credits/use", access, map[string]any{"amount": 7, "appId": "chat", "description": "metrics test"}); code != http.StatusOK {
 				t.Fatalf("spend: %d %v", code, out)
 			}
@@ -222,6 +227,85 @@ func TestMetricsCountEvents(t *testing.T) {
 			}
 			if got := after.value("manaauth_users", "state=total"); got != 1 {
 				t.Errorf("manaauth_users{state=total} = %v, want 1", got)
+			}
+		})
+	}
+}
+
+// flakyMailer fails its first send, then accepts every mail.
+type flakyMailer struct{ calls atomic.Int64 }
+
+func (m *flakyMailer) Send(context.Context, mail.Message) error {
+	if m.calls.Add(1) == 1 {
+		return errors.New("421 try again later")
+	}
+	return nil
+}
+
+// TestMetricsCountMailsAndBackends: a registration's mail failing once
+// and then sent, and calls to app backends that answer, are down and
+// fail, move their counters; the stored counts follow the users.
+func TestMetricsCountMailsAndBackends(t *testing.T) {
+	for _, d := range databasetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"entities":[],"totalCount":0}`)
+			}))
+			t.Cleanup(ok.Close)
+			broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "bug", http.StatusInternalServerError)
+			}))
+			t.Cleanup(broken.Close)
+			cfg := testConfig(t, d)
+			cfg.Admin.Backends = []admin.Backend{
+				{ID: "todo", Name: "Todo", URL: ok.URL, ServiceKey: "key-0123456789"},
+				{ID: "chat", Name: "Chat", URL: "http://127.0.0.1:9", ServiceKey: "key-0123456789"}, // nothing listens
+				{ID: "zitare", Name: "Zitare", URL: broken.URL, ServiceKey: "key-0123456789"},
+			}
+			a, base := serveApp(t, cfg, app.Options{Mailer: &flakyMailer{},
+				PasswordParams: &account.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16},
+				Outbox:         account.OutboxConfig{RetryBase: 10 * time.Millisecond, PollEvery: 10 * time.Millisecond}})
+			code, out := postJSON(t, base+"/api/v1/auth/register", "", map[string]string{
+				"email": "new@example.com", "password": "correct horse battery", "name": "New"})
+			if code != http.StatusCreated && code != http.StatusOK {
+				t.Fatalf("register: %d %v", code, out)
+			}
+			waitUntil(t, "the mail to be sent after one failure", func() bool {
+				s := scrapeMetrics(t, base)
+				return s.value("manaauth_mails_total", "result=sent") == 1 && s.value("manaauth_mails_total", "result=failed") == 1
+			})
+			u, err := a.Store.GetUserByEmail(t.Context(), "new@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Admin.UserData(t.Context(), admin.Actor{UserID: "admin-1"}, u.ID); err != nil {
+				t.Fatalf("UserData: %v", err) // a failing backend is part of the answer, not an error
+			}
+			s := scrapeMetrics(t, base)
+			for _, c := range []struct {
+				labels []string
+				want   float64
+			}{
+				{[]string{"app=todo", "result=ok"}, 1},
+				{[]string{"app=chat", "result=unavailable"}, 1},
+				{[]string{"app=zitare", "result=error"}, 1},
+				{[]string{"app=todo", "result=error"}, 0},
+			} {
+				if got := s.value("manaauth_admin_backend_calls_total", c.labels...); got != c.want {
+					t.Errorf("manaauth_admin_backend_calls_total%v = %v, want %v", c.labels, got, c.want)
+				}
+			}
+			// The stored counts are cached for 30 s: the first scrape after
+			// the registration (above) already read them.
+			if got := s.value("manaauth_users", "state=total"); got != 1 {
+				t.Errorf("manaauth_users{state=total} = %v, want 1", got)
+			}
+			if got := s.value("manaauth_users_created", "period=day"); got != 1 {
+				t.Errorf("manaauth_users_created{period=day} = %v, want 1", got)
+			}
+			if got := s.value("manaauth_users", "state=verified"); got != 0 {
+				t.Errorf("manaauth_users{state=verified} = %v, want 0", got)
 			}
 		})
 	}

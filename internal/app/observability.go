@@ -18,10 +18,7 @@ import (
 // newMetrics builds the App's registry with every series of the metrics
 // contract present from the start.
 func (a *App) newMetrics() *metrics.Metrics {
-	version := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		version = bi.Main.Version
-	}
+	version := buildVersion()
 	apps := make([]string, 0, len(a.Config.Admin.Backends))
 	for _, b := range a.Config.Admin.Backends {
 		apps = append(apps, b.ID)
@@ -77,4 +74,21 @@ func (a *App) serveMetrics(ctx context.Context, ln net.Listener) {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.Logger.Error("metrics server", "error", err)
 	}
+}
+
+// buildVersion is the module version the binary was built as.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Version
+	}
+	return ""
+}
+
+// traceHTTP is the server's tracing middleware; nil (none at all) without
+// OTEL_EXPORTER_OTLP_ENDPOINT.
+func (a *App) traceHTTP() func(http.Handler) http.Handler {
+	if a.tracing == nil {
+		return nil
+	}
+	return a.tracing.HTTP
 }

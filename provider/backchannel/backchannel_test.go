@@ -321,7 +321,16 @@ func TestRetryAfterBackoff(t *testing.T) {
 		rc.status.Store(http.StatusInternalServerError)
 		f.client(t, "chat", rc.URL, "")
 		f.grant(t, "chat", "sess-1", true)
-		n := f.notifier(nil)
+		var sent, failed atomic.Int64 // issue 13: every attempt is observed
+		n := f.notifier(func(c *backchannel.Config) {
+			c.Observe = func(ok bool) {
+				if ok {
+					sent.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		})
 		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -346,6 +355,9 @@ func TestRetryAfterBackoff(t *testing.T) {
 		deliverDue(t, n, 1)
 		if rc.count() != 3 {
 			t.Fatalf("%d POSTs, want 3", rc.count())
+		}
+		if sent.Load() != 1 || failed.Load() != 2 {
+			t.Fatalf("observed %d sent, %d failed; want 1, 2", sent.Load(), failed.Load())
 		}
 		if left := f.remaining(t); len(left) != 0 {
 			t.Fatalf("%d jobs left after delivery", len(left))

@@ -69,11 +69,11 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case isOverload(err):
 		s.overloadPage(w, r, err)
 	case database.Unavailable(err) || errors.Is(err, oidc.ErrUnavailable):
-		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
+		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", httpapi.RetryAfter)
 		s.errorPage(w, r, http.StatusServiceUnavailable, templates.KeyErrorUnavailable)
 	default:
-		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
+		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, templates.KeyErrorInternal)
 	}
 }

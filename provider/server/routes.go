@@ -176,5 +176,11 @@ func (s *server) routes() http.Handler {
 	// Issue 12, part A: what no route takes is a 405 when the path has
 	// routes for other methods, else a 404; the error page for browsers.
 	mux.Handle("/", s.handleUnmatched(mux))
-	return s.common(mux)
+	var h http.Handler = recordPattern(mux)
+	if s.Trace != nil {
+		// Inside common, so the tracer's request copy is the one the mux
+		// sets the Pattern of, which the span is named after.
+		h = s.Trace(h)
+	}
+	return s.common(h)
 }

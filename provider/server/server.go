@@ -77,6 +77,9 @@ type Deps struct {
 	// Draining reports that shutdown has begun: readiness answers 503
 	// from then on (issue 13); nil never drains.
 	Draining func() bool
+	// Trace wraps the router (OpenTelemetry spans named by the route
+	// pattern); nil installs nothing.
+	Trace func(http.Handler) http.Handler
 }
 
 // HTTPObserver counts requests (internal/metrics). RequestDone gets the
@@ -108,6 +111,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d.Logger = slog.New(httpx.LogRequestIDs(d.Logger.Handler())) // issue 13: no-op when app did it
 	if d.Config.Now == nil {
 		d.Config.Now = time.Now
 	}
