@@ -533,6 +533,8 @@ func loginResult(err error) string {
 		return LoginInvalidCredentials
 	case errors.Is(err, provider.ErrAccountDisabled), errors.Is(err, ErrEmailNotVerified):
 		return LoginDisabled
+	case errors.Is(err, ErrBusy):
+		return LoginOverloaded
 	}
 	return LoginError
 }
