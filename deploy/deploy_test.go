@@ -12,7 +12,6 @@ package deploy_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,12 +25,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"gopkg.in/yaml.v3"
 
 	"github.com/manacore/mana-core-auth/internal/app"
+	"github.com/manacore/mana-core-auth/internal/app/apptest"
 )
 
 // tool finds a command-line tool or ends the test: a skip outside CI, a
@@ -505,23 +504,7 @@ func startServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("the server did not stop within 15s")
-		}
-		_ = a.Close()
-	})
-	return "http://" + ln.Addr().String()
+	return apptest.Serve(t, a)
 }
 
 func get(t *testing.T, u string) string {

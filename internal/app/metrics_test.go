@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/manacore/mana-core-auth/internal/app"
+	"github.com/manacore/mana-core-auth/internal/app/apptest"
 	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 	"github.com/manacore/mana-core-auth/provider/admin"
@@ -41,23 +41,7 @@ func serveApp(t *testing.T, cfg *app.Config, opts app.Options) (*app.App, string
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return")
-		}
-		_ = a.Close()
-	})
-	return a, "http://" + ln.Addr().String()
+	return a, apptest.Serve(t, a)
 }
 
 func get(t *testing.T, url string) (int, string) {
