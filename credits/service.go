@@ -23,6 +23,9 @@ type Config struct {
 	Timezone    *time.Location // of the calendar day; default Europe/Berlin
 	FreeCap     int64          // cap on the free wallet for daily grants; 0 = none
 	Now         func() time.Time
+	// Spent is told the credits of every spend booked (not replays), for
+	// the metrics (issue 13); nil tells nobody.
+	Spent func(amount int64)
 }
 
 // Defaults.
@@ -330,6 +333,9 @@ func (s *Service) Spend(ctx context.Context, in SpendInput) (Transaction, Balanc
 	}
 	if r.replay && !sameSpend(r.tx, in) {
 		return Transaction{}, Balance{}, false, ErrIdempotencyKeyReused
+	}
+	if !r.replay && s.cfg.Spent != nil {
+		s.cfg.Spent(in.Amount)
 	}
 	return r.tx, r.after, r.replay, nil
 }

@@ -108,4 +108,9 @@ type ErasureStore interface {
 	// LastError and clears the lease; ErrNotFound when the part is absent
 	// or no longer pending.
 	RetryErasurePart(ctx context.Context, erasureID, backendID string, next time.Time, lastError string) error
+	// ReleaseErasurePart clears the lease of a pending part when it is
+	// still leasedUntil (the LeaseUntil its claim returned), for a replica
+	// shutting down; ErrNotFound when the part is done, gone, or was
+	// claimed or rescheduled since.
+	ReleaseErasurePart(ctx context.Context, erasureID, backendID string, leasedUntil time.Time) error
 }

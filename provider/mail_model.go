@@ -47,4 +47,9 @@ type MailQueue interface {
 	// RetryMailJob adds one to Attempts and sets NextAttemptAt and
 	// LastError; ErrNotFound when absent.
 	RetryMailJob(ctx context.Context, id string, next time.Time, lastError string) error
+	// ReleaseMailJob hands a claimed job back, due at now, when it is still
+	// leased until leasedUntil (the NextAttemptAt its claim returned), for
+	// a replica shutting down; ErrNotFound when the job is gone or was
+	// claimed or rescheduled since.
+	ReleaseMailJob(ctx context.Context, id string, leasedUntil, now time.Time) error
 }

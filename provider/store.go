@@ -147,6 +147,35 @@ type Store interface {
 	Transactor
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
+	// issue 13 (observability): the counts the metrics show.
+	StatsStore
+}
+
+// Stats are the counts the metrics export, read in one call.
+type Stats struct {
+	// Users and VerifiedUsers leave out erased accounts (tombstones).
+	Users, VerifiedUsers int64
+	// Created* count the live users created since the start of the
+	// current UTC day, ISO week (Monday) and month (StatsPeriods).
+	CreatedToday, CreatedThisWeek, CreatedThisMonth int64
+	// LogoutJobs and MailJobs are the undelivered jobs in the queues;
+	// ErasureParts the backend deletions still pending.
+	LogoutJobs, MailJobs, ErasureParts int64
+}
+
+// StatsStore reads Stats.
+type StatsStore interface {
+	// Stats counts at now (which picks the day, week and month).
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+}
+
+// StatsPeriods are the starts of now's UTC day, ISO week and month.
+func StatsPeriods(now time.Time) (day, week, month time.Time) {
+	now = now.UTC()
+	day = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	week = day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7)) // Monday
+	month = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return day, week, month
 }
 
 // --- issue 11 part A: admin users and clients ---

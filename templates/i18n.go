@@ -26,6 +26,9 @@ const (
 	KeyErrorInternal        = "error.internal"
 	KeyErrorCSRF            = "error.csrf"
 	KeyErrorUnavailable     = "error.unavailable"
+	// KeyErrorBusy: refused for overload (issue 13); never blames the
+	// credentials, which were not checked.
+	KeyErrorBusy = "error.busy"
 
 	KeyLoginUnverified          = "login.unverified"
 	KeyRateLimit                = "ratelimit"
@@ -446,6 +449,10 @@ var messages = map[string]message{
 	KeyErrorUnavailable: {
 		"Sign-in is briefly unavailable. You are still signed in; please try again in a few seconds.",
 		"Die Anmeldung ist kurz nicht erreichbar. Du bleibst angemeldet; bitte versuche es in ein paar Sekunden erneut.",
+	},
+	KeyErrorBusy: {
+		"Too many people are signing in right now. Your details were not checked; please try again in a few seconds.",
+		"Gerade melden sich sehr viele Menschen an. Deine Angaben wurden nicht geprüft; bitte versuche es in ein paar Sekunden erneut.",
 	},
 	"error.status":     {"Error", "Fehler"},
 	"error.request_id": {"Request ID", "Anfrage-ID"},

@@ -296,6 +296,11 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			fmt.Fprintf(stdout, "new %s key %s published; signs from %s\n", al, k.ID, k.ActiveAt.UTC().Format(time.RFC3339))
 		}
+		// issue 13 (replicas): running servers reload now, not at their
+		// next periodic reload.
+		if err := app.NotifyReplicas(ctx, t.cfg.RedisURL); err != nil {
+			fmt.Fprintf(stderr, "warning: %v (servers pick the new keys up within seconds anyway)\n", err)
+		}
 	}
 	ks, err := ring.Keys(ctx)
 	if err != nil {

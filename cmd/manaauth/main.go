@@ -30,6 +30,7 @@ commands:
   serve [--dev]        run the provider (migrates first); --dev adds the demo app at /demo
   migrate              apply database migrations and exit
   version              print the module version and VCS revision
+  healthcheck [-url U] exit 0 when the local server is ready (the container's HEALTHCHECK)
   users create         create a user
   users set-role ID admin|user
   clients create|list|delete
@@ -83,6 +84,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, getenv func(string
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "credits":
 		return cmdCredits(ctx, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help":

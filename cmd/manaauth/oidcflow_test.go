@@ -59,6 +59,10 @@ type flowRP struct {
 type flowResult struct {
 	token   *oauth2.Token
 	idToken *oidc.IDToken
+	rawID   string
+	// signedIn says the provider asked for the password; false when the
+	// session cookie carried the user through (single sign-on).
+	signedIn bool
 }
 
 // codeFlow runs the authorization code flow with PKCE against the replica
@@ -78,7 +82,9 @@ func codeFlow(t *testing.T, ctx context.Context, c *http.Client, rp flowRP, emai
 	conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	state, nonce, verifier := randomString(), randomString(), oauth2.GenerateVerifier()
 	resp := get(t, c, conf.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)))
+	signedIn := false
 	if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == "/login" {
+		signedIn = true
 		form := url.Values{"email": {email}, "password": {password}}
 		for _, m := range hiddenInputRE.FindAllStringSubmatch(resp.body, -1) {
 			form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
@@ -111,7 +117,7 @@ func codeFlow(t *testing.T, ctx context.Context, c *http.Client, rp flowRP, emai
 	if idt.Nonce != nonce {
 		t.Fatalf("ID token nonce %q, want %q", idt.Nonce, nonce)
 	}
-	return flowResult{token: tok, idToken: idt}
+	return flowResult{token: tok, idToken: idt, rawID: raw, signedIn: signedIn}
 }
 
 // refresh exchanges the refresh token at the replica c reaches.

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"github.com/manacore/mana-core-auth/internal/app"
+	"github.com/manacore/mana-core-auth/provider/httpx"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -46,7 +50,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer ln.Close()
 	cfg.FollowListener(ln.Addr())
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(stderr, cfg.LogLevel, *dev)
+	setMemoryLimit(getenv, logger)
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err
@@ -99,4 +104,38 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// setMemoryLimit gives the garbage collector a soft memory limit (issue
+// 13): GOMEMLIMIT when set (the Go runtime has applied it already), else
+// 90 % of the container's cgroup memory limit, so a hashing flood makes
+// the collector work harder instead of the kernel killing the process.
+// Without either, there is no limit, as before.
+func setMemoryLimit(getenv func(string) string, log *slog.Logger) {
+	if v := getenv("GOMEMLIMIT"); v != "" {
+		log.Info("memory limit", "source", "GOMEMLIMIT", "limit", v)
+		return
+	}
+	limit, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup), memlimit.WithRatio(0.9),
+		memlimit.WithLogger(slog.New(slog.DiscardHandler)))
+	switch {
+	case err != nil:
+		log.Warn("memory limit: cannot read the cgroup limit; none set", "error", err)
+	case limit <= 0 || limit == math.MaxInt64:
+		log.Info("memory limit", "source", "none", "hint", "set GOMEMLIMIT, or run in a container with a memory limit")
+	default:
+		log.Info("memory limit", "source", "cgroup", "limit_mib", limit>>20)
+	}
+}
+
+// newLogger writes JSON lines in production, for the log collector, and
+// text in --dev, for the developer reading the terminal. Lines logged
+// while serving a request carry its request_id (httpx.LogRequestIDs).
+func newLogger(w io.Writer, level slog.Level, dev bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if dev {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(httpx.LogRequestIDs(h))
 }

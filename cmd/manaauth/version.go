@@ -6,6 +6,11 @@ import (
 	"runtime/debug"
 )
 
+// buildVersion and buildRevision are set with -ldflags -X by builds that
+// have no .git to stamp from (the Dockerfile keeps .git out of its
+// context); Go's own stamps win when present.
+var buildVersion, buildRevision string
+
 // cmdVersion prints what the binary was built from: the module version
 // (a tag for `go install …@v1.2.3`, "(devel)" for a checkout) and the VCS
 // revision Go stamps into builds from a git checkout.
@@ -16,10 +21,16 @@ func cmdVersion(stdout io.Writer) error {
 		return nil
 	}
 	version := bi.Main.Version
+	if (version == "" || version == "(devel)") && buildVersion != "" {
+		version = buildVersion
+	}
 	if version == "" {
 		version = "(devel)"
 	}
 	revision, when, modified := "unknown (built without VCS information, e.g. by go run or go test)", "", ""
+	if buildRevision != "" {
+		revision = buildRevision
+	}
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":

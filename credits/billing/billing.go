@@ -52,7 +52,33 @@ type Config struct {
 	// APIBase is STRIPE_API_BASE, e.g. http://127.0.0.1:12111 for
 	// stripe-mock; empty means the real Stripe API.
 	APIBase string
+	// Observer counts webhook events and purchased credits (issue 13,
+	// metrics); nil counts nothing.
+	Observer Observer
 }
+
+// Observer is told of billing events, for the metrics.
+type Observer interface {
+	// WebhookEvent: result is one of the Webhook* results; eventType is
+	// "" when the signature did not verify.
+	WebhookEvent(eventType, result string)
+	// CreditsPurchased: credits a fulfilled purchase booked.
+	CreditsPurchased(amount int64)
+}
+
+// Results of a webhook delivery, as the metrics name them.
+const (
+	WebhookProcessed        = "processed"
+	WebhookDuplicate        = "duplicate"
+	WebhookIgnored          = "ignored"
+	WebhookError            = "error"
+	WebhookInvalidSignature = "invalid_signature"
+)
+
+type noObserver struct{}
+
+func (noObserver) WebhookEvent(string, string) {}
+func (noObserver) CreditsPurchased(int64)      {}
 
 // Event types handled by HandleWebhook.
 const (
@@ -64,6 +90,11 @@ const (
 	EventDisputeCreated         = "charge.dispute.created"
 	EventDisputeClosed          = "charge.dispute.closed"
 )
+
+// EventTypes are the event types HandleWebhook acts on (the metrics
+// pre-set a series for each).
+var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventCheckoutCompleted,
+	EventCheckoutAsyncSucceeded, EventChargeRefunded, EventDisputeCreated, EventDisputeClosed}
 
 // Billing creates Stripe payments for credit packages and fulfils them.
 type Billing struct {
@@ -91,6 +122,9 @@ func New(cfg Config, store credits.BillingStore, ledger *credits.Service) (*Bill
 			URL:           stripe.String(cfg.APIBase),
 			LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelError},
 		})))
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	return &Billing{cfg: cfg, store: store, ledger: ledger, sc: stripe.NewClient(cfg.SecretKey, opts...)}, nil
 }
@@ -214,10 +248,30 @@ func (b *Billing) CreateCheckout(ctx context.Context, userID, email, packageID s
 // for an undecodable object, nil for handled, repeated and ignored events,
 // and other errors (store failures) when Stripe should retry.
 func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader string) error {
+	o := &webhookOutcome{result: WebhookIgnored}
+	err := b.handleWebhook(ctx, o, payload, sigHeader)
+	switch {
+	case errors.Is(err, ErrBadSignature):
+		o.result = WebhookInvalidSignature
+	case err != nil:
+		o.result = WebhookError
+	}
+	b.cfg.Observer.WebhookEvent(o.eventType, o.result)
+	return err
+}
+
+// webhookOutcome is what one delivery did, for the metrics: an event that
+// reaches no apply is ignored.
+type webhookOutcome struct {
+	eventType, result string
+}
+
+func (b *Billing) handleWebhook(ctx context.Context, o *webhookOutcome, payload []byte, sigHeader string) error {
 	ev, err := webhook.ConstructEvent(payload, sigHeader, b.cfg.WebhookSecret)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
+	o.eventType = string(ev.Type)
 	if ev.Data == nil || ev.ID == "" {
 		return ErrBadPayload
 	}
@@ -228,7 +282,7 @@ func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
 			return fmt.Errorf("%w: %v", ErrBadPayload, err)
 		}
-		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: pi.ID}, b.fulfil(pi.ID))
+		return b.apply(ctx, o, sev, credits.PurchaseRef{PaymentIntentID: pi.ID}, b.fulfil(pi.ID))
 	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded:
 		var cs stripe.CheckoutSession
 		if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil || cs.ID == "" {
@@ -242,13 +296,13 @@ func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		if cs.PaymentIntent != nil {
 			piID = cs.PaymentIntent.ID
 		}
-		return b.apply(ctx, sev, credits.PurchaseRef{CheckoutSessionID: cs.ID}, b.fulfil(piID))
+		return b.apply(ctx, o, sev, credits.PurchaseRef{CheckoutSessionID: cs.ID}, b.fulfil(piID))
 	case EventPaymentFailed:
 		var pi stripe.PaymentIntent
 		if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
 			return fmt.Errorf("%w: %v", ErrBadPayload, err)
 		}
-		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: pi.ID}, func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
+		return b.apply(ctx, o, sev, credits.PurchaseRef{PaymentIntentID: pi.ID}, func(p credits.Purchase) (*credits.PurchaseUpdate, error) {
 			if p.Status != credits.PurchasePending {
 				return nil, nil // a later success wins; never "un-succeed"
 			}
@@ -266,7 +320,7 @@ func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		if err != nil {
 			return err
 		}
-		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: ch.PaymentIntent.ID}, b.refund(ch, legacy))
+		return b.apply(ctx, o, sev, credits.PurchaseRef{PaymentIntentID: ch.PaymentIntent.ID}, b.refund(ch, legacy))
 	case EventDisputeCreated, EventDisputeClosed:
 		var d stripe.Dispute
 		if err := json.Unmarshal(ev.Data.Raw, &d); err != nil || d.ID == "" {
@@ -287,7 +341,7 @@ func (b *Billing) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 			}
 			decide = b.disputeClosed(d, legacy)
 		}
-		return b.apply(ctx, sev, credits.PurchaseRef{PaymentIntentID: d.PaymentIntent.ID}, decide)
+		return b.apply(ctx, o, sev, credits.PurchaseRef{PaymentIntentID: d.PaymentIntent.ID}, decide)
 	default:
 		return nil // acknowledged and ignored
 	}
@@ -467,10 +521,11 @@ func (b *Billing) disputeClosed(d stripe.Dispute, legacy int64) credits.Purchase
 }
 
 // apply runs ApplyStripeEvent, retrying transient write conflicts.
-func (b *Billing) apply(ctx context.Context, ev credits.StripeEvent, ref credits.PurchaseRef, decide credits.PurchaseDecider) error {
+func (b *Billing) apply(ctx context.Context, o *webhookOutcome, ev credits.StripeEvent, ref credits.PurchaseRef, decide credits.PurchaseDecider) error {
 	var err error
+	var r credits.EventResult
 	for attempt := range 10 {
-		_, err = b.store.ApplyStripeEvent(ctx, ev, ref, decide)
+		r, err = b.store.ApplyStripeEvent(ctx, ev, ref, decide)
 		if !errors.Is(err, credits.ErrConflict) {
 			break
 		}
@@ -482,6 +537,13 @@ func (b *Billing) apply(ctx context.Context, ev credits.StripeEvent, ref credits
 	}
 	if err != nil {
 		return fmt.Errorf("billing: apply %s %s: %w", ev.Type, ev.ID, err)
+	}
+	o.result = WebhookProcessed
+	if r.Duplicate {
+		o.result = WebhookDuplicate
+	}
+	if !r.Duplicate && !r.Replay && r.Tx.Type == credits.TypePurchase {
+		b.cfg.Observer.CreditsPurchased(r.Tx.Amount)
 	}
 	return nil
 }

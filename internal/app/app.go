@@ -14,9 +14,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +25,8 @@ import (
 	"github.com/manacore/mana-core-auth/credits/billing"
 	creditsstore "github.com/manacore/mana-core-auth/credits/store"
 	"github.com/manacore/mana-core-auth/internal/database"
+	"github.com/manacore/mana-core-auth/internal/metrics"
+	"github.com/manacore/mana-core-auth/internal/tracing"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/admin"
@@ -80,12 +82,22 @@ type App struct {
 	Billing      *billing.Billing // nil without Stripe
 	Admin        *admin.Service
 	Handler      http.Handler
+	// Metrics is this App's Prometheus registry and domain counters
+	// (issue 13).
+	Metrics *metrics.Metrics
 
 	now   func() time.Time
 	redis *redis.Client
+	// metricsLn is METRICS_ADDR's listener; nil without it.
+	metricsLn net.Listener
+	// tracing exports spans; nil without OTEL_EXPORTER_OTLP_ENDPOINT.
+	tracing *tracing.Tracing
 	// failover counts limits in process while Redis is down; nil
 	// without REDIS_URL.
 	failover *ratelimit.Failover
+	// draining is set when shutdown begins: readiness answers 503 from
+	// then on (issue 13).
+	draining atomic.Bool
 }
 
 // New opens and migrates the database and builds every component. On
@@ -98,6 +110,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if a.Logger == nil {
 		a.Logger = slog.New(slog.DiscardHandler)
 	}
+	// issue 13: every component's log lines carry the request id of the
+	// request they were written for.
+	a.Logger = slog.New(httpx.LogRequestIDs(a.Logger.Handler()))
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -108,11 +123,25 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}()
 	log := a.Logger
 
-	if a.DB, err = OpenDatabase(ctx, cfg); err != nil {
+	var dbOpts []database.Option
+	if cfg.TracesURL != "" { // issue 13: traces only when asked for
+		if a.tracing, err = tracing.New(ctx, tracing.Config{URL: cfg.TracesURL, ServiceName: cfg.ServiceName,
+			Version: buildVersion()}); err != nil {
+			return nil, err
+		}
+		dbOpts = append(dbOpts, database.WithTracer(a.tracing.DB()))
+	}
+	if a.DB, err = OpenDatabase(ctx, cfg, dbOpts...); err != nil {
 		return nil, err
 	}
 	if a.Store, err = store.New(a.DB); err != nil {
 		return nil, err
+	}
+	a.Metrics = a.newMetrics() // issue 13 (observability)
+	if cfg.MetricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+		}
 	}
 	if opts.WrapStore != nil {
 		a.Store = opts.WrapStore(a.Store)
@@ -121,7 +150,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	// access-token cache of introspection at once (oidc.WatchRevocations).
 	var revocations *oidc.Revocations
 	a.Store, revocations = oidc.WatchRevocations(a.Store)
-	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys")})
+	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys"),
+		Rotated: func(ctx context.Context) { a.publish(ctx, eventKeys) }}) // issue 13 (replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -132,9 +162,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
 	}
-	// Each argon2id hash holds 19 MiB; two per core keeps a login flood from
-	// exhausting memory while using every core.
-	a.Hasher = account.NewHasher(params, 2*runtime.GOMAXPROCS(0))
+	// Each argon2id hash holds 19 MiB: a bounded number run at once, a
+	// bounded queue waits, and a flood past it gets 503 at once (issue 13).
+	ph := cfg.PasswordHashing
+	a.Hasher = account.NewBoundedHasher(params, account.HasherLimits{Slots: ph.Slots, Queue: ph.Queue, MaxWait: ph.MaxWait,
+		OnReject: a.Metrics.PasswordHashRejected})
 	if err := oidc.EnsureFirstPartyClient(ctx, a.Store); err != nil {
 		return nil, err
 	}
@@ -155,8 +187,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 
 	// Every ended session reaches the apps that hold its tokens, from a
 	// durable queue in the database; one audit log for everyone.
-	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient,
-		Logger: log.With("component", "backchannel")}, a.Store, a.Ring)
+	a.Notifier = backchannel.New(backchannel.Config{Issuer: cfg.BaseURL, Now: opts.Now, Client: opts.HTTPClient, Timeout: cfg.BackchannelTimeout,
+		Logger: log.With("component", "backchannel"), Observe: a.Metrics.BackchannelLogout}, a.Store, a.Ring)
 	auditLog := audit.New(a.Store, a.now, log.With("component", "audit"))
 	a.Sessions, err = websession.New(websession.Config{SecretKey: cfg.SecretKey, Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
 		Domain: cfg.CookieDomain, IdleTimeout: cfg.SessionIdle, RememberTimeout: cfg.SessionRemember, MaxLifetime: cfg.SessionMax,
@@ -171,6 +203,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	a.OP, err = oidc.New(oidc.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience, RefreshGrace: grace,
 		Now: opts.Now, Sessions: a.Sessions, Audit: auditLog,
 		Logouts:     a.Notifier,  // issue 12 (connected apps): a revoked consent logs the app out
+		Observer:    a.Metrics,   // issue 13
 		Revocations: revocations, // issue 13 (perf)
 	}, a.Store, a.Ring)
 	if err != nil {
@@ -180,6 +213,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.watchRedis()
 	var redisState server.RedisState
 	if a.failover != nil {
 		redisState = a.failover
@@ -190,6 +224,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	a.Accounts, err = account.NewService(account.Config{BaseURL: cfg.BaseURL, SecretKey: cfg.SecretKey, Now: opts.Now,
 		Logger: log.With("component", "account"), Sessions: a.Sessions, Audit: auditLog, Outbox: opts.Outbox, LoginHolds: loginHolds,
+		Observer:  a.Metrics, // issue 13
 		Redirects: &account.RedirectPolicy{Domain: cfg.CookieParent, Extra: cors.Allowed, AllowLoopback: cfg.RedirectLocalhost}},
 		a.Store, a.Hasher, mailer)
 	if err != nil {
@@ -204,6 +239,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	}
 	creditsCfg := cfg.Credits
 	creditsCfg.Now = opts.Now
+	creditsCfg.Spent = a.Metrics.CreditsSpent // issue 13
 	if a.Credits, err = credits.NewService(ledger, creditsCfg); err != nil {
 		return nil, err
 	}
@@ -211,7 +247,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if cfg.Stripe.SecretKey != "" {
 		a.Billing, err = billing.New(billing.Config{SecretKey: cfg.Stripe.SecretKey, WebhookSecret: cfg.Stripe.WebhookSecret,
 			APIBase: cfg.Stripe.APIBase, SuccessURL: cfg.BaseURL + "/account/credits?purchase=success",
-			CancelURL: cfg.BaseURL + "/account/credits?purchase=cancelled"}, bs, a.Credits)
+			CancelURL: cfg.BaseURL + "/account/credits?purchase=cancelled", Observer: a.Metrics}, bs, a.Credits)
 		if err != nil {
 			return nil, fmt.Errorf("stripe: %w", err)
 		}
@@ -220,6 +256,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	adminCfg := cfg.Admin
 	adminCfg.SecretKey, adminCfg.HTTPClient, adminCfg.Now = cfg.SecretKey, opts.HTTPClient, opts.Now
 	adminCfg.Logger = log.With("component", "admin")
+	adminCfg.ObserveCall = a.Metrics.BackendCall // issue 13
 	adminDeps := admin.Deps{Store: a.Store, Sessions: a.Sessions, Audit: auditLog, Tokens: a.OP, Clients: a.OP}
 	// issue 11, part B (erasure): the ledger seen by administration, and
 	// the reauthentication of a user deleting their own account.
@@ -236,6 +273,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 			TrustedProxies: cfg.TrustedProxies, BackchannelLogout: true, Now: opts.Now},
 		Store: a.Store, OP: a.OP, JWKS: a.Ring.JWKS, Sessions: a.Sessions, Accounts: a.Accounts,
 		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing, Admin: a.Admin,
+		HTTP: a.Metrics, Metrics: a.metricsOnMain(), Trace: a.traceHTTP(),
+		Draining: a.draining.Load,
 	})
 	if err != nil {
 		return nil, err
@@ -245,12 +284,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 
 // OpenDatabase opens the configured database and applies the migrations:
 // all `manaauth migrate` does.
-func OpenDatabase(ctx context.Context, cfg *Config) (*database.DB, error) {
+func OpenDatabase(ctx context.Context, cfg *Config, extra ...database.Option) (*database.DB, error) {
 	bound := database.WithTimeout(cfg.DatabaseTimeout)
 	if cfg.DatabaseTimeout <= 0 {
 		bound = database.Unbounded()
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, bound)
+	db, err := database.Open(ctx, cfg.DatabaseURL, append([]database.Option{bound}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -291,6 +330,9 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 		}
 		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.MaxRetries = time.Second, 500*time.Millisecond, 500*time.Millisecond, 1
 		a.redis = redis.NewClient(ro)
+		if a.tracing != nil {
+			a.redis.AddHook(a.tracing.Redis())
+		}
 		a.failover = ratelimit.NewFailover(func(ctx context.Context) error { return a.redis.Ping(ctx).Err() },
 			a.Logger.With("component", "ratelimit"), 0)
 		_ = a.failover.Check(ctx) // logged; the in-process counters serve meanwhile
@@ -312,16 +354,27 @@ func (a *App) limits(ctx context.Context, opts Options) (ratelimit.Limiter, *rat
 }
 
 // Run serves HTTP on ln (when not nil) and runs the background jobs (key
-// reloads, back-channel delivery, the mail outbox, the erasure retries,
-// the janitor, pprof)
-// until ctx ends. It
-// then shuts the server down gracefully and returns once every job has
-// stopped, so Close never pulls the database from under one.
+// reloads and rotation, other replicas' announcements, back-channel
+// delivery, the mail outbox, the erasure retries, the janitor, pprof)
+// until ctx ends. It then shuts down gracefully,
+// within Config.ShutdownTimeout and in this order: readiness answers 503
+// (and stays so for Config.ShutdownDelay, for the load balancer to
+// notice), the listener closes and in-flight requests finish, then the
+// jobs are cancelled and waited for (handing back their claims). Close,
+// after Run, closes the database, so no request or job loses it halfway.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	bg, stop := context.WithCancel(ctx)
+	// The jobs outlive ctx: they stop after the requests have finished,
+	// which may still need them (the outbox sends what a request queued).
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
-	wg.Go(func() { a.Ring.Run(bg, time.Minute) })
+	// issue 13 (replicas): announcements of other replicas, the reload as
+	// their safety net, and the scheduled key rotation.
+	wg.Go(func() { a.listen(bg) })
+	wg.Go(func() { a.Ring.Run(bg, keyReloadEvery) })
+	if a.Config.KeyRotationInterval > 0 {
+		wg.Go(func() { a.rotateKeys(bg) })
+	}
 	wg.Go(func() { a.Notifier.Run(bg) })
 	wg.Go(func() { a.Outbox.Run(bg) })
 	// issue 11, part B (erasure): the retry of failed backend deletions.
@@ -330,10 +383,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if a.Config.PprofAddr != "" {
 		wg.Go(func() { a.servePprof(bg) })
 	}
-	var serveErr error
+	if a.metricsLn != nil {
+		wg.Go(func() { a.serveMetrics(bg, a.metricsLn) })
+	}
+	var srv *http.Server
+	errc := make(chan error, 1)
 	if ln != nil {
-		srv := &http.Server{
-			Handler:           a.Handler,
+		srv = &http.Server{
+			Handler:           a.closeWhileDraining(a.Handler),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       15 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -341,35 +398,90 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			MaxHeaderBytes:    32 << 10,
 			ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 		}
-		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve(ln) }()
-		select {
-		case err := <-errc:
-			serveErr = fmt.Errorf("serve: %w", err)
-		case <-ctx.Done():
-			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				serveErr = fmt.Errorf("shutdown: %w", err)
+	}
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// issue 13 (overload and shutdown): the graceful shutdown, each phase
+	// logged, all within ShutdownTimeout.
+	timeout := a.Config.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	log := a.Logger.With("component", "shutdown")
+	began := time.Now()
+	deadline, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	a.draining.Store(true)
+	log.Info("shutting down: readiness answers 503", "timeout", timeout, "delay", a.Config.ShutdownDelay)
+	if srv != nil && serveErr == nil {
+		if d := a.Config.ShutdownDelay; d > 0 {
+			select {
+			case <-time.After(d):
+			case <-deadline.Done():
 			}
-			cancel()
 		}
-	} else {
-		<-ctx.Done()
+		log.Info("shutting down: listener closed, finishing in-flight requests")
+		if err := srv.Shutdown(deadline); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			// The deadline passed with requests still running: cut them
+			// off rather than outlive the timeout.
+			log.Warn("shutting down: requests still running at the deadline, closing their connections", "error", err)
+			_ = srv.Close()
+			serveErr = fmt.Errorf("shutdown: %w", err)
+		}
+		log.Info("shutting down: requests finished", "elapsed", time.Since(began).Round(time.Millisecond))
 	}
 	stop()
-	wg.Wait()
+	jobs := make(chan struct{})
+	go func() { wg.Wait(); close(jobs) }()
+	select {
+	case <-jobs:
+		log.Info("shutting down: background jobs stopped", "elapsed", time.Since(began).Round(time.Millisecond))
+	case <-deadline.Done():
+		// Close would pull the database from under a job; Run's caller
+		// exits the process anyway.
+		log.Error("shutting down: background jobs still running at the deadline")
+		serveErr = errors.Join(serveErr, errors.New("shutdown: background jobs did not stop within SHUTDOWN_TIMEOUT"))
+	}
 	return serveErr
+}
+
+// closeWhileDraining ends each connection after its response once
+// shutdown has begun, so that clients reconnect (through the balancer,
+// elsewhere) instead of sending on a kept-alive connection the shutdown is
+// about to close. Idle connections are not closed early: a client may be
+// writing a request on one at that instant (http.Server.Shutdown closes
+// them after SHUTDOWN_DELAY, when the balancer has stopped sending).
+func (a *App) closeWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Close releases the database and Redis connections. Call it after Run
 // returned.
 func (a *App) Close() error {
 	var err error
+	if a.metricsLn != nil {
+		_ = a.metricsLn.Close() // closed already when Run served it
+	}
 	if a.redis != nil {
 		err = a.redis.Close()
 	}
 	if a.DB != nil {
 		err = errors.Join(err, a.DB.Close())
+	}
+	if a.tracing != nil { // flush the last spans
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = errors.Join(err, a.tracing.Shutdown(ctx))
+		cancel()
 	}
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +100,41 @@ type Config struct {
 	Admin admin.Config
 	// PprofAddr serves /debug/pprof on its own listener when set.
 	PprofAddr string
+	// Observability (issue 13). MetricsAddr serves /metrics on its own
+	// listener, and then not on the public one (METRICS_ADDR).
+	MetricsAddr string
+	// TracesURL is where spans are exported by OTLP/HTTP
+	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
+	// OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces); "" traces nothing.
+	TracesURL   string
+	ServiceName string // OTEL_SERVICE_NAME, default manaauth
+
+	// issue 13 (overload and shutdown)
+	// PasswordHashing bounds the argon2id work: PASSWORD_HASH_CONCURRENCY,
+	// PASSWORD_HASH_QUEUE, PASSWORD_HASH_MAX_WAIT.
+	PasswordHashing PasswordHashing
+	// ShutdownTimeout bounds the whole graceful shutdown (SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long readiness answers 503 before the listener
+	// closes, so a load balancer stops sending first (SHUTDOWN_DELAY).
+	ShutdownDelay time.Duration
+
+	// issue 13 (replicas):
+	// KeyRotationInterval rotates both signing keys when the newest is
+	// this old (KEY_ROTATION_INTERVAL, default 90 days; 0 turns it off).
+	// One replica rotates; the new key signs after KeyRotationDelay.
+	KeyRotationInterval time.Duration
+	// BackchannelTimeout bounds one back-channel logout POST
+	// (BACKCHANNEL_TIMEOUT, default 5s); a delivery whose replica died is
+	// taken over by another after twice this.
+	BackchannelTimeout time.Duration
+}
+
+// PasswordHashing bounds concurrent argon2id hashes and the queue in
+// front of them (account.HasherLimits).
+type PasswordHashing struct {
+	Slots, Queue int
+	MaxWait      time.Duration
 }
 
 // Backoff is the login backoff policy: Free failures, then Base doubling
@@ -184,6 +220,8 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 	c.Audience = l.list("JWT_AUDIENCE", "manacore")
 	c.RefreshGrace = l.duration("REFRESH_GRACE", 5*time.Second, true)
 	c.KeyRotationDelay = l.duration("KEY_ROTATION_DELAY", time.Hour, true)
+	c.KeyRotationInterval = l.duration("KEY_ROTATION_INTERVAL", 90*24*time.Hour, true) // issue 13 (replicas)
+	c.BackchannelTimeout = l.duration("BACKCHANNEL_TIMEOUT", 5*time.Second, false)     // issue 13 (replicas)
 	c.SessionIdle = l.duration("SESSION_IDLE_TIMEOUT", 7*24*time.Hour, false)
 	c.SessionRemember = l.duration("SESSION_REMEMBER_TIMEOUT", 30*24*time.Hour, false)
 	c.SessionMax = l.duration("SESSION_MAX_LIFETIME", 30*24*time.Hour, false)
@@ -245,6 +283,38 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
 			l.problem(fmt.Sprintf("PPROF_ADDR %q must be host:port, e.g. 127.0.0.1:6060", c.PprofAddr))
 		}
+	}
+	// issue 13 (observability)
+	if c.MetricsAddr = getenv("METRICS_ADDR"); c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			l.problem(fmt.Sprintf("METRICS_ADDR %q must be host:port, e.g. 127.0.0.1:9090", c.MetricsAddr))
+		}
+	}
+	c.TracesURL = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	if base := getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); c.TracesURL == "" && base != "" {
+		c.TracesURL = strings.TrimRight(base, "/") + "/v1/traces"
+	}
+	if c.TracesURL != "" {
+		if u, err := url.Parse(c.TracesURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			l.problem(fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT %q must be an http(s) URL, e.g. http://otel-collector:4318", c.TracesURL))
+		}
+	}
+	if c.ServiceName = getenv("OTEL_SERVICE_NAME"); c.ServiceName == "" {
+		c.ServiceName = "manaauth"
+	}
+	// issue 13 (overload and shutdown): one hash per core uses every core;
+	// more would only hold more 19 MiB buffers while they share the CPU.
+	slots := l.count("PASSWORD_HASH_CONCURRENCY", runtime.GOMAXPROCS(0), 1)
+	c.PasswordHashing = PasswordHashing{Slots: slots, Queue: l.count("PASSWORD_HASH_QUEUE", 4*slots, 0),
+		MaxWait: l.duration("PASSWORD_HASH_MAX_WAIT", 500*time.Millisecond, false)}
+	c.ShutdownTimeout = l.duration("SHUTDOWN_TIMEOUT", 20*time.Second, false)
+	delay := 2 * time.Second
+	if mode != Serve {
+		delay = 0 // nobody balances load over a development server
+	}
+	c.ShutdownDelay = l.duration("SHUTDOWN_DELAY", delay, true)
+	if c.ShutdownDelay >= c.ShutdownTimeout {
+		l.problem(fmt.Sprintf("SHUTDOWN_DELAY (%v) must be shorter than SHUTDOWN_TIMEOUT (%v)", c.ShutdownDelay, c.ShutdownTimeout))
 	}
 	if len(l.problems) > 0 {
 		return nil, l.problems
@@ -362,6 +432,20 @@ func (l *loader) duration(name string, def time.Duration, zeroOK bool) time.Dura
 		return def
 	}
 	return d
+}
+
+// count reads a whole number of at least least.
+func (l *loader) count(name string, def, least int) int {
+	v := strings.TrimSpace(l.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		l.problem(fmt.Sprintf("%s %q must be a whole number of at least %d", name, v, least))
+		return def
+	}
+	return n
 }
 
 func (l *loader) list(name, def string) []string {

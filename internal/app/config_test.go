@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -42,6 +43,9 @@ func TestLoadConfigReportsEverything(t *testing.T) {
 		"SMTP_PORT":             "0",
 		"JWT_AUDIENCE":          "manacore",
 		"STRIPE_WEBHOOK_SECRET": "",
+		// issue 13 (observability)
+		"METRICS_ADDR":                "9100",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4318",
 	}
 	_, err = LoadConfig(env(bad), Serve)
 	var p ProblemsError
@@ -51,12 +55,13 @@ func TestLoadConfigReportsEverything(t *testing.T) {
 	p, _ = err.(ProblemsError)
 	for _, want := range []string{"DATABASE_URL", "BASE_URL", "PORT", "SECRET_KEY", "LOG_LEVEL", "REFRESH_GRACE", "SESSION_MAX_LIFETIME",
 		"CORS_ORIGINS", "TRUSTED_PROXIES", "REDIRECT_LOCALHOST", "RATE_LIMITS", "REDIS_URL", "SMTP", "CREDITS_TIMEZONE",
-		"CREDITS_SIGNUP_BONUS", "STRIPE_WEBHOOK_SECRET", "PPROF_ADDR", "SESSION_IDLE_TIMEOUT", "KEY_ROTATION_DELAY", "SMTP_PORT"} {
+		"CREDITS_SIGNUP_BONUS", "STRIPE_WEBHOOK_SECRET", "PPROF_ADDR", "SESSION_IDLE_TIMEOUT", "KEY_ROTATION_DELAY", "SMTP_PORT",
+		"METRICS_ADDR", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problem with %s not reported:\n%v", want, err)
 		}
 	}
-	if len(p) < 20 {
+	if len(p) < 22 {
 		t.Errorf("%d problems, want one line per bad variable:\n%v", len(p), err)
 	}
 }
@@ -197,6 +202,45 @@ func TestListenAddrAndDefaultIssuer(t *testing.T) {
 	for _, bad := range []string{"3001", "localhost", "host:port", "[::1]:70000"} {
 		if _, err := LoadConfig(env(map[string]string{"LISTEN_ADDR": bad}), Dev); err == nil || !strings.Contains(err.Error(), "LISTEN_ADDR") {
 			t.Errorf("LISTEN_ADDR=%q: %v", bad, err)
+		}
+	}
+}
+
+// TestOverloadConfig (issue 13): the hashing limits and the shutdown
+// timing, their defaults and their checks.
+func TestOverloadConfig(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(env(map[string]string{}), Tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph := c.PasswordHashing
+	if ph.Slots < 1 || ph.Queue != 4*ph.Slots || ph.MaxWait != 500*time.Millisecond {
+		t.Errorf("hashing defaults %+v, want GOMAXPROCS slots, 4× queue, 500ms wait", ph)
+	}
+	if c.ShutdownTimeout != 20*time.Second || c.ShutdownDelay != 0 {
+		t.Errorf("tool shutdown %v/%v, want 20s and no delay", c.ShutdownTimeout, c.ShutdownDelay)
+	}
+	prod := map[string]string{"SECRET_KEY": strings.Repeat("k", 40), "SMTP_HOST": "127.0.0.1"}
+	if c, err = LoadConfig(env(prod), Serve); err != nil || c.ShutdownDelay != 2*time.Second {
+		t.Errorf("serve shutdown delay: %v, %v; want 2s", c, err)
+	}
+	c, err = LoadConfig(env(map[string]string{"PASSWORD_HASH_CONCURRENCY": "3", "PASSWORD_HASH_QUEUE": "0",
+		"PASSWORD_HASH_MAX_WAIT": "250ms", "SHUTDOWN_TIMEOUT": "30s", "SHUTDOWN_DELAY": "5s"}), Tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (PasswordHashing{Slots: 3, Queue: 0, MaxWait: 250 * time.Millisecond}); c.PasswordHashing != want {
+		t.Errorf("hashing %+v, want %+v", c.PasswordHashing, want)
+	}
+	if c.ShutdownTimeout != 30*time.Second || c.ShutdownDelay != 5*time.Second {
+		t.Errorf("shutdown %v/%v, want 30s/5s", c.ShutdownTimeout, c.ShutdownDelay)
+	}
+	_, err = LoadConfig(env(map[string]string{"PASSWORD_HASH_CONCURRENCY": "0", "PASSWORD_HASH_QUEUE": "-1",
+		"PASSWORD_HASH_MAX_WAIT": "0", "SHUTDOWN_TIMEOUT": "5s", "SHUTDOWN_DELAY": "5s"}), Tool)
+	for _, want := range []string{"PASSWORD_HASH_CONCURRENCY", "PASSWORD_HASH_QUEUE", "PASSWORD_HASH_MAX_WAIT", "SHUTDOWN_DELAY"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("problem with %s not reported: %v", want, err)
 		}
 	}
 }

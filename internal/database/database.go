@@ -2,9 +2,11 @@ package database
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -93,4 +95,38 @@ func (db *DB) Close() error {
 		return nil
 	}
 	return db.lite.close()
+}
+
+// PoolStats is a snapshot of the connection pool, for metrics.
+type PoolStats struct {
+	Idle, InUse, Max int64
+	// Acquires counts connections handed out (on SQLite, where
+	// database/sql does not count them, the acquires that had to wait);
+	// AcquireWait is the total time spent waiting for a connection.
+	Acquires    uint64
+	AcquireWait time.Duration
+}
+
+// PoolStats reads the pool's counters; both SQLite pools (the writer and
+// the readers) are summed.
+func (db *DB) PoolStats() PoolStats {
+	if db.pg != nil {
+		s := db.pg.pool.Stat()
+		return PoolStats{Idle: int64(s.IdleConns()), InUse: int64(s.AcquiredConns()), Max: int64(s.MaxConns()),
+			Acquires: uint64(s.AcquireCount()), AcquireWait: s.EmptyAcquireWaitTime()}
+	}
+	var p PoolStats
+	pools := []*sql.DB{db.lite.write}
+	if db.lite.read != db.lite.write {
+		pools = append(pools, db.lite.read)
+	}
+	for _, pool := range pools {
+		s := pool.Stats()
+		p.Idle += int64(s.Idle)
+		p.InUse += int64(s.InUse)
+		p.Max += int64(s.MaxOpenConnections)
+		p.Acquires += uint64(s.WaitCount)
+		p.AcquireWait += s.WaitDuration
+	}
+	return p
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -45,6 +46,15 @@ func openPostgres(ctx context.Context, dsn string, o options) (*PostgresDB, erro
 			cfg.ConnConfig.ConnectTimeout = o.timeout
 		}
 		cfg.ConnConfig.Tracer = timeouts{d: o.timeout}
+	}
+	if o.tracer != nil {
+		// The timeouts start first, so a statement's span covers the
+		// bounded call; multitracer ends them in the same order.
+		tracers := []pgx.QueryTracer{o.tracer}
+		if cfg.ConnConfig.Tracer != nil {
+			tracers = []pgx.QueryTracer{cfg.ConnConfig.Tracer, o.tracer}
+		}
+		cfg.ConnConfig.Tracer = multitracer.New(tracers...)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -20,7 +20,16 @@ const DefaultTimeout = 5 * time.Second
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ timeout time.Duration }
+type options struct {
+	timeout time.Duration
+	tracer  pgx.QueryTracer // issue 13: spans per statement; nil without tracing
+}
+
+// WithTracer adds a pgx tracer (spans) beside the timeouts; PostgreSQL
+// only, SQLite statements are not traced.
+func WithTracer(t pgx.QueryTracer) Option {
+	return func(o *options) { o.tracer = t }
+}
 
 // WithTimeout bounds every database call: on PostgreSQL connecting,
 // waiting for a pooled connection, and each statement, batch and COPY

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/manacore/mana-core-auth/internal/database"
 )
@@ -60,6 +61,12 @@ func InternalError(w http.ResponseWriter, r *http.Request, log *slog.Logger, wha
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return
 	}
+	if after, ok := OverloadOf(err); ok {
+		// Not logged: a flood would flood the log too; the refusals are
+		// counted where they happen.
+		Overloaded(w, after)
+		return
+	}
 	if database.Unavailable(err) {
 		log.ErrorContext(r.Context(), what+": storage unavailable", "error", err)
 		Unavailable(w)
@@ -81,6 +88,38 @@ func Unavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", RetryAfter)
 	WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable",
 		"The service is temporarily unavailable; please try again shortly")
+}
+
+// overload is an error by which the server refused work to stay within
+// its capacity (account.BusyError: the password hashing queue is full).
+type overload interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// OverloadOf reports whether err is a refusal for overload, and when the
+// client should try again.
+func OverloadOf(err error) (time.Duration, bool) {
+	var o overload
+	if !errors.As(err, &o) {
+		return 0, false
+	}
+	return o.RetryAfter(), true
+}
+
+// SetRetryAfter sets Retry-After to after in whole seconds, at least 1.
+func SetRetryAfter(w http.ResponseWriter, after time.Duration) {
+	secs := max(int((after+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+}
+
+// Overloaded answers 503 overloaded with Retry-After: the server is at
+// capacity and refused the request before looking at it. Nothing about
+// the request (its credentials least of all) was wrong.
+func Overloaded(w http.ResponseWriter, after time.Duration) {
+	SetRetryAfter(w, after)
+	WriteError(w, http.StatusServiceUnavailable, "overloaded",
+		"The service is busy right now; please try again in a few seconds")
 }
 
 // ValidationMessage is the readable message the apps show for field

@@ -204,9 +204,17 @@ func (o *Outbox) pass(ctx context.Context) (claimed, sent int, err error) {
 		msg mailMessage
 	}
 	var out []ready
-	for _, j := range jobs {
+	for i, j := range jobs {
 		if ctx.Err() != nil {
-			return len(jobs), 0, nil // the lease brings the rest back
+			// Shutting down: hand back what is not sent (issue 13, replicas):
+			// the prepared messages and the jobs not looked at yet.
+			for _, r := range out {
+				o.handBack(ctx, r.job)
+			}
+			for _, j := range jobs[i:] {
+				o.handBack(ctx, j)
+			}
+			return len(jobs), 0, nil
 		}
 		if m, ok := o.prepare(ctx, j); ok {
 			out = append(out, ready{j, m})
@@ -243,6 +251,7 @@ func (o *Outbox) prepare(ctx context.Context, j *provider.MailJob) (mailMessage,
 		// its link died with the account's tokens.
 		switch erased, err := o.svc.erased(ctx, m.UserID); {
 		case ctx.Err() != nil:
+			o.handBack(ctx, j)
 			return mailMessage{}, false
 		case err != nil:
 			o.retry(ctx, log, j, err)
@@ -262,6 +271,7 @@ func (o *Outbox) prepare(ctx context.Context, j *provider.MailJob) (mailMessage,
 		m, err := o.svc.resolve(ctx, j, req, func(m mailMessage) ([]byte, error) { return o.seal(j.ID, jobMessage, m) })
 		switch {
 		case ctx.Err() != nil:
+			o.handBack(ctx, j)
 			return mailMessage{}, false
 		case err != nil:
 			o.retry(ctx, log, j, err)
@@ -278,6 +288,18 @@ func (o *Outbox) prepare(ctx context.Context, j *provider.MailJob) (mailMessage,
 	return mailMessage{}, false
 }
 
+// handBack returns a claimed job this process is shutting down before
+// finishing, so another replica sends it at once instead of after the
+// lease (issue 13, replicas). A mail whose sending the shutdown cut off
+// may then go out twice, as after an expired lease.
+func (o *Outbox) handBack(ctx context.Context, j *provider.MailJob) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := o.svc.store.ReleaseMailJob(sctx, j.ID, j.NextAttemptAt, o.svc.cfg.Now()); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		o.log.WarnContext(sctx, "mail job not handed back; retried after its lease", "job_id", j.ID, "error", err)
+	}
+}
+
 // send makes one attempt at a message and records the outcome.
 func (o *Outbox) send(ctx context.Context, j *provider.MailJob, m mailMessage) bool {
 	log := o.log.With("job_id", j.ID, "user_id", m.UserID)
@@ -286,7 +308,12 @@ func (o *Outbox) send(ctx context.Context, j *provider.MailJob, m mailMessage) b
 	cancel()
 	switch {
 	case ctx.Err() != nil:
-		return false // shutting down: the lease brings the job back
+		o.handBack(ctx, j) // shutting down
+		return false
+	case err != nil:
+		o.svc.cfg.Observer.Mail(false) // every failed attempt, retried or not
+	}
+	switch {
 	case errors.Is(err, pmail.ErrInvalidMessage):
 		o.giveUp(ctx, log, j, err) // retrying will not help
 		return false
@@ -299,6 +326,7 @@ func (o *Outbox) send(ctx context.Context, j *provider.MailJob, m mailMessage) b
 	defer cancel()
 	o.complete(cctx, log, j)
 	o.sent.Add(1)
+	o.svc.cfg.Observer.Mail(true)
 	log.DebugContext(ctx, "mail sent", "attempts", j.Attempts+1)
 	return true
 }

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -29,21 +32,67 @@ var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, S
 // ErrMismatch is returned when a password does not match its hash.
 var ErrMismatch = errors.New("password does not match")
 
-// Hasher hashes and verifies passwords. It bounds how many hashes run at
-// once: each holds Params.Memory of RAM, so an unbounded login flood could
-// exhaust memory.
-type Hasher struct {
-	params Params
-	slots  chan struct{}
-	dummy  string
+// ErrBusy is returned (as a *BusyError) when every hashing slot is taken
+// and the queue in front of them is full, or a waiter's turn did not come
+// within the queue's maximum wait. Nothing about the request was wrong:
+// callers answer 503 with Retry-After, never "invalid credentials".
+var ErrBusy = errors.New("password hashing is at capacity")
+
+// BusyError is the ErrBusy a Hasher returns; it says when to retry.
+type BusyError struct{ Wait time.Duration }
+
+func (e *BusyError) Error() string { return ErrBusy.Error() }
+
+// Is makes errors.Is(err, ErrBusy) hold.
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// RetryAfter is how long a client should wait before trying again; the
+// HTTP layers turn it into the Retry-After header.
+func (e *BusyError) RetryAfter() time.Duration { return e.Wait }
+
+// HasherLimits bound the work a Hasher accepts.
+type HasherLimits struct {
+	// Slots is how many hashes run at once; each holds Params.Memory.
+	// Below 1 means 1.
+	Slots int
+	// Queue is how many callers may wait for a slot; a caller beyond it is
+	// refused at once with ErrBusy. Negative means unbounded.
+	Queue int
+	// MaxWait is the longest a queued caller waits before it is refused
+	// with ErrBusy; 0 waits as long as the caller's context allows.
+	MaxWait time.Duration
+	// RetryAfter is what a refusal tells the client; default 1 s.
+	RetryAfter time.Duration
+	// OnReject, when set, is called for every refusal (a metrics counter).
+	OnReject func()
 }
 
-// NewHasher returns a hasher running at most concurrency hashes at a time.
+// Hasher hashes and verifies passwords. It bounds how many hashes run at
+// once: each holds Params.Memory of RAM, so an unbounded login flood could
+// exhaust memory. In front of the slots it keeps a bounded queue: past it
+// a hash is refused at once (ErrBusy) instead of every caller waiting for
+// seconds.
+type Hasher struct {
+	params  Params
+	limits  HasherLimits
+	slots   chan struct{}
+	waiting atomic.Int64
+	dummy   string
+}
+
+// NewHasher returns a hasher running at most concurrency hashes at a time,
+// with an unbounded queue (the command-line tools, tests).
 func NewHasher(p Params, concurrency int) *Hasher {
-	if concurrency < 1 {
-		concurrency = 1
+	return NewBoundedHasher(p, HasherLimits{Slots: concurrency, Queue: -1})
+}
+
+// NewBoundedHasher returns a hasher within l.
+func NewBoundedHasher(p Params, l HasherLimits) *Hasher {
+	l.Slots = max(l.Slots, 1)
+	if l.RetryAfter <= 0 {
+		l.RetryAfter = time.Second
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+	h := &Hasher{params: p, limits: l, slots: make(chan struct{}, l.Slots)}
 	// A fixed hash to verify against when the user does not exist, so an
 	// unknown email costs the same time as a wrong password.
 	h.dummy = h.encode(make([]byte, p.SaltLen), argon2.IDKey([]byte("dummy"), make([]byte, p.SaltLen), p.Time, p.Memory, p.Threads, p.KeyLen), p)
@@ -54,24 +103,79 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
 		return nil
+	default:
+	}
+	if q := h.limits.Queue; q >= 0 && h.waiting.Add(1) > int64(q) {
+		h.waiting.Add(-1)
+		return h.reject()
+	} else if q >= 0 {
+		defer h.waiting.Add(-1)
+	}
+	var expired <-chan time.Time
+	if h.limits.MaxWait > 0 {
+		t := time.NewTimer(h.limits.MaxWait)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-expired:
+		return h.reject()
 	case <-ctx.Done():
 		return fmt.Errorf("wait for password hash slot: %w", ctx.Err())
 	}
 }
 
+func (h *Hasher) reject() error {
+	if h.limits.OnReject != nil {
+		h.limits.OnReject()
+	}
+	return &BusyError{Wait: h.limits.RetryAfter}
+}
+
 func (h *Hasher) release() { <-h.slots }
+
+// Slot is a hashing slot held across several steps, so that a step which
+// cannot be undone (consuming a reset token) happens only once the hash
+// after it is sure to run. Release it when done; releasing twice is safe.
+type Slot struct {
+	h    *Hasher
+	once sync.Once
+}
+
+// Acquire takes a slot, queueing within the hasher's limits: ErrBusy past
+// them.
+func (h *Hasher) Acquire(ctx context.Context) (*Slot, error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return &Slot{h: h}, nil
+}
+
+// Release gives the slot back.
+func (s *Slot) Release() {
+	s.once.Do(s.h.release)
+}
 
 // Hash returns a PHC-formatted argon2id hash of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	s, err := h.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer s.Release()
+	return s.Hash(password)
+}
+
+// Hash hashes password in the held slot.
+func (s *Slot) Hash(password string) (string, error) {
+	h := s.h
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	if err := h.acquire(ctx); err != nil {
-		return "", err
-	}
 	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
-	h.release()
 	return h.encode(salt, key, h.params), nil
 }
 
@@ -82,21 +186,28 @@ func (h *Hasher) encode(salt, key []byte, p Params) string {
 
 // Verify checks password against encoded. An empty encoded hash (a user
 // without a password) is checked against a dummy hash and never matches,
-// so the timing does not tell whether the account exists.
+// so the timing does not tell whether the account exists: the dummy check
+// takes a slot like any other.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) error {
+	s, err := h.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Release()
+	return s.Verify(encoded, password)
+}
+
+// Verify checks password against encoded in the held slot.
+func (s *Slot) Verify(encoded, password string) error {
 	match := true
 	if encoded == "" {
-		encoded, match = h.dummy, false
+		encoded, match = s.h.dummy, false
 	}
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return err
 	}
-	if err := h.acquire(ctx); err != nil {
-		return err
-	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
-	h.release()
 	if subtle.ConstantTimeCompare(got, want) != 1 || !match {
 		return ErrMismatch
 	}

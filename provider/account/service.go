@@ -80,7 +80,36 @@ type Config struct {
 	Outbox OutboxConfig
 	// LoginHolds, when set, is told of every password reset.
 	LoginHolds LoginHolds
+	// Observer counts password logins and mails (issue 13, metrics); nil
+	// counts nothing.
+	Observer Observer
 }
+
+// Observer is told of account events, for the metrics.
+type Observer interface {
+	// Login: one of the Login* results.
+	Login(result string)
+	// Mail: one outbox delivery attempt.
+	Mail(sent bool)
+}
+
+// Results of a password login, as the metrics name them.
+const (
+	LoginSuccess              = "success"
+	LoginInvalidCredentials   = "invalid_credentials"
+	LoginSecondFactorRequired = "second_factor_required"
+	LoginThrottledResult      = "throttled"
+	// LoginDisabled: the password matched but the account may not sign in
+	// (disabled, or its address not verified yet).
+	LoginDisabled   = "disabled"
+	LoginOverloaded = "overloaded"
+	LoginError      = "error"
+)
+
+type noObserver struct{}
+
+func (noObserver) Login(string) {}
+func (noObserver) Mail(bool)    {}
 
 // LoginHolds is the login backoff as a password reset sees it: whoever
 // followed the emailed link is the owner, and must be able to sign in at
@@ -121,6 +150,9 @@ func NewService(cfg Config, store Store, hasher *Hasher, mailer pmail.Sender) (*
 	}
 	if cfg.Audit == nil {
 		cfg.Audit = audit.New(store, cfg.Now, cfg.Logger)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	if cfg.Redirects == nil {
 		cfg.Redirects = &RedirectPolicy{}
@@ -350,6 +382,13 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua 
 	if !CheckPassword(newPassword) {
 		return nil, &ValidationError{Fields: map[string]string{"newPassword": "length"}}
 	}
+	// The hash slot is taken before the token is consumed: a reset refused
+	// for overload (ErrBusy) leaves the emailed link usable.
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer slot.Release()
 	t, err := s.store.ConsumeToken(ctx, provider.PurposeResetPassword, hashToken(token), s.cfg.Now())
 	if err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
@@ -368,9 +407,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword, ip, ua 
 	if err := u.CanSignIn(); err != nil {
 		return nil, err
 	}
-	if err := s.setPassword(ctx, u, newPassword); err != nil {
+	if err := s.setPassword(ctx, slot, u, newPassword); err != nil {
 		return nil, err
 	}
+	slot.Release() // the rest needs no hashing
 	// Following the emailed link proves the address as well.
 	if !u.EmailVerified {
 		u.EmailVerified = true
@@ -399,7 +439,14 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, ip,
 	if err != nil {
 		return err
 	}
-	if err := s.hasher.Verify(ctx, u.PasswordHash, current); err != nil {
+	// One slot for both the check and the new hash: the change is refused
+	// for overload before it starts, never between the two.
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer slot.Release()
+	if err := slot.Verify(u.PasswordHash, current); err != nil {
 		if errors.Is(err, ErrMismatch) {
 			return ErrInvalidCredentials
 		}
@@ -408,15 +455,15 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, ip,
 	if !CheckPassword(next) {
 		return &ValidationError{Fields: map[string]string{"newPassword": "length"}}
 	}
-	if err := s.setPassword(ctx, u, next); err != nil {
+	if err := s.setPassword(ctx, slot, u, next); err != nil {
 		return err
 	}
 	s.Event(ctx, &provider.SecurityEvent{UserID: u.ID, Type: provider.EventPasswordChanged, IP: ip, UserAgent: ua})
 	return nil
 }
 
-func (s *Service) setPassword(ctx context.Context, u *provider.User, password string) error {
-	hash, err := s.hasher.Hash(ctx, password)
+func (s *Service) setPassword(ctx context.Context, slot *Slot, u *provider.User, password string) error {
+	hash, err := slot.Hash(password)
 	if err != nil {
 		return err
 	}
@@ -430,13 +477,26 @@ func (s *Service) setPassword(ctx context.Context, u *provider.User, password st
 // Authenticate checks email and password. Unknown emails cost the same
 // time as wrong passwords. An unverified address is reported after the
 // password matched, so it reveals nothing to someone without the password.
-func (s *Service) Authenticate(ctx context.Context, email, password string) (*provider.User, error) {
+func (s *Service) Authenticate(ctx context.Context, email, password string) (_ *provider.User, err error) {
+	defer func() {
+		if err != nil {
+			s.cfg.Observer.Login(loginResult(err))
+		}
+	}()
 	email = NormalizeEmail(email)
 	if len(password) > 1024 || len(email) > 320 {
 		return nil, ErrInvalidCredentials
 	}
+	// The hash slot first: under a login flood the refusal (ErrBusy) then
+	// costs no database round trip, and only the logins that will be
+	// hashed look their user up.
+	slot, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer slot.Release()
 	var u *provider.User
-	err := provider.ErrNotFound
+	err = provider.ErrNotFound
 	// An address no account can have (NUL, invalid UTF-8, which the
 	// database would refuse) is an unknown one, at the same cost.
 	if provider.CleanText(email) {
@@ -449,7 +509,9 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 	case !errors.Is(err, provider.ErrNotFound):
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	if err := s.hasher.Verify(ctx, hash, password); err != nil {
+	err = slot.Verify(hash, password)
+	slot.Release()
+	if err != nil {
 		if errors.Is(err, ErrMismatch) {
 			return nil, ErrInvalidCredentials
 		}
@@ -464,6 +526,35 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*pr
 	return u, nil
 }
 
+// loginResult names a refused login for the metrics.
+func loginResult(err error) string {
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return LoginInvalidCredentials
+	case errors.Is(err, provider.ErrAccountDisabled), errors.Is(err, ErrEmailNotVerified):
+		return LoginDisabled
+	case errors.Is(err, ErrBusy):
+		return LoginOverloaded
+	}
+	return LoginError
+}
+
+// PasswordAccepted follows an Authenticate that succeeded: it reports
+// whether the account must still present its second factor, and counts
+// the login as a success or as waiting for that factor.
+func (s *Service) PasswordAccepted(ctx context.Context, userID string) (secondFactor bool, err error) {
+	secondFactor, err = s.TOTPEnabled(ctx, userID)
+	switch {
+	case err != nil:
+		s.cfg.Observer.Login(LoginError)
+	case secondFactor:
+		s.cfg.Observer.Login(LoginSecondFactorRequired)
+	default:
+		s.cfg.Observer.Login(LoginSuccess)
+	}
+	return secondFactor, err
+}
+
 // LoginFailed audits a failed password check. The event belongs to the
 // account when the address has one, so its owner sees the attempt;
 // failures for unknown addresses are kept without a user.
@@ -475,6 +566,7 @@ func (s *Service) LoginFailed(ctx context.Context, email, ip, ua, via string) {
 // slowed down after repeated failures (the "account locked" event; the
 // lock is temporary and lifts by itself).
 func (s *Service) LoginThrottled(ctx context.Context, email, ip, ua, via string) {
+	s.cfg.Observer.Login(LoginThrottledResult)
 	s.loginEvent(ctx, provider.EventAccountLocked, email, ip, ua, via)
 }
 

@@ -50,7 +50,18 @@ type Config struct {
 	RetryMax  time.Duration
 	PollEvery time.Duration
 	Lease     time.Duration
+
+	// ObserveCall counts each backend call by backend id and result
+	// (issue 13, metrics); nil counts nothing.
+	ObserveCall func(backendID, result string)
 }
+
+// Results of a backend call, as the metrics name them.
+const (
+	CallOK          = "ok"
+	CallUnavailable = "unavailable"
+	CallError       = "error"
+)
 
 // Backend is one app backend implementing the user-data contract:
 // GET and DELETE {URL}/api/v1/admin/user-data/{userId} with X-Service-Key.
@@ -97,6 +108,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.ObserveCall == nil {
+		cfg.ObserveCall = func(string, string) {}
 	}
 	if cfg.FetchTimeout <= 0 {
 		cfg.FetchTimeout = 5 * time.Second

@@ -192,7 +192,20 @@ func (s *Service) deleteFromBackend(ctx context.Context, b Backend, userID strin
 
 // callBackend makes one call of the contract, bounded by ctx, and decodes
 // the JSON answer into out. Every failure is a *BackendError.
-func (s *Service) callBackend(ctx context.Context, b Backend, method, userID string, out any) error {
+func (s *Service) callBackend(ctx context.Context, b Backend, method, userID string, out any) (err error) {
+	// For the metrics: ok, unavailable (no answer, or the backend says it
+	// cannot answer now) or error (an answer that is wrong).
+	unavailable := false
+	defer func() {
+		switch {
+		case err == nil:
+			s.cfg.ObserveCall(b.ID, CallOK)
+		case unavailable:
+			s.cfg.ObserveCall(b.ID, CallUnavailable)
+		default:
+			s.cfg.ObserveCall(b.ID, CallError)
+		}
+	}()
 	if b.ServiceKey == "" {
 		return &BackendError{Reason: "no service key configured"}
 	}
@@ -211,12 +224,18 @@ func (s *Service) callBackend(ctx context.Context, b Backend, method, userID str
 	}
 	resp, err := s.cfg.HTTPClient.Do(req)
 	if err != nil {
+		unavailable = true
 		return &BackendError{Reason: transportReason(ctx, err), Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBackendBody+1))
 	if err != nil {
+		unavailable = true
 		return &BackendError{Reason: transportReason(ctx, err), Err: err}
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		unavailable = true
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:

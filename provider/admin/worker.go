@@ -68,7 +68,17 @@ func (s *Service) retryPart(ctx context.Context, p *provider.ErasurePart) bool {
 		cancel()
 	}
 	if ctx.Err() != nil {
-		return false // shutting down: the lease brings the part back
+		// Shutting down: hand the part back so another replica retries it
+		// at once (issue 13, replicas); a killed process leaves it to the lease.
+		if p.LeaseUntil != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err := s.deps.Store.ReleaseErasurePart(sctx, p.ErasureID, p.BackendID, *p.LeaseUntil)
+			cancel()
+			if err != nil && !errors.Is(err, provider.ErrNotFound) {
+				log.WarnContext(ctx, "erasure part not handed back; retried after its lease", "error", err)
+			}
+		}
+		return false
 	}
 	if err != nil {
 		attempts := p.Attempts + 1

@@ -36,6 +36,9 @@ type Config struct {
 	// and never follows redirects: the spec has the relying party answer
 	// directly.
 	Client *http.Client
+	// Observe counts each delivery attempt, sent or failed (issue 13,
+	// metrics); nil counts nothing.
+	Observe func(sent bool)
 }
 
 // Defaults and bounds of Config.
@@ -91,6 +94,9 @@ func New(cfg Config, store provider.Store, signer Signer) *Notifier {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(bool) {}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -209,7 +215,8 @@ func (n *Notifier) Wake() {
 // them in parallel, completes or reschedules. It polls every PollEvery and
 // at once after SessionEnded, and goes on without pause while full batches
 // keep coming. It returns when ctx ends and the deliveries in flight have
-// stopped; an interrupted job is claimed again when its lease ends.
+// stopped; an interrupted job is handed back, due at once, so another
+// replica takes it (after a crash, when its lease ends).
 func (n *Notifier) Run(ctx context.Context) {
 	timer := time.NewTimer(n.cfg.PollEvery)
 	defer timer.Stop()
@@ -270,11 +277,13 @@ func (n *Notifier) deliver(ctx context.Context, j *provider.LogoutJob) bool {
 	c, err := n.store.GetClient(ctx, j.ClientID)
 	switch {
 	case ctx.Err() != nil:
-		return false // shutting down: the lease brings the job back
+		n.handBack(ctx, log, j)
+		return false
 	case errors.Is(err, provider.ErrNotFound):
 		n.drop(ctx, log, j, "client deleted")
 		return false
 	case err != nil:
+		n.cfg.Observe(false)
 		n.failed(ctx, log, j, err)
 		return false
 	case c.BackchannelLogoutURI == "":
@@ -285,8 +294,10 @@ func (n *Notifier) deliver(ctx context.Context, j *provider.LogoutJob) bool {
 	// relying party that moved its endpoint is reached at the new one.
 	err = n.post(ctx, c, j)
 	if ctx.Err() != nil {
+		n.handBack(ctx, log, j)
 		return false
 	}
+	n.cfg.Observe(err == nil)
 	if err != nil {
 		n.failed(ctx, log, j, err)
 		return false
@@ -300,6 +311,19 @@ func (n *Notifier) deliver(ctx context.Context, j *provider.LogoutJob) bool {
 	}
 	log.DebugContext(ctx, "back-channel logout delivered", "attempts", j.Attempts+1)
 	return true
+}
+
+// handBack returns a job this process claimed but is shutting down before
+// finishing, so another replica delivers it at once rather than after the
+// lease. (A relying party the interrupted POST reached may get the token
+// twice; the spec's receivers accept a repeated logout.) A process that
+// dies without handing back leaves the job to the lease.
+func (n *Notifier) handBack(ctx context.Context, log *slog.Logger, j *provider.LogoutJob) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.Timeout)
+	defer cancel()
+	if err := n.store.ReleaseLogoutJob(sctx, j.ID, j.NextAttemptAt, n.cfg.Now()); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		log.WarnContext(sctx, "back-channel logout not handed back; retried after its lease", "error", err)
+	}
 }
 
 // post signs a fresh logout token for c and POSTs it (spec section 2.5).

@@ -321,7 +321,16 @@ func TestRetryAfterBackoff(t *testing.T) {
 		rc.status.Store(http.StatusInternalServerError)
 		f.client(t, "chat", rc.URL, "")
 		f.grant(t, "chat", "sess-1", true)
-		n := f.notifier(nil)
+		var sent, failed atomic.Int64 // issue 13: every attempt is observed
+		n := f.notifier(func(c *backchannel.Config) {
+			c.Observe = func(ok bool) {
+				if ok {
+					sent.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		})
 		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -346,6 +355,9 @@ func TestRetryAfterBackoff(t *testing.T) {
 		deliverDue(t, n, 1)
 		if rc.count() != 3 {
 			t.Fatalf("%d POSTs, want 3", rc.count())
+		}
+		if sent.Load() != 1 || failed.Load() != 2 {
+			t.Fatalf("observed %d sent, %d failed; want 1, 2", sent.Load(), failed.Load())
 		}
 		if left := f.remaining(t); len(left) != 0 {
 			t.Fatalf("%d jobs left after delivery", len(left))
@@ -590,6 +602,50 @@ func TestParallelDelivery(t *testing.T) {
 			if rc.count() != 1 {
 				t.Errorf("receiver %d got %d POSTs", i, rc.count())
 			}
+		}
+	})
+}
+
+// issue 13 (replicas): a replica shutting down mid-delivery hands the job
+// back, so another replica delivers it at once instead of after the lease.
+func TestShutdownHandsJobBack(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s provider.Store) {
+		f := newFixture(t, s)
+		started := make(chan struct{})
+		var once sync.Once
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm() // so the server notices the client going away
+			once.Do(func() { close(started) })
+			<-r.Context().Done()
+		}))
+		t.Cleanup(slow.Close)
+		f.client(t, "chat", slow.URL, "")
+		f.grant(t, "chat", "sess-1", true)
+		n := f.notifier(func(c *backchannel.Config) { c.Now = time.Now; c.Timeout = time.Minute })
+		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { n.Run(ctx); close(done) }()
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Fatal("delivery did not start")
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after ctx ended")
+		}
+		// Leased for 2 minutes (2×Timeout), yet due now.
+		jobs, err := s.ClaimLogoutJobs(t.Context(), time.Now(), 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) != 1 || jobs[0].ClientID != "chat" || jobs[0].Attempts != 0 {
+			t.Fatalf("after shutdown the queue hands out %+v, want chat's job at once, with no failed attempt", jobs)
 		}
 	})
 }

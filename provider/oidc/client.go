@@ -38,7 +38,7 @@ func newClient(c *provider.Client) *Client {
 	}
 }
 
-// clientCache keeps clients in memory for a few seconds: every token
+// clientCache keeps clients in memory for a second: every token
 // request authenticates its client, and the database round trip would be
 // the largest cost of a client_credentials grant. Changes made through
 // this process invalidate at once; other replicas see them after ttl.

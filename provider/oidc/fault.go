@@ -87,7 +87,16 @@ func (f *storageFault) settle(err error) error {
 func (p *Provider) NewIntrospectionRequest(ctx context.Context, r *http.Request, sess fosite.Session) (fosite.IntrospectionResponder, error) {
 	ctx, fault := watchStorage(ctx)
 	ir, err := p.newIntrospectionRequest(ctx, r, sess)
-	return ir, fault.settle(err)
+	err = fault.settle(err)
+	// Counted once the caller authenticated: an answer about a token,
+	// not a refused client or an outage.
+	switch {
+	case err == nil:
+		p.observe.Introspected(true)
+	case errors.Is(err, fosite.ErrInactiveToken) && !errors.Is(err, ErrUnavailable):
+		p.observe.Introspected(false)
+	}
+	return ir, err
 }
 
 // NewRevocationRequest is fosite's, with storage failures reported as

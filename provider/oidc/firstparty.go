@@ -22,6 +22,12 @@ const FirstPartyClientID = "mana-first-party"
 // FirstPartyScopes are granted to every first-party login.
 var FirstPartyScopes = []string{"openid", "profile", "email", "offline_access", "credits:read", "credits:write"}
 
+// The ways into IssueFirstParty, as the token metrics name them.
+const (
+	GrantPassword = "password"
+	GrantSSO      = "sso"
+)
+
 // EnsureFirstPartyClient registers the built-in client when it is missing.
 // It is public: the refresh token is the credential, as for a native app.
 func EnsureFirstPartyClient(ctx context.Context, store provider.ClientStore) error {
@@ -55,7 +61,10 @@ type TokenPair struct {
 // browser-less session sess. The grants are the same rows the token
 // endpoint writes, so refresh, rotation, reuse detection, introspection and
 // revocation treat them alike.
-func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, sess *provider.Session) (*TokenPair, error) {
+//
+// via names the way in for the metrics: GrantPassword (the API login) or
+// GrantSSO (a browser session turned into tokens).
+func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, sess *provider.Session, via string) (*TokenPair, error) {
 	client, err := p.Client(ctx, FirstPartyClientID)
 	if err != nil {
 		return nil, fmt.Errorf("first-party client: %w", err)
@@ -107,6 +116,7 @@ func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, ses
 	if err := p.Store.Commit(tx); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	p.observe.TokenIssued(via)
 	return &TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(p.Config.AccessTokenTTL.Seconds())}, nil
 }
 

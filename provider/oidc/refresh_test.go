@@ -51,7 +51,7 @@ func (fp *firstParty) login(t *testing.T, info websession.LoginInfo) (*provider.
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := fp.op.IssueFirstParty(t.Context(), fp.user, sess)
+	pair, err := fp.op.IssueFirstParty(t.Context(), fp.user, sess, oidc.GrantPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

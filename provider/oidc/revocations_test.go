@@ -68,7 +68,7 @@ func TestIntrospectionCacheRevocation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				pair, err := a.op.IssueFirstParty(ctx, u, sess)
+				pair, err := a.op.IssueFirstParty(ctx, u, sess, oidc.GrantPassword)
 				if err != nil {
 					t.Fatal(err)
 				}

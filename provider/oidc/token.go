@@ -168,6 +168,7 @@ func (p *Provider) refused(ctx context.Context, ar fosite.AccessRequester, prese
 	}
 	if errors.Is(err, fosite.ErrInactiveToken) && ar != nil && ar.GetSession() != nil && ar.GetSession().GetSubject() != "" {
 		// fosite has revoked the whole family; the owner sees why.
+		p.observe.RefreshTokenReused()
 		p.audit.Record(ctx, &provider.SecurityEvent{UserID: ar.GetSession().GetSubject(), Type: provider.EventRefreshReuse,
 			IP: caller.IP, UserAgent: caller.UserAgent, Detail: map[string]string{"client_id": ar.GetClient().GetID()}})
 	}
@@ -202,8 +203,11 @@ func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, present
 		if err != nil {
 			return nil, err
 		}
-		g.Body, err = encodeResponse(resp)
-		return g, err
+		if g.Body, err = encodeResponse(resp); err != nil {
+			return nil, err
+		}
+		p.observe.TokenIssued(provider.GrantClientCredentials)
+		return g, nil
 	case refresh && g.ClientID == FirstPartyClientID:
 		u, err := p.firstPartyAlive(ctx, sess)
 		if err != nil {
@@ -223,6 +227,11 @@ func (p *Provider) issue(ctx context.Context, ar fosite.AccessRequester, present
 		noteFault(ctx, err)
 	}
 	if err == nil {
+		if refresh {
+			p.observe.TokenIssued(provider.GrantRefreshToken)
+		} else {
+			p.observe.TokenIssued(provider.GrantAuthorizationCode)
+		}
 		return g, nil
 	}
 	_ = p.Store.Rollback(tx)

@@ -140,6 +140,9 @@ func (s *server) handleAccountPassword() http.Handler {
 			s.accountFailed(w, r, sess, u, http.StatusBadRequest, templates.KeyRegisterPasswordLength, nil)
 		case errors.Is(err, account.ErrInvalidCredentials):
 			s.accountFailed(w, r, sess, u, http.StatusBadRequest, templates.KeyPasswordWrongCurrent, nil)
+		case isOverload(err):
+			setOverloadRetry(w, err)
+			s.accountFailed(w, r, sess, u, http.StatusServiceUnavailable, templates.KeyErrorBusy, nil)
 		case err != nil:
 			s.accountFailed(w, r, sess, u, http.StatusInternalServerError, templates.KeyErrorInternal, fmt.Errorf("password: %w", err))
 		default:

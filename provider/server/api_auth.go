@@ -139,7 +139,7 @@ func (s *server) handleAPILogin() http.Handler {
 			httpapi.InternalError(w, r, s.Logger, "login", err)
 			return
 		}
-		enabled, err := s.Accounts.TOTPEnabled(ctx, u.ID)
+		enabled, err := s.Accounts.PasswordAccepted(ctx, u.ID)
 		if err != nil {
 			httpapi.InternalError(w, r, s.Logger, "login: totp state", err)
 			return
@@ -214,7 +214,7 @@ func (s *server) apiIssue(w http.ResponseWriter, r *http.Request, u *provider.Us
 		httpapi.InternalError(w, r, s.Logger, "login: session", err)
 		return
 	}
-	pair, err := s.OP.IssueFirstParty(ctx, u, sess)
+	pair, err := s.OP.IssueFirstParty(ctx, u, sess, oidc.GrantPassword)
 	switch {
 	case errors.Is(err, oidc.ErrSessionEnded):
 		// Signed out everywhere in the moment between the two steps.

@@ -35,7 +35,7 @@ func (s *server) handleSessionToToken() http.Handler {
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")
 			return
 		}
-		pair, err := s.OP.IssueFirstParty(r.Context(), u, sess)
+		pair, err := s.OP.IssueFirstParty(r.Context(), u, sess, oidc.GrantSSO)
 		switch {
 		case errors.Is(err, oidc.ErrSessionEnded):
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_session", "Invalid or expired session")

@@ -2,32 +2,20 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"strings"
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
+	"github.com/manacore/mana-core-auth/provider/httpx"
 	"github.com/manacore/mana-core-auth/templates"
 )
 
 // Errors a browser can read: what no route took, and the request ID that
 // ties an error page to its log lines.
 
-type requestIDKey struct{}
-
-// newRequestID names a request for the log and the error page. It is
-// ours, never the caller's header, so nobody writes into our log lines.
-func newRequestID() string { return rand.Text()[:16] }
-
-func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-// requestID is the ID common gave the request; "" outside it.
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+// requestID is the ID common gave the request; "" outside it. It is ours,
+// or a trusted proxy's (httpx.IncomingRequestID), never a client's.
+func requestID(ctx context.Context) string { return httpx.RequestID(ctx) }
 
 // wantsJSON reports whether an error is answered as JSON: always for the
 // API, protocol and discovery paths (their clients are programs), and

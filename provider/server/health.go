@@ -27,6 +27,16 @@ func (s *server) handleLive() http.Handler {
 
 func (s *server) handleReady() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Draining != nil && s.Draining() {
+			// Shutting down: the load balancer must send no more, while
+			// the requests it already sent still finish.
+			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{
+				"status":    "shutting_down",
+				"message":   "shutting down",
+				"timestamp": s.Config.Now().UTC().Format(time.RFC3339),
+			})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		start := time.Now()

@@ -121,6 +121,8 @@ type setupOpts struct {
 	// loginBackoff is the login backoff policy the app builds itself
 	// (with Redis when redisURL is set); off when zero.
 	loginBackoff app.Backoff
+	// hashing, when set, bounds the password hashing (issue 13).
+	hashing *app.PasswordHashing
 	// logs, when set, receives the log lines from warnings up.
 	logs *logLines
 	// admin, when set, adjusts the admin configuration (backends,
@@ -200,6 +202,9 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	}
 	if o.admin != nil {
 		o.admin(&cfg.Admin)
+	}
+	if o.hashing != nil {
+		cfg.PasswordHashing = *o.hashing
 	}
 	if o.mailer == nil {
 		o.mailer = discardMail{}

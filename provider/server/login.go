@@ -138,11 +138,16 @@ func (s *server) handleLoginSubmit() http.Handler {
 		case errors.Is(err, provider.ErrAccountDisabled):
 			s.renderLogin(w, r, http.StatusForbidden, email, returnTo, templates.KeyLoginDisabled)
 			return
+		case isOverload(err):
+			// The form stays filled in; the password was not checked.
+			setOverloadRetry(w, err)
+			s.renderLogin(w, r, http.StatusServiceUnavailable, email, returnTo, templates.KeyErrorBusy)
+			return
 		case err != nil:
 			s.pageError(w, r, fmt.Errorf("login: %w", err))
 			return
 		}
-		enabled, err := s.Accounts.TOTPEnabled(ctx, u.ID)
+		enabled, err := s.Accounts.PasswordAccepted(ctx, u.ID)
 		if err != nil {
 			s.pageError(w, r, fmt.Errorf("login: totp state: %w", err))
 			return

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/manacore/mana-core-auth/provider/httpx"
 )
 
 // statusWriter remembers the status for the access log.
@@ -37,8 +40,16 @@ func (s *server) common(next http.Handler) http.Handler {
 		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
-		r = r.WithContext(withRequestID(r.Context(), id))
+		if s.HTTP != nil {
+			s.HTTP.RequestStarted()
+		}
+		id := httpx.IncomingRequestID(r, s.Config.TrustedProxies)
+		if id == "" {
+			id = httpx.NewRequestID()
+		}
+		// Every log line written with this context carries the id
+		// (httpx.LogRequestIDs).
+		r = r.WithContext(httpx.WithRequestID(r.Context(), id))
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("Content-Security-Policy", csp)
@@ -54,13 +65,23 @@ func (s *server) common(next http.Handler) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
 		}
+		// The mux writes the matched pattern into the request it is given,
+		// which a middleware between (tracing) may have copied: the
+		// innermost wrapper hands it out here (recordPattern).
+		var pattern string
+		if s.HTTP != nil {
+			r = r.WithContext(context.WithValue(r.Context(), patternKey{}, &pattern))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
+					if s.HTTP != nil { // keep in-flight right before net/http drops the connection
+						s.HTTP.RequestDone(routeLabel(pattern), methodLabel(r.Method), max(sw.status, http.StatusInternalServerError), time.Since(start))
+					}
 					panic(v)
 				}
-				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "request_id", id, "stack", string(debug.Stack()))
+				s.Logger.ErrorContext(r.Context(), "panic", "error", v, "path", r.URL.Path, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					s.statusError(sw, r, http.StatusInternalServerError)
 				}
@@ -69,9 +90,52 @@ func (s *server) common(next http.Handler) http.Handler {
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}
-			s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "request_id", id,
-				"status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			elapsed := time.Since(start)
+			s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000)
+			if s.HTTP != nil {
+				status := sw.status
+				if status == 0 {
+					status = http.StatusOK // the handler wrote nothing: net/http answers 200
+				}
+				s.HTTP.RequestDone(routeLabel(pattern), methodLabel(r.Method), status, elapsed)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+type patternKey struct{}
+
+// recordPattern serves next (the mux) and reports the pattern it matched
+// to common, for the route label.
+func recordPattern(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { // deferred: a panicking handler keeps its route
+			if p, ok := r.Context().Value(patternKey{}).(*string); ok {
+				*p = r.Pattern
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeLabel is the metrics label of a matched pattern; the catch-all "/"
+// (404 and 405 pages) and the mux's own redirects are "unmatched".
+func routeLabel(pattern string) string {
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// methodLabel keeps the method label to the methods HTTP defines: a
+// client can send any token as the method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
 }

@@ -66,14 +66,36 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		s.errorPage(w, r, http.StatusNotFound, templates.KeyErrorNotFound)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The browser went away; nobody reads the answer.
+	case isOverload(err):
+		s.overloadPage(w, r, err)
 	case database.Unavailable(err) || errors.Is(err, oidc.ErrUnavailable):
-		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
+		s.Logger.ErrorContext(r.Context(), "page: storage unavailable", "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", httpapi.RetryAfter)
 		s.errorPage(w, r, http.StatusServiceUnavailable, templates.KeyErrorUnavailable)
 	default:
-		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "request_id", requestID(r.Context()), "error", err)
+		s.Logger.ErrorContext(r.Context(), "page", "path", r.URL.Path, "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, templates.KeyErrorInternal)
 	}
+}
+
+// isOverload reports whether err is a refusal for overload (the password
+// hashing queue is full).
+func isOverload(err error) bool {
+	_, ok := httpapi.OverloadOf(err)
+	return ok
+}
+
+// setOverloadRetry sets the Retry-After an overload refusal asks for.
+func setOverloadRetry(w http.ResponseWriter, err error) {
+	after, _ := httpapi.OverloadOf(err)
+	httpapi.SetRetryAfter(w, after)
+}
+
+// overloadPage answers a page whose work was refused for overload: 503
+// with Retry-After and a message that asks to try again and blames nobody.
+func (s *server) overloadPage(w http.ResponseWriter, r *http.Request, err error) {
+	setOverloadRetry(w, err)
+	s.errorPage(w, r, http.StatusServiceUnavailable, templates.KeyErrorBusy)
 }
 
 // parseForm parses a page's form; false after answering the error.

@@ -169,9 +169,18 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /health", s.handleHealth())
 	mux.Handle("GET /health/live", s.handleLive())
 	mux.Handle("GET /health/ready", s.handleReady())
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 
 	// Issue 12, part A: what no route takes is a 405 when the path has
 	// routes for other methods, else a 404; the error page for browsers.
 	mux.Handle("/", s.handleUnmatched(mux))
-	return s.common(mux)
+	var h http.Handler = recordPattern(mux)
+	if s.Trace != nil {
+		// Inside common, so the tracer's request copy is the one the mux
+		// sets the Pattern of, which the span is named after.
+		h = s.Trace(h)
+	}
+	return s.common(h)
 }

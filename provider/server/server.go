@@ -69,6 +69,25 @@ type Deps struct {
 	// Admin serves /api/v1/admin, the admin pages and the self-service
 	// data pages.
 	Admin *admin.Service
+	// Observability (issue 13): HTTP sees every request by route pattern;
+	// Metrics, when set, is served at GET /metrics (unset when the metrics
+	// have their own listener, METRICS_ADDR).
+	HTTP    HTTPObserver
+	Metrics http.Handler
+	// Draining reports that shutdown has begun: readiness answers 503
+	// from then on (issue 13); nil never drains.
+	Draining func() bool
+	// Trace wraps the router (OpenTelemetry spans named by the route
+	// pattern); nil installs nothing.
+	Trace func(http.Handler) http.Handler
+}
+
+// HTTPObserver counts requests (internal/metrics). RequestDone gets the
+// mux pattern that served the request ("unmatched" when none did), never
+// the raw path, so the series stay few.
+type HTTPObserver interface {
+	RequestStarted()
+	RequestDone(route, method string, status int, elapsed time.Duration)
 }
 
 // RedisState tells whether Redis, which the limits are shared through,
@@ -92,6 +111,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d.Logger = slog.New(httpx.LogRequestIDs(d.Logger.Handler())) // issue 13: no-op when app did it
 	if d.Config.Now == nil {
 		d.Config.Now = time.Now
 	}

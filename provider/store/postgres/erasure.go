@@ -234,6 +234,13 @@ func (s *Store) CompleteErasurePart(ctx context.Context, erasureID, backendID st
 	return completed, nil
 }
 
+func (s *Store) ReleaseErasurePart(ctx context.Context, erasureID, backendID string, leasedUntil time.Time) error {
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE auth.erasure_parts SET lease_until = NULL
+		WHERE erasure_id = $1 AND backend_id = $2 AND status = 'pending' AND lease_until = $3`,
+		erasureID, backendID, database.PGTime(leasedUntil))
+	return affected(fmt.Sprintf("release erasure part %q/%q", erasureID, backendID), tag, err)
+}
+
 func (s *Store) RetryErasurePart(ctx context.Context, erasureID, backendID string, next time.Time, lastError string) error {
 	tag, err := s.db(ctx).Exec(ctx, `UPDATE auth.erasure_parts
 		SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4, lease_until = NULL

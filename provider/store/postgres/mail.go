@@ -71,6 +71,12 @@ func (s *Store) CompleteMailJob(ctx context.Context, id string) error {
 	return affected(fmt.Sprintf("complete mail job %q", id), tag, err)
 }
 
+func (s *Store) ReleaseMailJob(ctx context.Context, id string, leasedUntil, now time.Time) error {
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE auth.mail_jobs SET next_attempt_at = $3
+		WHERE id = $1 AND next_attempt_at = $2`, id, database.PGTime(leasedUntil), database.PGTime(now))
+	return affected(fmt.Sprintf("release mail job %q", id), tag, err)
+}
+
 func (s *Store) RetryMailJob(ctx context.Context, id string, next time.Time, lastError string) error {
 	tag, err := s.db(ctx).Exec(ctx, `UPDATE auth.mail_jobs
 		SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`,

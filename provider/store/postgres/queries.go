@@ -575,3 +575,23 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (*T, error)) ([]*T, error)
 	}
 	return out, nil
 }
+
+// Stats counts with one statement; the users part is one scan of the
+// live users (the metrics cache it, so it runs at most every ~30 s).
+func (s *Store) Stats(ctx context.Context, now time.Time) (provider.Stats, error) {
+	day, week, month := provider.StatsPeriods(now)
+	var st provider.Stats
+	err := s.db(ctx).QueryRow(ctx, `SELECT
+			count(*), count(*) FILTER (WHERE email_verified),
+			count(*) FILTER (WHERE created_at >= $1), count(*) FILTER (WHERE created_at >= $2),
+			count(*) FILTER (WHERE created_at >= $3),
+			(SELECT count(*) FROM auth.logout_jobs), (SELECT count(*) FROM auth.mail_jobs),
+			(SELECT count(*) FROM auth.erasure_parts WHERE status = 'pending')
+		FROM auth.users WHERE deleted_at IS NULL`, day, week, month).Scan(
+		&st.Users, &st.VerifiedUsers, &st.CreatedToday, &st.CreatedThisWeek, &st.CreatedThisMonth,
+		&st.LogoutJobs, &st.MailJobs, &st.ErasureParts)
+	if err != nil {
+		return provider.Stats{}, fmt.Errorf("stats: %w", mapErr(err))
+	}
+	return st, nil
+}

@@ -228,6 +228,13 @@ func (s *Store) CompleteErasurePart(ctx context.Context, erasureID, backendID st
 	return completed, nil
 }
 
+func (s *Store) ReleaseErasurePart(ctx context.Context, erasureID, backendID string, leasedUntil time.Time) error {
+	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE erasure_parts SET lease_until = NULL
+		WHERE erasure_id = ? AND backend_id = ? AND status = 'pending' AND lease_until = ?`,
+		erasureID, backendID, database.Millis(leasedUntil))
+	return affected(fmt.Sprintf("release erasure part %q/%q", erasureID, backendID), res, err)
+}
+
 func (s *Store) RetryErasurePart(ctx context.Context, erasureID, backendID string, next time.Time, lastError string) error {
 	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE erasure_parts
 		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, lease_until = NULL

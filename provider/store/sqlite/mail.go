@@ -77,6 +77,12 @@ func (s *Store) CompleteMailJob(ctx context.Context, id string) error {
 	return affected(fmt.Sprintf("complete mail job %q", id), res, err)
 }
 
+func (s *Store) ReleaseMailJob(ctx context.Context, id string, leasedUntil, now time.Time) error {
+	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE mail_jobs SET next_attempt_at = ?
+		WHERE id = ? AND next_attempt_at = ?`, database.Millis(now), id, database.Millis(leasedUntil))
+	return affected(fmt.Sprintf("release mail job %q", id), res, err)
+}
+
 func (s *Store) RetryMailJob(ctx context.Context, id string, next time.Time, lastError string) error {
 	res, err := s.writer(ctx).ExecContext(ctx, `UPDATE mail_jobs
 		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`,

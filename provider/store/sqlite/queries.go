@@ -540,3 +540,21 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 	}
 	return out, nil
 }
+
+// Stats counts with one statement on a reader connection.
+func (s *Store) Stats(ctx context.Context, now time.Time) (provider.Stats, error) {
+	day, week, month := provider.StatsPeriods(now)
+	var st provider.Stats
+	err := s.reader(ctx).QueryRowContext(ctx, `SELECT
+			count(*), coalesce(sum(email_verified), 0),
+			coalesce(sum(created_at >= ?), 0), coalesce(sum(created_at >= ?), 0), coalesce(sum(created_at >= ?), 0),
+			(SELECT count(*) FROM logout_jobs), (SELECT count(*) FROM mail_jobs),
+			(SELECT count(*) FROM erasure_parts WHERE status = 'pending')
+		FROM users WHERE deleted_at IS NULL`, database.Millis(day), database.Millis(week), database.Millis(month)).Scan(
+		&st.Users, &st.VerifiedUsers, &st.CreatedToday, &st.CreatedThisWeek, &st.CreatedThisMonth,
+		&st.LogoutJobs, &st.MailJobs, &st.ErasureParts)
+	if err != nil {
+		return provider.Stats{}, fmt.Errorf("stats: %w", mapErr(err))
+	}
+	return st, nil
+}

@@ -175,3 +175,44 @@ func testConcurrentDeleteExpired(t *testing.T, s provider.Store) {
 		t.Fatalf("concurrent DeleteExpired removed %d, a later one %d (%v); want 30 in all", total, n, err)
 	}
 }
+
+// testReleaseMailJob: as testReleaseLogoutJob, for the mail outbox.
+func testReleaseMailJob(t *testing.T, s provider.Store) {
+	ctx := t.Context()
+	must(t, s.EnqueueMail(ctx, newMailJob("j1", at(0))))
+	got, err := s.ClaimMailJobs(ctx, at(0), 5, time.Minute)
+	must(t, err)
+	if len(got) != 1 {
+		t.Fatalf("claim = %d jobs, want j1", len(got))
+	}
+	must(t, s.ReleaseMailJob(ctx, "j1", got[0].NextAttemptAt, at(time.Second)))
+	if ids := claimMailIDs(t, s, at(time.Second), 5); !slices.Equal(ids, []string{"j1"}) {
+		t.Fatalf("claim after release = %v, want j1", ids)
+	}
+	wantErr(t, "ReleaseMailJob(stale lease)", s.ReleaseMailJob(ctx, "j1", got[0].NextAttemptAt, at(2*time.Second)), provider.ErrNotFound)
+	if ids := claimMailIDs(t, s, at(2*time.Second), 5); len(ids) != 0 {
+		t.Fatalf("a stale release made j1 due: %v", ids)
+	}
+}
+
+// testReleaseErasurePart: a released part is claimable at once; a
+// release with a stale lease does nothing.
+func testReleaseErasurePart(t *testing.T, s provider.Store) {
+	ctx := t.Context()
+	must(t, s.CreateErasure(ctx, newErasure("er-1", "chat")))
+	claimed, err := s.ClaimErasureParts(ctx, at(time.Second), 10, 20*time.Second)
+	must(t, err)
+	if len(claimed) != 1 || claimed[0].LeaseUntil == nil {
+		t.Fatalf("claimed %+v", claimed)
+	}
+	must(t, s.ReleaseErasurePart(ctx, "er-1", "chat", *claimed[0].LeaseUntil))
+	again, err := s.ClaimErasureParts(ctx, at(2*time.Second), 10, 20*time.Second)
+	must(t, err)
+	if len(again) != 1 || again[0].Attempts != 0 {
+		t.Fatalf("claim after release = %+v, want the part, no failed attempt", again)
+	}
+	wantErr(t, "ReleaseErasurePart(stale lease)", s.ReleaseErasurePart(ctx, "er-1", "chat", *claimed[0].LeaseUntil), provider.ErrNotFound)
+	if c, err := s.ClaimErasureParts(ctx, at(3*time.Second), 10, 20*time.Second); err != nil || len(c) != 0 {
+		t.Fatalf("a stale release made the part claimable: %d, %v", len(c), err)
+	}
+}

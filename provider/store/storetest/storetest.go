@@ -80,6 +80,8 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"ReleaseLogoutJob", testReleaseLogoutJob},
 		{"ClaimLogoutJobsLimit", testClaimLogoutJobsLimit},
 		{"ConcurrentDeleteExpired", testConcurrentDeleteExpired},
+		{"ReleaseMailJob", testReleaseMailJob},
+		{"ReleaseErasurePart", testReleaseErasurePart},
 		{"MailEnqueueClaim", testMailEnqueueClaim},
 		{"MailLease", testMailLease},
 		{"MailUpdateCompleteRetry", testMailUpdateCompleteRetry},
@@ -101,6 +103,8 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"ListConsents", testListConsents},
 		{"ClientSubjectSessions", testClientSubjectSessions},
 		{"RevokeClientSubject", testRevokeClientSubject},
+		// issue 13 (observability): the counts the metrics show.
+		{"Stats", testStats},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
