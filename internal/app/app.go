@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	// issue 13 (perf): every grant revocation of this process reaches the
 	// access-token cache of introspection at once (oidc.WatchRevocations).
 	var revocations *oidc.Revocations
-	a.Store, revocations = oidc.WatchRevocations(a.Store)
+	a.Store, revocations = oidc.WatchRevocations(a.Store, a.now)
 	a.Ring, err = keys.New(a.Store, cfg.SecretKey, keys.Options{Now: a.now, Logger: log.With("component", "keys"),
 		Rotated: func(ctx context.Context) { a.publish(ctx, eventKeys) }}) // issue 13 (replicas)
 	if err != nil {

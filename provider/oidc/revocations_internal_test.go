@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/manacore/mana-core-auth/provider"
 )
 
 // TestRevokingStoreCoversEveryGrantWrite reads the SQL of both store
@@ -170,5 +173,67 @@ func TestActiveGrantFlights(t *testing.T) {
 	<-done
 	if own.Load() != 1 {
 		t.Errorf("waiter loaded %d times after the shared read failed, want 1", own.Load())
+	}
+}
+
+// TestRevocationsValid: an entry read under a mark stays usable only until
+// a later revocation of its token, its request or of everything; records
+// of other tokens leave it alone; a transaction's revocations count again
+// at its commit; old records are pruned once no entry can need them.
+func TestRevocationsValid(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	clock := func() time.Time { return now }
+	st, rev := WatchRevocations(nil, clock)
+	rs := st.(*revokingStore)
+	ctx := context.Background()
+	m0 := rev.Mark()
+	if !rev.valid(m0, "sigA", "reqA") {
+		t.Fatal("nothing revoked, entry invalid")
+	}
+	rs.revokedAccess(ctx, provider.KindRefreshToken, "sigA")
+	if rev.Mark() != m0 {
+		t.Fatal("a refresh token revocation was recorded (only access tokens are cached)")
+	}
+	rs.revokedAccess(ctx, provider.KindAccessToken, "sigB")
+	if !rev.valid(m0, "sigA", "reqA") || rev.valid(m0, "sigB", "reqB") {
+		t.Fatal("a revocation by signature reached the wrong entry")
+	}
+	m1 := rev.Mark()
+	if !rev.valid(m1, "sigB", "reqB") {
+		t.Fatal("an entry read after the revocation is refused")
+	}
+	rev.record(rev.byReq, "reqA")
+	if rev.valid(m1, "sigA", "reqA") || !rev.valid(m1, "sigC", "reqC") {
+		t.Fatal("a revocation by request reached the wrong entry")
+	}
+	m2 := rev.Mark()
+	rs.revokedAll(ctx)
+	if rev.valid(m2, "sigC", "reqC") {
+		t.Fatal("a revocation of everything left an entry")
+	}
+	// Inside a transaction: recorded at the call and again at the commit.
+	tx := context.WithValue(ctx, txKey{}, &txRevocations{})
+	rs.revokedAccess(tx, provider.KindAccessToken, "sigD")
+	m3 := rev.Mark() // a reader between the call and the commit
+	rec := tx.Value(txKey{}).(*txRevocations)
+	if len(rec.sigs) != 1 {
+		t.Fatal("the transaction did not keep its revocation")
+	}
+	for _, sig := range rec.sigs { // what Commit does after the store's commit
+		rev.record(rev.bySig, sig)
+	}
+	if rev.valid(m3, "sigD", "reqD") {
+		t.Fatal("what was read before the commit outlived it")
+	}
+	// Pruned after two entry lifetimes, not before.
+	now = now.Add(2 * activeTTL)
+	rev.record(rev.bySig, "sigE")
+	if _, ok := rev.bySig["sigB"]; !ok {
+		t.Fatal("a record pruned while an entry might still need it")
+	}
+	now = now.Add(activeTTL + time.Millisecond)
+	rev.record(rev.bySig, "sigF")
+	if _, ok := rev.bySig["sigB"]; ok {
+		t.Fatal("old records are never pruned")
 	}
 }

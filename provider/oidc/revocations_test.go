@@ -23,7 +23,7 @@ type replica struct {
 func newReplica(t *testing.T, shared provider.Store, c *clock) *replica {
 	t.Helper()
 	secret := []byte("0123456789abcdef0123456789abcdef-oidc")
-	st, rev := oidc.WatchRevocations(shared)
+	st, rev := oidc.WatchRevocations(shared, c.now)
 	ring, err := keys.New(st, secret, keys.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func TestIntrospectionCacheRevocation(t *testing.T) {
 			if err := a.store.CreateUser(ctx, u); err != nil {
 				t.Fatal(err)
 			}
-			login := func() (*provider.Session, string) {
+			login := func() (*provider.Session, *oidc.TokenPair) {
 				t.Helper()
 				sess, err := a.sessions.Start(ctx, websession.LoginInfo{UserID: u.ID, Methods: []string{"pwd"}})
 				if err != nil {
@@ -72,7 +72,7 @@ func TestIntrospectionCacheRevocation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return sess, pair.AccessToken
+				return sess, pair
 			}
 			active := func(r *replica, tok string) bool {
 				t.Helper()
@@ -81,7 +81,8 @@ func TestIntrospectionCacheRevocation(t *testing.T) {
 			}
 
 			// Revoked through this replica: inactive at once, on it.
-			sess, tok := login()
+			sess, pair := login()
+			tok := pair.AccessToken
 			for range 3 { // filled and then answered from the caches
 				if !active(a, tok) || !active(other, tok) {
 					t.Fatal("a fresh token does not introspect as active")
@@ -106,7 +107,8 @@ func TestIntrospectionCacheRevocation(t *testing.T) {
 
 			// Revoked in a transaction, with a read between the revocation
 			// and the commit (which must not outlive the commit).
-			_, tok2 := login()
+			_, pair2 := login()
+			tok2 := pair2.AccessToken
 			if !active(a, tok2) {
 				t.Fatal("second token not active")
 			}
@@ -127,6 +129,24 @@ func TestIntrospectionCacheRevocation(t *testing.T) {
 			}
 			if active(a, tok2) {
 				t.Fatal("a token revoked in a committed transaction still answers active")
+			}
+
+			// A refresh rotation revokes the paired access token by key
+			// (recorded for that token alone): inactive at once here, while
+			// an unrelated cached token keeps its entry.
+			_, pair3 := login()
+			_, pair4 := login()
+			if !active(a, pair3.AccessToken) || !active(a, pair4.AccessToken) {
+				t.Fatal("fresh tokens not active")
+			}
+			if _, err := a.op.RefreshFirstParty(ctx, pair3.RefreshToken, oidc.Caller{}, admitAll); err != nil {
+				t.Fatal(err)
+			}
+			if active(a, pair3.AccessToken) {
+				t.Fatal("the access token a refresh replaced still answers active on the replica that refreshed")
+			}
+			if !active(a, pair4.AccessToken) {
+				t.Fatal("an unrelated token lost its activity")
 			}
 		})
 	}

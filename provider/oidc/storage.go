@@ -255,14 +255,15 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, signature string, p
 }
 
 // getAccessCached is GetAccessTokenSession through the active-grant cache.
-// The epoch is read before the row: a revocation that commits after the
-// read advances it, so what was read is never used past that revocation.
+// The mark is taken before the row is read: a revocation that commits
+// after the read is recorded after the mark, so what was read is never
+// used past that revocation.
 func (s *storage) getAccessCached(ctx context.Context, signature string, proto fosite.Session) (fosite.Requester, error) {
-	epoch, now := s.rev.Epoch(), s.now()
-	rg := readGrant{d: s.active.get(signature, epoch, now), active: true}
+	mark, now := s.rev.Mark(), s.now()
+	rg := readGrant{d: s.active.get(s.rev, signature, now), active: true}
 	if rg.d == nil {
 		var err error
-		rg, err = s.active.read(signature, epoch, func() (readGrant, error) {
+		rg, err = s.active.read(signature, mark, func() (readGrant, error) {
 			g, err := s.store.GetGrant(ctx, provider.KindAccessToken, signature)
 			if err != nil {
 				return readGrant{}, mapErr(ctx, err)
@@ -272,7 +273,7 @@ func (s *storage) getAccessCached(ctx context.Context, signature string, proto f
 				return readGrant{}, err
 			}
 			if g.Active {
-				s.active.put(signature, d, epoch, now)
+				s.active.put(signature, d, mark, now)
 			}
 			return readGrant{d: d, active: g.Active}, nil
 		})
