@@ -104,7 +104,7 @@ func writeTable(w io.Writer, results []result, idleRSS uint64, rssTarget uint64)
 		p99Cell := fmtDuration(p99)
 		if r.Target > 0 {
 			target = "≥ " + fmtRate(r.Target)
-			ok := r.rate() >= r.Target && r.Failed == 0
+			ok := r.rate() >= r.Target && r.Failed == 0 && r.Rejected == 0
 			if r.P99Target > 0 {
 				p99Cell += " (≤ " + fmtDuration(r.P99Target) + ")"
 				ok = ok && p99 <= r.P99Target && r.OK > 0

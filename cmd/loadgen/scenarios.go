@@ -98,6 +98,10 @@ func send(c *http.Client, req *http.Request, want int) (*http.Response, []byte, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if resp.StatusCode == http.StatusServiceUnavailable && want != http.StatusServiceUnavailable {
+		// Load shedding (a full password-hash queue): counted apart.
+		return nil, nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, errRejected)
+	}
 	if resp.StatusCode != want {
 		return nil, nil, fmt.Errorf("%s %s: status %d, want %d: %.300s", req.Method, req.URL.Path, resp.StatusCode, want, body)
 	}
