@@ -52,7 +52,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.FollowListener(ln.Addr())
 	logger := newLogger(stderr, cfg.LogLevel, *dev)
 	setMemoryLimit(getenv, logger)
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Version: runningVersion()})
 	if err != nil {
 		return err
 	}
