@@ -444,13 +444,18 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	case <-jobs:
 		log.Info("shutting down: background jobs stopped", "elapsed", time.Since(began).Round(time.Millisecond))
 	case <-deadline.Done():
-		// Close would pull the database from under a job; Run's caller
-		// exits the process anyway.
+		// Close would pull the database from under a job, and the pool's
+		// Close waits for the connections the jobs hold, past the timeout:
+		// the caller skips Close on ErrJobsStillRunning and exits.
 		log.Error("shutting down: background jobs still running at the deadline")
-		serveErr = errors.Join(serveErr, errors.New("shutdown: background jobs did not stop within SHUTDOWN_TIMEOUT"))
+		serveErr = errors.Join(serveErr, fmt.Errorf("shutdown: %w", ErrJobsStillRunning))
 	}
 	return serveErr
 }
+
+// ErrJobsStillRunning is in Run's error when background jobs had not
+// stopped by SHUTDOWN_TIMEOUT; the caller must then not call Close.
+var ErrJobsStillRunning = errors.New("background jobs did not stop within SHUTDOWN_TIMEOUT")
 
 // closeWhileDraining ends each connection after its response once
 // shutdown has begun, so that clients reconnect (through the balancer,
