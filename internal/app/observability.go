@@ -61,6 +61,15 @@ func (a *App) metricsOnMain() http.Handler {
 	return a.Metrics.Handler()
 }
 
+// MetricsListenAddr is the bound address of the METRICS_ADDR listener
+// ("" without one), which tells a test the port of METRICS_ADDR=…:0.
+func (a *App) MetricsListenAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
+}
+
 // serveMetrics serves /metrics on METRICS_ADDR until ctx ends, so
 // Prometheus scrapes a port the reverse proxy does not publish.
 func (a *App) serveMetrics(ctx context.Context, ln net.Listener) {
