@@ -495,6 +495,7 @@ func startServer(t *testing.T) string {
 		"SECRET_KEY":       strings.Repeat("s", 48),
 		"SMTP_HOST":        "127.0.0.1",
 		"CHAT_BACKEND_URL": "http://127.0.0.1:9/chat",
+		"METRICS_PUBLIC":   "true",
 	}
 	cfg, err := app.LoadConfig(func(k string) string { return env[k] }, app.Serve)
 	if err != nil {

@@ -52,11 +52,18 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.FollowListener(ln.Addr())
 	logger := newLogger(stderr, cfg.LogLevel, *dev)
 	setMemoryLimit(getenv, logger)
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger})
+	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Version: runningVersion()})
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	closeApp := true
+	defer func() {
+		// Not with jobs still running: closing the database pool would wait
+		// for their connections, past SHUTDOWN_TIMEOUT.
+		if closeApp {
+			_ = a.Close()
+		}
+	}()
 	if *dev {
 		demo, err := ensureDemo(ctx, a, ln.Addr(), stdout)
 		if err != nil {
@@ -74,6 +81,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "manaauth listening on %s (issuer %s)\n", displayAddr(ln.Addr()), cfg.BaseURL)
 	logger.Info("serving", "addr", bound, "issuer", cfg.BaseURL, "dev", *dev)
 	if err := a.Run(ctx, ln); err != nil {
+		closeApp = !errors.Is(err, app.ErrJobsStillRunning)
 		return err
 	}
 	logger.Info("stopped")

@@ -20,13 +20,7 @@ func cmdVersion(stdout io.Writer) error {
 		fmt.Fprintln(stdout, "manaauth: no build information (built without module support)")
 		return nil
 	}
-	version := bi.Main.Version
-	if (version == "" || version == "(devel)") && buildVersion != "" {
-		version = buildVersion
-	}
-	if version == "" {
-		version = "(devel)"
-	}
+	version := moduleVersion(bi)
 	revision, when, modified := "unknown (built without VCS information, e.g. by go run or go test)", "", ""
 	if buildRevision != "" {
 		revision = buildRevision
@@ -49,4 +43,26 @@ func cmdVersion(stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "  go:       %s\n", bi.GoVersion)
 	return nil
+}
+
+// moduleVersion is the version a build reports (version, metrics, traces):
+// Go's module stamp, else the -ldflags one, else "(devel)".
+func moduleVersion(bi *debug.BuildInfo) string {
+	version := ""
+	if bi != nil {
+		version = bi.Main.Version
+	}
+	if (version == "" || version == "(devel)") && buildVersion != "" {
+		version = buildVersion
+	}
+	if version == "" {
+		version = "(devel)"
+	}
+	return version
+}
+
+// runningVersion is moduleVersion of this binary.
+func runningVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return moduleVersion(bi)
 }

@@ -8,6 +8,8 @@
 # A dump is written under a temporary name and renamed when complete, so
 # a file named manaauth-*.dump is always a whole one.
 set -eu
+# Dumps hold addresses, password hashes and sealed keys: owner only.
+umask 077
 dir="${BACKUP_DIR:-/backups}"
 interval="${BACKUP_INTERVAL:-86400}"
 keep="${BACKUP_KEEP:-14}"

@@ -59,6 +59,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Outbox tunes the mail outbox (tests shorten its retries).
 	Outbox account.OutboxConfig
+	// Version is what the binary was built as (metrics, traces); default:
+	// the module version Go stamped.
+	Version string
 }
 
 // App is a built provider. Build it with New, start it with Run, and
@@ -86,8 +89,9 @@ type App struct {
 	// (issue 13).
 	Metrics *metrics.Metrics
 
-	now   func() time.Time
-	redis *redis.Client
+	now     func() time.Time
+	version string
+	redis   *redis.Client
 	// metricsLn is METRICS_ADDR's listener; nil without it.
 	metricsLn net.Listener
 	// tracing exports spans; nil without OTEL_EXPORTER_OTLP_ENDPOINT.
@@ -106,7 +110,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	if len(cfg.SecretKey) == 0 {
 		return nil, errSecretRequired
 	}
-	a = &App{Config: cfg, Logger: opts.Logger, now: opts.Now}
+	a = &App{Config: cfg, Logger: opts.Logger, now: opts.Now, version: opts.Version}
+	if a.version == "" {
+		a.version = buildVersion()
+	}
 	if a.Logger == nil {
 		a.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -126,7 +133,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 	var dbOpts []database.Option
 	if cfg.TracesURL != "" { // issue 13: traces only when asked for
 		if a.tracing, err = tracing.New(ctx, tracing.Config{URL: cfg.TracesURL, ServiceName: cfg.ServiceName,
-			Version: buildVersion()}); err != nil {
+			Version: a.version}); err != nil {
 			return nil, err
 		}
 		dbOpts = append(dbOpts, database.WithTracer(a.tracing.DB()))
@@ -442,13 +449,18 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	case <-jobs:
 		log.Info("shutting down: background jobs stopped", "elapsed", time.Since(began).Round(time.Millisecond))
 	case <-deadline.Done():
-		// Close would pull the database from under a job; Run's caller
-		// exits the process anyway.
+		// Close would pull the database from under a job, and the pool's
+		// Close waits for the connections the jobs hold, past the timeout:
+		// the caller skips Close on ErrJobsStillRunning and exits.
 		log.Error("shutting down: background jobs still running at the deadline")
-		serveErr = errors.Join(serveErr, errors.New("shutdown: background jobs did not stop within SHUTDOWN_TIMEOUT"))
+		serveErr = errors.Join(serveErr, fmt.Errorf("shutdown: %w", ErrJobsStillRunning))
 	}
 	return serveErr
 }
+
+// ErrJobsStillRunning is in Run's error when background jobs had not
+// stopped by SHUTDOWN_TIMEOUT; the caller must then not call Close.
+var ErrJobsStillRunning = errors.New("background jobs did not stop within SHUTDOWN_TIMEOUT")
 
 // closeWhileDraining ends each connection after its response once
 // shutdown has begun, so that clients reconnect (through the balancer,

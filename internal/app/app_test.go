@@ -82,6 +82,74 @@ func TestRunJoinsJobsBeforeClose(t *testing.T) {
 	}
 }
 
+// stuckClaims is a store whose first back-channel claim ignores
+// cancellation until released, as a job wedged in a call would.
+type stuckClaims struct {
+	provider.Store
+	entered, release chan struct{}
+	once             atomic.Bool
+	returned         atomic.Bool
+}
+
+func (s *stuckClaims) ClaimLogoutJobs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*provider.LogoutJob, error) {
+	if !s.once.CompareAndSwap(false, true) {
+		return s.Store.ClaimLogoutJobs(ctx, now, limit, lease)
+	}
+	close(s.entered)
+	<-s.release
+	s.returned.Store(true)
+	return nil, errors.New("released")
+}
+
+// issue 13 (review): when a background job outlives SHUTDOWN_TIMEOUT, Run
+// returns by the deadline with ErrJobsStillRunning, which tells the caller
+// not to Close (the pool would wait for the job's connection).
+func TestRunReportsJobsStillRunning(t *testing.T) {
+	for _, d := range databasetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			stuck := &stuckClaims{entered: make(chan struct{}), release: make(chan struct{})}
+			cfg := testConfig(t, d)
+			cfg.ShutdownTimeout = 200 * time.Millisecond
+			a, err := app.New(t.Context(), cfg, app.Options{
+				WrapStore: func(s provider.Store) provider.Store { stuck.Store = s; return stuck },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx, nil) }()
+			select {
+			case <-stuck.entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the back-channel job never ran")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, app.ErrJobsStillRunning) {
+					t.Errorf("Run = %v, want ErrJobsStillRunning", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return after SHUTDOWN_TIMEOUT")
+			}
+			if stuck.returned.Load() {
+				t.Fatal("the stuck job returned before Run did; the test proves nothing")
+			}
+			// Let the job finish before closing, as a new process would not
+			// share this one's pool.
+			close(stuck.release)
+			deadline := time.Now().Add(10 * time.Second)
+			for !stuck.returned.Load() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := a.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+}
+
 // TestSweepUsesTheClock: the janitor removes what is expired by the app's
 // clock, not the wall clock.
 func TestSweepUsesTheClock(t *testing.T) {

@@ -103,6 +103,10 @@ type Config struct {
 	// Observability (issue 13). MetricsAddr serves /metrics on its own
 	// listener, and then not on the public one (METRICS_ADDR).
 	MetricsAddr string
+	// MetricsPublic serves /metrics on the main listener when MetricsAddr
+	// is unset: always in --dev and the tools, in serve only with
+	// METRICS_PUBLIC=true (the counts and build are nobody else's business).
+	MetricsPublic bool
 	// TracesURL is where spans are exported by OTLP/HTTP
 	// (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
 	// OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces); "" traces nothing.
@@ -289,6 +293,14 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			l.problem(fmt.Sprintf("METRICS_ADDR %q must be host:port, e.g. 127.0.0.1:9090", c.MetricsAddr))
 		}
+	}
+	switch v := getenv("METRICS_PUBLIC"); v {
+	case "":
+		c.MetricsPublic = mode != Serve
+	case "true", "false":
+		c.MetricsPublic = v == "true"
+	default:
+		l.problem(fmt.Sprintf("METRICS_PUBLIC %q must be true or false", v))
 	}
 	c.TracesURL = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 	if base := getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); c.TracesURL == "" && base != "" {

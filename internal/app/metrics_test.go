@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -99,15 +98,10 @@ func TestMetricsContract(t *testing.T) {
 // TestMetricsAddr: with METRICS_ADDR the metrics are served there and
 // not on the public listener.
 func TestMetricsAddr(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	cfg := testConfig(t, database.SQLite)
-	cfg.MetricsAddr = addr
-	_, base := serveApp(t, cfg, app.Options{})
+	cfg.MetricsAddr = "127.0.0.1:0"
+	a, base := serveApp(t, cfg, app.Options{})
+	addr := a.MetricsListenAddr()
 	if code, _ := get(t, base+"/metrics"); code != http.StatusNotFound {
 		t.Errorf("public /metrics with METRICS_ADDR: %d, want 404", code)
 	}

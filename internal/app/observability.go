@@ -18,7 +18,7 @@ import (
 // newMetrics builds the App's registry with every series of the metrics
 // contract present from the start.
 func (a *App) newMetrics() *metrics.Metrics {
-	version := buildVersion()
+	version := a.version
 	apps := make([]string, 0, len(a.Config.Admin.Backends))
 	for _, b := range a.Config.Admin.Backends {
 		apps = append(apps, b.ID)
@@ -52,12 +52,22 @@ func (a *App) watchRedis() {
 }
 
 // metricsOnMain is the /metrics handler of the public listener: nil when
-// METRICS_ADDR gives the metrics their own listener.
+// METRICS_ADDR gives the metrics their own listener, and in serve unless
+// METRICS_PUBLIC asks for it.
 func (a *App) metricsOnMain() http.Handler {
-	if a.Config.MetricsAddr != "" {
+	if a.Config.MetricsAddr != "" || !a.Config.MetricsPublic {
 		return nil
 	}
 	return a.Metrics.Handler()
+}
+
+// MetricsListenAddr is the bound address of the METRICS_ADDR listener
+// ("" without one), which tells a test the port of METRICS_ADDR=…:0.
+func (a *App) MetricsListenAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
 }
 
 // serveMetrics serves /metrics on METRICS_ADDR until ctx ends, so

@@ -23,17 +23,17 @@ func Chromium(t testing.TB) string {
 			return p
 		}
 	}
-	SkipOrFail(t, "Chromium is not installed (looked for /usr/bin/chromium, chromium, chromium-browser)")
+	SkipOrFail(t, "Chromium is not installed (looked for /usr/bin/chromium, chromium, chromium-browser; apt-get install chromium)")
 	return ""
 }
 
-// SkipOrFail ends a test that cannot run the browser: it fails under
-// CI=true and otherwise skips, printing the reason where `make test`'s
-// summary finds it.
+// SkipOrFail ends a test that lacks a tool or service it needs (the
+// browser, PgBouncer): it fails under CI=true and otherwise skips,
+// printing the reason where `make test`'s summary finds it.
 func SkipOrFail(t testing.TB, reason string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but %s (install it: apt-get install chromium)", reason)
+		t.Fatalf("CI=true but %s", reason)
 	}
 	fmt.Fprintf(os.Stderr, "SKIP %s: %s\n", t.Name(), reason)
 	t.Skip(reason)

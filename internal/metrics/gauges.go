@@ -64,7 +64,10 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.stats()
+	s, ok := c.stats()
+	if !ok {
+		return // no count read yet: no series rather than false zeros
+	}
 	g := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
 	}
@@ -80,21 +83,22 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 
 // stats returns the cached counts, refreshing them when older than the
 // TTL. A failed read keeps the last good counts (and is logged), so a
-// database hiccup does not zero the dashboards.
-func (c *statsCollector) stats() Stats {
+// database hiccup does not zero the dashboards; ok is false until one
+// read has succeeded.
+func (c *statsCollector) stats() (_ Stats, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
 	if c.haveOne && now.Sub(c.at) < c.ttl {
-		return c.cached
+		return c.cached, true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	s, err := c.read(ctx)
 	if err != nil {
 		c.log.Warn("metrics: read stored counts", "error", err)
-		return c.cached
+		return c.cached, c.haveOne
 	}
 	c.cached, c.at, c.haveOne = s, now, true
-	return s
+	return s, true
 }

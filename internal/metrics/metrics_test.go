@@ -91,3 +91,29 @@ func TestCountersPreset(t *testing.T) {
 		t.Fatal("hooks did not move their counters")
 	}
 }
+
+// TestStatsAbsentUntilRead: while no read of the stored counts has
+// succeeded, the gauges are absent rather than zero (a dashboard must not
+// show "0 users" because the database was down at start).
+func TestStatsAbsentUntilRead(t *testing.T) {
+	m := New(Options{})
+	var fail atomic.Bool
+	fail.Store(true)
+	m.WatchStats(func(context.Context) (Stats, error) {
+		if fail.Load() {
+			return Stats{}, errors.New("database down")
+		}
+		return Stats{Users: 3}, nil
+	}, 0, nil, nil)
+	if n := testutil.CollectAndCount(m.Registry(), "manaauth_users"); n != 0 {
+		t.Fatalf("%d manaauth_users series before any read succeeded, want none", n)
+	}
+	fail.Store(false)
+	if n := testutil.CollectAndCount(m.Registry(), "manaauth_users"); n != 2 {
+		t.Fatalf("%d manaauth_users series after a read, want 2 (total, verified)", n)
+	}
+	fail.Store(true)
+	if n := testutil.CollectAndCount(m.Registry(), "manaauth_users"); n != 2 {
+		t.Fatalf("%d manaauth_users series after a failed re-read, want the last good 2", n)
+	}
+}

@@ -307,4 +307,4 @@ func (s *syncBuffer) String() string {
 }
 
 // ErrNotInstalled is what Binary's error wraps when no pgbouncer is found.
-var ErrNotInstalled = errors.New("pgbouncer is not installed")
+var ErrNotInstalled = errors.New("pgbouncer is not installed (apt-get install pgbouncer)")

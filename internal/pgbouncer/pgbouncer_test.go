@@ -20,7 +20,7 @@ import (
 func TestTransactionPooling(t *testing.T) {
 	dsn := os.Getenv("TEST_DATABASE_URL")
 	if dsn == "" {
-		t.Skip("TEST_DATABASE_URL is not set")
+		browsertest.SkipOrFail(t, "TEST_DATABASE_URL is not set")
 	}
 	if _, err := pgbouncer.Binary(); errors.Is(err, pgbouncer.ErrNotInstalled) {
 		browsertest.SkipOrFail(t, err.Error())

@@ -306,25 +306,28 @@ func (o *Outbox) send(ctx context.Context, j *provider.MailJob, m mailMessage) b
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	err := o.svc.mailer.Send(sctx, m.Message)
 	cancel()
-	switch {
-	case ctx.Err() != nil:
-		o.handBack(ctx, j) // shutting down
+	if err != nil && ctx.Err() != nil {
+		// The shutdown cut the attempt off. Only then: a mail the relay
+		// accepted as shutdown began is recorded below, not sent again.
+		o.handBack(ctx, j)
 		return false
-	case err != nil:
+	}
+	// The outcome is recorded even if ctx ends now, so the mail is not
+	// sent twice.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Timeout)
+	defer cancel()
+	if err != nil {
 		o.svc.cfg.Observer.Mail(false) // every failed attempt, retried or not
 	}
 	switch {
 	case errors.Is(err, pmail.ErrInvalidMessage):
-		o.giveUp(ctx, log, j, err) // retrying will not help
+		o.giveUp(rctx, log, j, err) // retrying will not help
 		return false
 	case err != nil:
-		o.retry(ctx, log, j, err)
+		o.retry(rctx, log, j, err)
 		return false
 	}
-	// Recorded even if ctx ends now, so the mail is not sent twice.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Timeout)
-	defer cancel()
-	o.complete(cctx, log, j)
+	o.complete(rctx, log, j)
 	o.sent.Add(1)
 	o.svc.cfg.Observer.Mail(true)
 	log.DebugContext(ctx, "mail sent", "attempts", j.Attempts+1)

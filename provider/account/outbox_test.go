@@ -274,3 +274,112 @@ func TestOutboxKeepsRefusedAddressOutOfErrors(t *testing.T) {
 		}
 	})
 }
+
+// acceptingRelay is an SMTP relay (go-smtp, on loopback) that accepts
+// every mail and counts them.
+type acceptingRelay struct {
+	mu       sync.Mutex
+	accepted int
+}
+
+type acceptingSession struct{ r *acceptingRelay }
+
+func (r *acceptingRelay) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return acceptingSession{r}, nil
+}
+func (acceptingSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (acceptingSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s acceptingSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	s.r.mu.Lock()
+	s.r.accepted++
+	s.r.mu.Unlock()
+	return nil
+}
+func (acceptingSession) Reset()        {}
+func (acceptingSession) Logout() error { return nil }
+
+func (r *acceptingRelay) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.accepted
+}
+
+// cancelAfterSend hands each mail to the real relay and, once the relay
+// has accepted it, cancels the outbox's context: the shutdown begins just
+// as the send succeeds.
+type cancelAfterSend struct {
+	mail.Sender
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterSend) Send(ctx context.Context, m mail.Message) error {
+	err := c.Sender.Send(ctx, m)
+	if err == nil {
+		c.cancel()
+	}
+	return err
+}
+
+// A mail the relay accepted just as the process began shutting down is
+// recorded as sent, not handed back: another pass (another replica) does
+// not send it again.
+func TestOutboxRecordsMailAcceptedDuringShutdown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := &acceptingRelay{}
+	srv := smtp.NewServer(relay)
+	srv.Domain = "localhost"
+	go srv.Serve(l) //nolint:errcheck // returns when closed
+	t.Cleanup(func() { srv.Close() })
+	sender, err := mail.NewSMTP(mail.SMTPConfig{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, From: "Mana <noreply@mana.how>", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		c := &clock{t: start}
+		sessions, err := websession.New(websession.Config{SecretKey: secretKey, Now: c.Now}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		newService := func(m mail.Sender) *account.Service {
+			svc, err := account.NewService(account.Config{BaseURL: baseURL, SecretKey: secretKey, Sessions: sessions, Now: c.Now},
+				s, account.NewHasher(cheapParams, 1), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return svc
+		}
+		shuttingDown := newService(cancelAfterSend{Sender: sender, cancel: cancel})
+		other := newService(sender)
+		f := &fixture{store: s, clock: c}
+		u := f.createUser(t, "shutdown@example.com", password, true)
+		before := relay.count()
+		if err := shuttingDown.ForgotPassword(t.Context(), u.Email, "", "en"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := shuttingDown.Outbox().SendDue(ctx); err != nil || n != 1 {
+			t.Errorf("SendDue as shutdown begins = %d, %v; want the accepted mail counted as sent", n, err)
+		}
+		if ctx.Err() == nil {
+			t.Fatal("the relay's acceptance did not start the shutdown")
+		}
+		if n, err := other.Outbox().SendDue(t.Context()); err != nil || n != 0 {
+			t.Errorf("another replica's SendDue = %d, %v; want nothing left to send", n, err)
+		}
+		if got := relay.count() - before; got != 1 {
+			t.Errorf("the relay accepted %d mails, want 1", got)
+		}
+		if jobs, err := s.ClaimMailJobs(t.Context(), c.Now().Add(time.Hour), 10, 0); err != nil || len(jobs) != 0 {
+			t.Errorf("jobs left = %d (%v), want none", len(jobs), err)
+		}
+	})
+}

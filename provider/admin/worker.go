@@ -67,9 +67,11 @@ func (s *Service) retryPart(ctx context.Context, p *provider.ErasurePart) bool {
 		d, err = s.deleteFromBackend(cctx, b, p.UserID)
 		cancel()
 	}
-	if ctx.Err() != nil {
-		// Shutting down: hand the part back so another replica retries it
-		// at once (issue 13, replicas); a killed process leaves it to the lease.
+	if err != nil && ctx.Err() != nil {
+		// The shutdown cut the call off: hand the part back so another
+		// replica retries it at once (issue 13, replicas); a killed process
+		// leaves it to the lease. Only then: a deletion the backend
+		// confirmed as shutdown began is recorded below, with its count.
 		if p.LeaseUntil != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			err := s.deps.Store.ReleaseErasurePart(sctx, p.ErasureID, p.BackendID, *p.LeaseUntil)
@@ -80,17 +82,20 @@ func (s *Service) retryPart(ctx context.Context, p *provider.ErasurePart) bool {
 		}
 		return false
 	}
+	// The outcome is recorded even if ctx ends now.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err != nil {
 		attempts := p.Attempts + 1
 		next := s.cfg.Now().Add(s.backoff(attempts))
 		log.WarnContext(ctx, "backend deletion failed, will retry", "attempts", attempts, "next_attempt_at", next.UTC(), "error", err)
-		if err := s.deps.Store.RetryErasurePart(ctx, p.ErasureID, p.BackendID, next, lastError(err)); err != nil &&
+		if err := s.deps.Store.RetryErasurePart(rctx, p.ErasureID, p.BackendID, next, lastError(err)); err != nil &&
 			!errors.Is(err, provider.ErrNotFound) {
 			log.ErrorContext(ctx, "erasure retry not recorded", "error", err)
 		}
 		return false
 	}
-	completed, err := s.deps.Store.CompleteErasurePart(ctx, p.ErasureID, p.BackendID, d.TotalDeleted, s.cfg.Now().UTC())
+	completed, err := s.deps.Store.CompleteErasurePart(rctx, p.ErasureID, p.BackendID, d.TotalDeleted, s.cfg.Now().UTC())
 	if err != nil {
 		if !errors.Is(err, provider.ErrNotFound) {
 			log.ErrorContext(ctx, "erasure part not recorded", "error", err)

@@ -275,38 +275,43 @@ func (n *Notifier) pass(ctx context.Context) (claimed, delivered int, err error)
 func (n *Notifier) deliver(ctx context.Context, j *provider.LogoutJob) bool {
 	log := n.log.With("job_id", j.ID, "client_id", j.ClientID)
 	c, err := n.store.GetClient(ctx, j.ClientID)
-	switch {
-	case ctx.Err() != nil:
-		n.handBack(ctx, log, j)
+	if err != nil && ctx.Err() != nil {
+		n.handBack(ctx, log, j) // shutting down
 		return false
+	}
+	// Outcomes are recorded even if ctx ends now: a relying party that
+	// acknowledged the token is not sent the logout again.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.Timeout)
+	defer cancel()
+	switch {
 	case errors.Is(err, provider.ErrNotFound):
-		n.drop(ctx, log, j, "client deleted")
+		n.drop(rctx, log, j, "client deleted")
 		return false
 	case err != nil:
-		n.cfg.Observe(false)
-		n.failed(ctx, log, j, err)
+		// A store error, not a delivery attempt: retried, not counted.
+		n.failed(rctx, log, j, err)
 		return false
 	case c.BackchannelLogoutURI == "":
-		n.drop(ctx, log, j, "client no longer registers a backchannel_logout_uri")
+		n.drop(rctx, log, j, "client no longer registers a backchannel_logout_uri")
 		return false
 	}
 	// The current registration wins over the URI queued with the job: a
 	// relying party that moved its endpoint is reached at the new one.
 	err = n.post(ctx, c, j)
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
+		// The shutdown cut the POST off. Only then: a POST that succeeded
+		// as shutdown began is recorded below, not delivered again.
 		n.handBack(ctx, log, j)
 		return false
 	}
 	n.cfg.Observe(err == nil)
+	rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), n.cfg.Timeout) // fresh: the POST used up the first
+	defer cancel()
 	if err != nil {
-		n.failed(ctx, log, j, err)
+		n.failed(rctx, log, j, err)
 		return false
 	}
-	// Recorded even if ctx ends now, so the relying party is not sent the
-	// logout again.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.Timeout)
-	defer cancel()
-	if err := n.store.CompleteLogoutJob(sctx, j.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
+	if err := n.store.CompleteLogoutJob(rctx, j.ID); err != nil && !errors.Is(err, provider.ErrNotFound) {
 		log.ErrorContext(ctx, "back-channel logout delivered but not recorded", "error", err)
 	}
 	log.DebugContext(ctx, "back-channel logout delivered", "attempts", j.Attempts+1)

@@ -649,3 +649,104 @@ func TestShutdownHandsJobBack(t *testing.T) {
 		}
 	})
 }
+
+// cancelAfterResponse makes the real round trip and, once the relying
+// party has answered, cancels the notifier's context: the shutdown begins
+// just as the POST succeeds.
+type cancelAfterResponse struct {
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterResponse) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		// Read the answer first, so the cancellation cannot cut it off.
+		body, rerr := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if rerr != nil {
+			return nil, rerr
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		c.cancel()
+	}
+	return resp, err
+}
+
+// issue 13 (review): a logout the relying party acknowledged just as the
+// replica began shutting down is recorded as delivered, not handed back:
+// another replica does not POST it again.
+func TestShutdownAfterDeliveryRecordsIt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s provider.Store) {
+		f := newFixture(t, s)
+		rc := newReceiver(t)
+		f.client(t, "chat", rc.URL, "")
+		f.grant(t, "chat", "sess-1", true)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		var sent, failed atomic.Int64
+		n := f.notifier(func(c *backchannel.Config) {
+			c.Client = &http.Client{Transport: cancelAfterResponse{cancel}}
+			c.Observe = func(ok bool) {
+				if ok {
+					sent.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		})
+		if err := n.SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := n.DeliverDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() == nil {
+			t.Fatal("the answer did not start the shutdown")
+		}
+		if got != 1 || sent.Load() != 1 || failed.Load() != 0 {
+			t.Errorf("delivered %d (observed %d sent, %d failed), want the acknowledged POST counted once", got, sent.Load(), failed.Load())
+		}
+		// Another replica finds nothing to deliver.
+		deliverDue(t, f.notifier(nil), 0)
+		if rc.count() != 1 {
+			t.Errorf("the relying party got %d POSTs, want 1", rc.count())
+		}
+		if jobs := f.remaining(t); len(jobs) != 0 {
+			t.Errorf("jobs left: %+v", jobs)
+		}
+	})
+}
+
+// brokenClients is the real store whose client lookup fails, as when the
+// database is briefly unreachable.
+type brokenClients struct{ provider.Store }
+
+func (brokenClients) GetClient(context.Context, string) (*provider.Client, error) {
+	return nil, fmt.Errorf("database unreachable")
+}
+
+// issue 13 (review): a failed client lookup is retried but is not a
+// delivery attempt, so the metrics do not count it as a failed delivery.
+func TestClientLookupFailureIsNotADelivery(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s provider.Store) {
+		f := newFixture(t, s)
+		rc := newReceiver(t)
+		f.client(t, "chat", rc.URL, "")
+		f.grant(t, "chat", "sess-1", true)
+		if err := f.notifier(nil).SessionEnded(t.Context(), "sess-1", "user-1"); err != nil {
+			t.Fatal(err)
+		}
+		var observed atomic.Int64
+		n := backchannel.New(backchannel.Config{Issuer: issuer, Now: f.clock.Now,
+			Observe: func(bool) { observed.Add(1) }}, brokenClients{s}, f.ring)
+		deliverDue(t, n, 0)
+		if observed.Load() != 0 || rc.count() != 0 {
+			t.Errorf("observed %d delivery attempts, receiver got %d POSTs; want none", observed.Load(), rc.count())
+		}
+		jobs := f.remaining(t)
+		if len(jobs) != 1 || jobs[0].Attempts != 1 || !strings.Contains(jobs[0].LastError, "database unreachable") {
+			t.Errorf("after the failed lookup the queue holds %+v, want the job with one failed attempt", jobs)
+		}
+	})
+}

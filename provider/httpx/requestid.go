@@ -34,8 +34,9 @@ const maxRequestID = 128
 // IncomingRequestID is the X-Request-Id a trusted proxy (Traefik, nginx)
 // set, so one id follows the request through the proxy's and our logs;
 // "" when the direct peer is not one of trusted or the value is not a
-// sane token (1 to 128 of A-Z a-z 0-9 - _ . : /). A client's own header
-// is never adopted: it could write anything into our log lines.
+// sane token (1 to 128 of A-Z a-z 0-9 - _ . : /). A header from any other
+// peer is never adopted; a trusted proxy that passes a client's header
+// through must remove it (deploy/traefik/dynamic.yml does).
 func IncomingRequestID(r *http.Request, trusted []netip.Prefix) string {
 	peer, ok := parseHost(r.RemoteAddr)
 	if !ok || !isTrusted(peer, trusted) {

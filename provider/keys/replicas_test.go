@@ -137,3 +137,101 @@ func kidOf(t *testing.T, tok string) string {
 	}
 	return hdr.Kid
 }
+
+// issue 13 (review): rings of several replicas starting together on a
+// fresh database store one key per algorithm, not one each, and all sign
+// with it. Later, with every stored key expired, replicas starting
+// together again store one new key per algorithm.
+func TestInitOnceAcrossReplicas(t *testing.T) {
+	for _, d := range databasetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := t.Context()
+			st, err := store.New(databasetest.Open(t, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret := []byte("0123456789abcdef0123456789abcdef-replicas")
+			var clock atomic.Int64
+			clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 123456789, time.UTC).UnixNano())
+			now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+
+			// startAll builds 4 rings and has them Init at the same moment.
+			startAll := func() []*keys.Ring {
+				rings := make([]*keys.Ring, 4)
+				for i := range rings {
+					r, err := keys.New(st, secret, keys.Options{Now: now})
+					if err != nil {
+						t.Fatal(err)
+					}
+					rings[i] = r
+				}
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for _, r := range rings {
+					wg.Go(func() {
+						<-start
+						if err := r.Init(ctx); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				close(start)
+				wg.Wait()
+				if t.Failed() {
+					t.FailNow()
+				}
+				return rings
+			}
+			// usable checks that the store holds exactly one unexpired key
+			// per algorithm and that every ring signs with it.
+			usable := func(rings []*keys.Ring, stored int) {
+				t.Helper()
+				all, err := st.ListKeys(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(all) != stored {
+					t.Errorf("%d keys stored, want %d", len(all), stored)
+				}
+				live := map[string][]string{}
+				for _, k := range all {
+					if k.ExpiresAt == nil {
+						live[k.Alg] = append(live[k.Alg], k.ID)
+					}
+				}
+				for _, alg := range []string{provider.AlgEdDSA, provider.AlgRS256} {
+					if len(live[alg]) != 1 {
+						t.Errorf("%s: %d unexpired keys %v, want 1", alg, len(live[alg]), live[alg])
+						continue
+					}
+					for i, r := range rings {
+						tok, err := r.Sign(alg, "JWT", map[string]any{"n": i})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if kid := kidOf(t, tok); kid != live[alg][0] {
+							t.Errorf("%s: replica %d signs with %s, want %s", alg, i, kid, live[alg][0])
+						}
+					}
+				}
+			}
+			usable(startAll(), 2)
+
+			// Every key expires (as after a long outage); the next start
+			// replaces each algorithm's key once.
+			later := now().Add(time.Hour)
+			all, err := st.ListKeys(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range all {
+				retired, expires := now(), now().Add(time.Minute)
+				if err := st.UpdateKeyTimes(ctx, k.ID, &retired, &expires); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clock.Store(later.UnixNano())
+			usable(startAll(), 4)
+		})
+	}
+}

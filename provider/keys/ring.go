@@ -120,10 +120,17 @@ func (r *Ring) storeNow() time.Time {
 func (r *Ring) Init(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Listed before the reload, so a key another replica stores after this
+	// list is either in the snapshot or newer than every key listed here.
+	stored, err := r.store.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: list keys: %w", err)
+	}
 	if err := r.reloadLocked(ctx, nil); err != nil {
 		return err
 	}
 	fresh := map[string]*material{}
+	lost := false
 	for _, alg := range algs {
 		if r.snap.Load().signer(alg, r.now()) != nil {
 			continue
@@ -134,16 +141,51 @@ func (r *Ring) Init(ctx context.Context) error {
 		}
 		now := r.storeNow()
 		k.CreatedAt, k.ActiveAt = now, now
-		if err := r.store.InsertKey(ctx, k); err != nil {
+		// Replicas starting together on a fresh database would each store
+		// (and sign with) their own key. The insert is serialised like a
+		// rotation's and skipped when a key of alg newer than every key
+		// listed here exists: another replica's, which the reload picks up.
+		ok, err := r.store.InsertKeyIfDue(ctx, k, newestCreated(stored, alg))
+		if err != nil {
 			return fmt.Errorf("keys: store new %s key: %w", alg, err)
+		}
+		if !ok {
+			lost = true
+			continue
 		}
 		fresh[k.ID] = m
 		r.log.Info("generated signing key", "kid", k.ID, "alg", alg)
 	}
-	if len(fresh) == 0 {
+	if len(fresh) == 0 && !lost {
 		return nil
 	}
-	return r.reloadLocked(ctx, fresh)
+	if err := r.reloadLocked(ctx, fresh); err != nil {
+		return err
+	}
+	for _, alg := range algs {
+		if r.snap.Load().signer(alg, r.now()) == nil {
+			// The winner's key is active from its clock's now: this host's
+			// clock is behind it, and signing works once it catches up.
+			r.log.Warn("another replica's new signing key is not active yet here; clocks differ", "alg", alg)
+		}
+	}
+	return nil
+}
+
+// newestCreated is a time at or after the creation of every listed key of
+// alg (the zero time when there is none), rounded up to the millisecond
+// the stores compare at, so none of them counts as newer.
+func newestCreated(keys []*provider.Key, alg string) time.Time {
+	var newest time.Time
+	for _, k := range keys {
+		if k.Alg == alg && k.CreatedAt.After(newest) {
+			newest = k.CreatedAt
+		}
+	}
+	if newest.IsZero() {
+		return newest
+	}
+	return newest.Truncate(time.Millisecond).Add(time.Millisecond)
 }
 
 // Reload re-reads the store so rotations made by other replicas (or the
