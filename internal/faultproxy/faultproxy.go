@@ -3,7 +3,8 @@
 // it forwards bytes until told to cut every connection or to stall them,
 // accepting connections and data but never answering, as a hung server
 // does. Mocking the driver would test our idea of a fault; this tests the
-// driver's real behaviour under one.
+// driver's real behaviour under one. CancelAfterResponse puts a shutdown
+// at the worst moment of an outgoing HTTP call.
 package faultproxy
 
 import (

@@ -1,40 +1,19 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/manacore/mana-core-auth/internal/faultproxy"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/admin"
 	"github.com/manacore/mana-core-auth/provider/store/storetest"
 )
-
-// cancelAfterResponse makes the real round trip and, once the backend has
-// answered, cancels the worker's context: the shutdown begins just as the
-// deletion succeeds.
-type cancelAfterResponse struct{ cancel context.CancelFunc }
-
-func (c cancelAfterResponse) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err == nil {
-		// Read the answer first, so the cancellation cannot cut it off.
-		body, rerr := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if rerr != nil {
-			return nil, rerr
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		c.cancel()
-	}
-	return resp, err
-}
 
 // issue 13 (review): a backend deletion confirmed just as the replica
 // began shutting down is recorded done, with the backend's count, and the
@@ -68,7 +47,7 @@ func TestRetryRecordsDeletionConfirmedDuringShutdown(t *testing.T) {
 			defer cancel()
 			backends := []admin.Backend{{ID: "todo", Name: "Todo", URL: backend.URL, ServiceKey: "key-0123456789"}}
 			svc, err := admin.New(admin.Config{SecretKey: []byte("k"), Backends: backends,
-				HTTPClient: &http.Client{Transport: cancelAfterResponse{cancel}}}, admin.Deps{Store: s})
+				HTTPClient: &http.Client{Transport: faultproxy.CancelAfterResponse{Cancel: cancel}}}, admin.Deps{Store: s})
 			if err != nil {
 				t.Fatal(err)
 			}

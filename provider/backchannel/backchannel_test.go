@@ -18,6 +18,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/manacore/mana-core-auth/internal/faultproxy"
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/backchannel"
 	"github.com/manacore/mana-core-auth/provider/keys"
@@ -650,28 +651,6 @@ func TestShutdownHandsJobBack(t *testing.T) {
 	})
 }
 
-// cancelAfterResponse makes the real round trip and, once the relying
-// party has answered, cancels the notifier's context: the shutdown begins
-// just as the POST succeeds.
-type cancelAfterResponse struct {
-	cancel context.CancelFunc
-}
-
-func (c cancelAfterResponse) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err == nil {
-		// Read the answer first, so the cancellation cannot cut it off.
-		body, rerr := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if rerr != nil {
-			return nil, rerr
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		c.cancel()
-	}
-	return resp, err
-}
-
 // issue 13 (review): a logout the relying party acknowledged just as the
 // replica began shutting down is recorded as delivered, not handed back:
 // another replica does not POST it again.
@@ -685,7 +664,7 @@ func TestShutdownAfterDeliveryRecordsIt(t *testing.T) {
 		defer cancel()
 		var sent, failed atomic.Int64
 		n := f.notifier(func(c *backchannel.Config) {
-			c.Client = &http.Client{Transport: cancelAfterResponse{cancel}}
+			c.Client = &http.Client{Transport: faultproxy.CancelAfterResponse{Cancel: cancel}}
 			c.Observe = func(ok bool) {
 				if ok {
 					sent.Add(1)
