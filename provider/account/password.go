@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/scrypt"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Params are argon2id parameters. The defaults follow OWASP's second
@@ -203,15 +206,76 @@ func (s *Slot) Verify(encoded, password string) error {
 	if encoded == "" {
 		encoded, match = s.h.dummy, false
 	}
-	p, salt, want, err := decode(encoded)
-	if err != nil {
-		return err
+	var got, want []byte
+	if salt, key, ok := decodeBetterAuth(encoded); ok {
+		// issue 14: a hash imported from the old service.
+		k, err := scrypt.Key([]byte(norm.NFKC.String(password)), salt, betterAuthN, betterAuthR, betterAuthP, len(key))
+		if err != nil {
+			return fmt.Errorf("scrypt: %w", err)
+		}
+		got, want = k, key
+	} else {
+		p, salt, key, err := decode(encoded)
+		if err != nil {
+			return err
+		}
+		got, want = argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key))), key
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 || !match {
 		return ErrMismatch
 	}
 	return nil
+}
+
+// Better Auth 1.4.4 (the old service) hashed passwords with scrypt N=16384,
+// r=16, p=1 into 64 bytes, over the NFKC form of the password, and stored
+// "saltHex:keyHex" where the salt given to scrypt is the 32-character hex
+// string itself, not the 16 bytes it spells.
+const (
+	betterAuthN, betterAuthR, betterAuthP = 16384, 16, 1
+	betterAuthSaltLen, betterAuthKeyLen   = 32, 64
+)
+
+// decodeBetterAuth splits an imported Better Auth hash; ok is false for
+// anything else.
+func decodeBetterAuth(encoded string) (salt, key []byte, ok bool) {
+	saltHex, keyHex, found := strings.Cut(encoded, ":")
+	if !found || len(saltHex) != betterAuthSaltLen || len(keyHex) != 2*betterAuthKeyLen || !isLowerHex(saltHex) {
+		return nil, nil, false
+	}
+	key, err := hex.DecodeString(keyHex)
+	if err != nil {
+		return nil, nil, false
+	}
+	return []byte(saltHex), key, true
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// NeedsRehash reports whether a stored hash should be replaced by one with
+// the current algorithm and parameters after a successful login: imported
+// Better Auth hashes, and argon2id hashes with other parameters.
+func (h *Hasher) NeedsRehash(encoded string) bool {
+	if encoded == "" {
+		return false
+	}
+	if _, _, ok := decodeBetterAuth(encoded); ok {
+		return true
+	}
+	p, salt, key, err := decode(encoded)
+	if err != nil {
+		return true
+	}
+	want := h.params
+	return p.Memory != want.Memory || p.Time != want.Time || p.Threads != want.Threads ||
+		uint32(len(salt)) != want.SaltLen || uint32(len(key)) != want.KeyLen
 }
 
 func decode(encoded string) (Params, []byte, []byte, error) {

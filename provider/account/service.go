@@ -510,13 +510,16 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (_ *
 		return nil, fmt.Errorf("load user: %w", err)
 	}
 	err = slot.Verify(hash, password)
-	slot.Release()
 	if err != nil {
 		if errors.Is(err, ErrMismatch) {
 			return nil, ErrInvalidCredentials
 		}
 		return nil, err
 	}
+	if s.hasher.NeedsRehash(hash) {
+		s.upgradeHash(ctx, slot, u, password)
+	}
+	slot.Release()
 	if err := u.CanSignIn(); err != nil {
 		return u, err
 	}
@@ -524,6 +527,24 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (_ *
 		return u, ErrEmailNotVerified
 	}
 	return u, nil
+}
+
+// upgradeHash replaces a hash imported from the old service (or made with
+// older parameters) by an argon2id one with the current parameters, in the
+// login's own hash slot, once the password has matched: the only moment
+// the password is known. A failure is logged and the login goes on; the
+// next login tries again.
+func (s *Service) upgradeHash(ctx context.Context, slot *Slot, u *provider.User, password string) {
+	hash, err := slot.Hash(password)
+	if err == nil {
+		fresh := *u
+		fresh.PasswordHash, fresh.UpdatedAt = hash, s.cfg.Now().UTC()
+		if err = s.store.UpdateUser(ctx, &fresh); err == nil {
+			u.PasswordHash, u.UpdatedAt = fresh.PasswordHash, fresh.UpdatedAt
+			return
+		}
+	}
+	s.cfg.Logger.WarnContext(ctx, "re-hash password after login", "user_id", u.ID, "error", err)
 }
 
 // loginResult names a refused login for the metrics.
