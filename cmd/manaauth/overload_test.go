@@ -157,7 +157,7 @@ type loginOutcome struct {
 // bounded; and it serves normally afterwards.
 func TestLoginFloodOverload(t *testing.T) {
 	if testing.Short() {
-		t.Skip("load test")
+		t.Skip("load test: skipped with -short")
 	}
 	_, smtpPort := startTestMailbox(t)
 	env := loadEnv(t, smtpPort)
@@ -328,7 +328,7 @@ type writeOutcome struct {
 // phase in order.
 func TestSIGTERMDuringLoad(t *testing.T) {
 	if testing.Short() {
-		t.Skip("load test")
+		t.Skip("load test: skipped with -short")
 	}
 	_, smtpPort := startTestMailbox(t)
 	env := loadEnv(t, smtpPort)
