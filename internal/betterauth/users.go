@@ -1,0 +1,6 @@
+package betterauth
+
+import "context"
+
+// importUsers: issue 14, being built.
+func (im *importer) importUsers(ctx context.Context) error { return nil }
