@@ -149,6 +149,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// issue 13 (observability): the counts the metrics show.
 	StatsStore
+	// issue 14 (import of the old service).
+	ImportStore
 }
 
 // Stats are the counts the metrics export, read in one call.
@@ -222,4 +224,61 @@ type ConnectedAppStore interface {
 	// inactive and deletes their grace entries; it returns how many grants
 	// it changed. An empty client id or subject matches nothing.
 	RevokeClientSubject(ctx context.Context, clientID, subject string) (int, error)
+}
+
+// --- issue 14: import of the old service ---
+
+// ImportResult says what importing one record did.
+type ImportResult int
+
+const (
+	// ImportInserted: the record was written.
+	ImportInserted ImportResult = iota
+	// ImportExists: a record with its id is there already (an earlier run
+	// of the import); it was left as it is.
+	ImportExists
+	// ImportConflict: another record holds one of its unique values (a
+	// user who registered here with the same email); nothing was written.
+	ImportConflict
+)
+
+// ImportedSession is a login session of the old service, imported with
+// the refresh token the apps hold for it.
+type ImportedSession struct {
+	Session
+	// TokenHash is the hex SHA-256 of the old refresh token; the token
+	// itself is never stored.
+	TokenHash string
+}
+
+// ImportedRefreshToken is an imported refresh token: exchanged once at the
+// first-party refresh for a token pair of ours bound to SessionID.
+type ImportedRefreshToken struct {
+	TokenHash string
+	SessionID string
+	ExpiresAt time.Time
+	// UsedAt is set once the token was exchanged, RequestID then names
+	// the grant family it became.
+	UsedAt    *time.Time
+	RequestID string
+}
+
+// ImportStore writes what the import brings over, in batches: the import
+// runs in one transaction of the caller, and a batch saves the round trips
+// of a row at a time.
+type ImportStore interface {
+	// ImportUsers inserts each user whose id and email are both free and
+	// says for each, in order, ImportInserted, ImportExists (the id is
+	// taken) or ImportConflict (another user has the email).
+	ImportUsers(ctx context.Context, users []*User) ([]ImportResult, error)
+	// ImportSessions inserts each session with its refresh token unless the
+	// session id or the token hash is taken (ImportExists).
+	ImportSessions(ctx context.Context, sessions []*ImportedSession) ([]ImportResult, error)
+	// ImportedRefreshToken returns the token, used or not, unless it
+	// expired (ExpiresAt <= now); ErrNotFound then or when absent.
+	ImportedRefreshToken(ctx context.Context, hash string, now time.Time) (*ImportedRefreshToken, error)
+	// UseImportedRefreshToken marks the unused token used at `at` as the
+	// grant family requestID. ErrConflict when it was used already (a
+	// concurrent exchange won); ErrNotFound when absent.
+	UseImportedRefreshToken(ctx context.Context, hash, requestID string, at time.Time) error
 }

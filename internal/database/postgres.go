@@ -27,6 +27,8 @@ type PGQuerier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	// SendBatch sends many statements in one round trip (bulk import).
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // openPostgres connects to dsn (a postgres:// URL or a key=value string)

@@ -526,7 +526,8 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error
 		tag, err := q.Exec(ctx, `
 			WITH gr AS (DELETE FROM auth.grant_grace WHERE expires_at <= $1),
 			     se AS (DELETE FROM auth.sessions WHERE expires_at <= $1),
-			     ot AS (DELETE FROM auth.one_time_tokens WHERE expires_at <= $1)
+			     ot AS (DELETE FROM auth.one_time_tokens WHERE expires_at <= $1),
+			     it AS (DELETE FROM auth.imported_refresh_tokens WHERE expires_at <= $1)
 			DELETE FROM auth.grants WHERE expires_at < $1`, database.PGTime(before))
 		n = int(tag.RowsAffected())
 		return mapErr(err)

@@ -497,6 +497,9 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error
 		if _, err := q.ExecContext(ctx, `DELETE FROM one_time_tokens WHERE expires_at <= ?`, database.Millis(before)); err != nil {
 			return mapErr(err)
 		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM imported_refresh_tokens WHERE expires_at <= ?`, database.Millis(before)); err != nil {
+			return mapErr(err)
+		}
 		res, err := q.ExecContext(ctx, `DELETE FROM grants WHERE expires_at < ?`, database.Millis(before))
 		if err != nil {
 			return mapErr(err)

@@ -105,6 +105,11 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"RevokeClientSubject", testRevokeClientSubject},
 		// issue 13 (observability): the counts the metrics show.
 		{"Stats", testStats},
+		// issue 14 (import of the old service).
+		{"ImportUsers", testImportUsers},
+		{"ImportSessions", testImportSessions},
+		{"ImportRollback", testImportRollback},
+		{"ConcurrentUseImportedRefreshToken", testConcurrentUseImportedRefreshToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
