@@ -120,4 +120,3 @@ func (im *importer) identity(ctx context.Context) error {
 	}
 	return nil
 }
-
