@@ -40,6 +40,8 @@ commands:
   credits packages list
   credits packages create --id ID --name N --credits C --price-cents P [--sort S]
   credits packages disable ID
+  import better-auth --from postgres://… [--dry-run]
+                       import the old service's users, clients, keys, sessions and credits
 
 Every command accepts --help. Configuration comes from the environment:
 DATABASE_URL, BASE_URL, PORT, LISTEN_ADDR, SECRET_KEY, SMTP_HOST,
@@ -86,6 +88,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, getenv func(string
 		return cmdCredits(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help":

@@ -31,6 +31,9 @@ type Report struct {
 	// Rejected lists the records that failed validation, by id, in the
 	// order they were met.
 	Rejected []Rejection
+	// Changed lists the records imported with a change (an image that is
+	// not an https URL left out, an unknown role made "user").
+	Changed []Rejection
 }
 
 // Tally counts one kind of record.
@@ -90,6 +93,12 @@ func (r *Report) Reject(kind, id, reason string) {
 	r.Rejected = append(r.Rejected, Rejection{Kind: kind, ID: id, Reason: reason})
 }
 
+// Change records a record of kind imported with a change, listed with
+// its id and what changed.
+func (r *Report) Change(kind, id, what string) {
+	r.Changed = append(r.Changed, Rejection{Kind: kind, ID: id, Reason: what})
+}
+
 // Write prints the summary: a line per kind, the skip reasons under it,
 // then every rejected record.
 func (r *Report) Write(w io.Writer) {
@@ -116,10 +125,15 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "%-20s   %6d %s\n", "", t.Skipped[reason], reason)
 		}
 	}
-	if len(r.Rejected) > 0 {
-		fmt.Fprintf(w, "rejected records (%d):\n", len(r.Rejected))
-		for _, x := range r.Rejected {
+	list := func(title string, xs []Rejection) {
+		if len(xs) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "%s (%d):\n", title, len(xs))
+		for _, x := range xs {
 			fmt.Fprintf(w, "  %s %s: %s\n", strings.TrimSuffix(x.Kind, "s"), x.ID, x.Reason)
 		}
 	}
+	list("left out", r.Rejected)
+	list("imported with a change", r.Changed)
 }

@@ -301,3 +301,11 @@ func decode(encoded string) (Params, []byte, []byte, error) {
 	}
 	return p, salt, key, nil
 }
+
+// IsBetterAuthHash reports whether encoded is a password hash of the old
+// service that Verify can check (issue 14: the import validates hashes
+// before it copies them).
+func IsBetterAuthHash(encoded string) bool {
+	_, _, ok := decodeBetterAuth(encoded)
+	return ok
+}

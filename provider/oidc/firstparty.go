@@ -65,6 +65,11 @@ type TokenPair struct {
 // via names the way in for the metrics: GrantPassword (the API login) or
 // GrantSSO (a browser session turned into tokens).
 func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, sess *provider.Session, via string) (*TokenPair, error) {
+	return p.issueFirstParty(ctx, user, sess, via, randomID())
+}
+
+// issueFirstParty issues the pair as the grant family requestID.
+func (p *Provider) issueFirstParty(ctx context.Context, user *provider.User, sess *provider.Session, via, requestID string) (*TokenPair, error) {
 	client, err := p.Client(ctx, FirstPartyClientID)
 	if err != nil {
 		return nil, fmt.Errorf("first-party client: %w", err)
@@ -75,7 +80,7 @@ func (p *Provider) IssueFirstParty(ctx context.Context, user *provider.User, ses
 	osess.SetExpiresAt(fosite.RefreshToken, now.Add(p.Config.RefreshTokenTTL).Round(time.Second))
 
 	req := fosite.NewAccessRequest(osess)
-	req.ID = randomID()
+	req.ID = requestID
 	req.RequestedAt = now
 	req.Client = client
 	req.Form = url.Values{}

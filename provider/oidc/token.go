@@ -96,6 +96,9 @@ func (p *Provider) refreshFirstParty(ctx context.Context, refreshToken string, c
 	if refreshToken == "" || !provider.CleanText(refreshToken) {
 		return nil, fosite.ErrInvalidGrant.WithHint("The refresh token is malformed or not valid.")
 	}
+	if ImportedRefreshTokenShape(refreshToken) { // issue 14: a token the old service issued
+		return p.exchangeImported(ctx, refreshToken, caller, admit)
+	}
 	client, err := p.Client(ctx, FirstPartyClientID)
 	if err != nil {
 		noteFault(ctx, err)
