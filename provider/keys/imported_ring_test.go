@@ -29,18 +29,16 @@ func TestPublicOnlyRowChecked(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		change func()
+		change func(k *provider.Key)
 		want   string
 	}{
-		{"kid of another row", func() { good.ID = "old-2" }, `kid "old-1"`},
-		{"raw old JWK", func() { good.PublicJWK = jwk }, `kid ""`},
-		{"not JSON", func() { good.PublicJWK = []byte("x") }, "parse public JWK"},
+		{"kid of another row", func(k *provider.Key) { k.ID = "old-2" }, `kid "old-1"`},
+		{"raw old JWK", func(k *provider.Key) { k.PublicJWK = jwk }, `kid ""`},
+		{"not JSON", func(k *provider.Key) { k.PublicJWK = []byte("x") }, "parse public JWK"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := *good
-			saved := *good
-			tc.change()
-			k, *good = *good, saved
+			tc.change(&k)
 			r, err := New(&memStore{keys: []*provider.Key{&k}}, secret1, Options{Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
