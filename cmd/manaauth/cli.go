@@ -302,7 +302,10 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprintf(stderr, "warning: %v (servers pick the new keys up within seconds anyway)\n", err)
 		}
 	}
-	ks, err := ring.Keys(ctx)
+	// issue 14 (keys import): keys imported from the old service have no
+	// private half; they are listed as such, never as signing or next, and
+	// without a "signs from" time of ours.
+	ks, err := ring.KeyInfos(ctx)
 	if err != nil {
 		return err
 	}
@@ -310,8 +313,16 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tRETIRED\tUNPUBLISHED")
 	for _, k := range ks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, keyState(k, now), fmtTime(&k.CreatedAt), fmtTime(&k.ActiveAt), fmtTime(k.RetiredAt), fmtTime(k.ExpiresAt))
+		state, signsFrom := keyState(k.Key, now), fmtTime(&k.ActiveAt)
+		if k.Imported {
+			signsFrom = "-"
+			if state != "expired" {
+				state = "imported, verifies only (published)"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, state, fmtTime(&k.CreatedAt), signsFrom, fmtTime(k.RetiredAt), fmtTime(k.ExpiresAt))
 	}
+	// end issue 14 (keys import)
 	return tw.Flush()
 }
 

@@ -38,6 +38,16 @@
 // cleans up the duplicate keys two replicas create when they start on an
 // empty database at the same moment.
 //
+// # Imported keys (issue 14)
+//
+// ImportPublicKey stores a key of the service this one replaced with its
+// public half only (empty PrivateEnc) and the old kid, so the tokens it
+// signed before the switch verify until the key's ExpiresAt. Such a key is
+// published and accepted by Verify like a retired key, and is otherwise
+// invisible to the lifecycle: it never signs, it is never the newest key
+// of its algorithm when Init or RotateIfDue decide whether a key is
+// needed, and rotation never changes its times.
+//
 // # Concurrency
 //
 // Readers (Sign, Verify, JWKS, PublicKeys) load one immutable snapshot

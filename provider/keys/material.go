@@ -28,6 +28,9 @@ type material struct {
 	rsaPriv *rsa.PrivateKey
 	rsaPub  *rsa.PublicKey
 	jwk     []byte // public JWK exactly as served in the JWKS
+	// publicOnly: an imported key without private half (edPriv and
+	// rsaPriv nil); it verifies, it never signs.
+	publicOnly bool
 	// headers maps the common typ values to the encoded protected header
 	// so Sign does not marshal a header per token.
 	headers map[string]string
@@ -104,9 +107,8 @@ func newMaterial(alg string, priv crypto.PrivateKey) (*material, error) {
 		return nil, fmt.Errorf("thumbprint: %w", err)
 	}
 	m.kid = base64.RawURLEncoding.EncodeToString(tp)
-	m.jwk, err = jose.JSONWebKey{Key: pub, KeyID: m.kid, Algorithm: alg, Use: "sig"}.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("marshal public JWK: %w", err)
+	if m.jwk, err = publicJWKBytes(pub, m.kid, alg); err != nil {
+		return nil, err
 	}
 	m.headers = make(map[string]string, len(commonTyps))
 	for _, typ := range commonTyps {

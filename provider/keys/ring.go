@@ -217,13 +217,21 @@ func (r *Ring) reloadLocked(ctx context.Context, fresh map[string]*material) err
 			r.log.Warn("ignoring signing key with unsupported alg", "kid", k.ID, "alg", k.Alg)
 			continue
 		}
+		publicOnly := PublicOnly(k)
 		m := fresh[k.ID]
 		if m == nil && old != nil {
-			if e := old.byKid[k.ID]; e != nil && e.alg == k.Alg {
+			if e := old.byKid[k.ID]; e != nil && e.alg == k.Alg && e.publicOnly == publicOnly {
 				m = e.material
 			}
 		}
-		if m == nil {
+		switch {
+		case m != nil:
+		case publicOnly:
+			// Imported without its private half: nothing to decrypt.
+			if m, err = openPublic(k); err != nil {
+				return err
+			}
+		default:
 			if m, err = r.open(k); err != nil {
 				return err
 			}
@@ -237,6 +245,11 @@ func (r *Ring) reloadLocked(ctx context.Context, fresh map[string]*material) err
 		}
 		s.byKid[k.ID] = e
 		s.all = append(s.all, e)
+		if publicOnly {
+			// Published and verifying, but never a signer and never the
+			// newest key of its alg for rotation (issue 14).
+			continue
+		}
 		switch k.Alg {
 		case provider.AlgEdDSA:
 			s.eddsa = append(s.eddsa, e)
@@ -297,7 +310,8 @@ func (r *Ring) Rotate(ctx context.Context, alg string, delay time.Duration) (*pr
 }
 
 // RotateIfDue rotates alg like Rotate when its newest key is at least
-// interval old, and reports whether it did. Replicas may all call it on
+// interval old, and reports whether it did. Imported public-only keys do
+// not count: they never sign, however recent their creation. Replicas may all call it on
 // the same schedule: the store inserts the new key for one of them only
 // (InsertKeyIfDue), so a fleet rotates once per interval.
 func (r *Ring) RotateIfDue(ctx context.Context, alg string, interval, delay time.Duration) (*provider.Key, bool, error) {
@@ -325,7 +339,12 @@ func (r *Ring) RotateIfDue(ctx context.Context, alg string, interval, delay time
 	if err != nil {
 		return nil, false, fmt.Errorf("keys: list keys: %w", err)
 	}
-	ok, err := r.store.InsertKeyIfDue(ctx, k, now.Add(-interval))
+	since, due := rotationSince(existing, alg, now.Add(-interval))
+	if !due {
+		// Another replica rotated since this ring's last reload.
+		return nil, false, r.reloadLocked(ctx, nil)
+	}
+	ok, err := r.store.InsertKeyIfDue(ctx, k, since)
 	if err != nil {
 		return nil, false, fmt.Errorf("keys: store new %s key: %w", alg, err)
 	}
@@ -350,6 +369,9 @@ func (r *Ring) finishRotation(ctx context.Context, k *provider.Key, m *material,
 	for _, o := range existing {
 		if o.Alg != alg || (o.RetiredAt != nil && !o.RetiredAt.After(retired)) {
 			continue
+		}
+		if PublicOnly(o) {
+			continue // never signs here; its expiry was fixed at import
 		}
 		if o.ExpiresAt != nil && !o.ExpiresAt.After(now) {
 			continue

@@ -22,15 +22,19 @@ func (e *entry) publishedAt(t time.Time) bool {
 }
 
 func (e *entry) signsAt(t time.Time) bool {
-	return !t.Before(e.activeAt) && (e.retiredAt.IsZero() || t.Before(e.retiredAt)) && e.publishedAt(t)
+	// publicOnly keys are not signer candidates at all; checked here too
+	// because signing with one would panic on the missing private key.
+	return !e.publicOnly && !t.Before(e.activeAt) && (e.retiredAt.IsZero() || t.Before(e.retiredAt)) && e.publishedAt(t)
 }
 
 // snapshot is immutable once published: readers hold it without locks.
 type snapshot struct {
 	byKid map[string]*entry
-	all   []*entry // newest CreatedAt first
-	eddsa []*entry // latest ActiveAt first
-	rs256 []*entry // latest ActiveAt first
+	all   []*entry // newest CreatedAt first; imported public-only keys too
+	// The keys that may sign, latest ActiveAt first: public-only keys are
+	// left out, so they are never a signer nor the newest key.
+	eddsa []*entry
+	rs256 []*entry
 }
 
 func (s *snapshot) candidates(alg string) []*entry {
