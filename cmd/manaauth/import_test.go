@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/manacore/mana-core-auth/internal/betterauth/betterauthtest"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
@@ -56,7 +61,7 @@ var (
 
 // oldFixtures fills the old database: users of every kind the import must
 // handle, their sessions and the OAuth applications.
-func oldFixtures(t *testing.T, hashes map[string]string) (dsn string) {
+func oldFixtures(t *testing.T, hashes map[string]string, oldKey ed25519.PrivateKey) (dsn string) {
 	t.Helper()
 	dsn, conn := betterauthtest.OldDatabase(t)
 	exec := func(sql string, args ...any) { betterauthtest.Exec(t, conn, sql, args...) }
@@ -91,7 +96,38 @@ func oldFixtures(t *testing.T, hashes map[string]string) (dsn string) {
 			'https://matrix.mana.how/_synapse/client/oidc/callback', 'web', false),
 		('app2', 'Todo SPA', NULL, NULL, 'todo-spa', 'unused', 'https://todo.mana.how/callback, https://todo.mana.how/silent', 'user-agent-based', false),
 		('app3', 'Evil', NULL, NULL, 'plain-http', 'secret-secret-secret', 'http://evil.example/cb', 'web', false)`)
+	// The old signing key as Better Auth's jwt plugin stored it (jose's
+	// exportJWK of the public half; the private half encrypted with the
+	// old secret, which the import does not need), and one that is not
+	// Ed25519.
+	x := base64.RawURLEncoding.EncodeToString(oldKey.Public().(ed25519.PublicKey))
+	exec(`INSERT INTO auth.jwks (id, public_key, private_key, created_at) VALUES
+		('old-kid-1', $1, 'encrypted-with-the-old-secret', now() - interval '30 days'),
+		('old-rsa', '{"kty":"RSA","n":"AQAB","e":"AQAB"}', 'x', now() - interval '30 days')`,
+		`{"crv":"Ed25519","x":"`+x+`","kty":"OKP"}`)
 	return dsn
+}
+
+// oldServiceJWT is an access token as the old service signed it just
+// before the switch: EdDSA, kid = the jwks row id, no iat.
+func oldServiceJWT(t *testing.T, key ed25519.PrivateKey) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "old-kid-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, _ := json.Marshal(map[string]any{"sub": "u-alice", "email": "alice@example.com", "role": "user",
+		"sid": "s-live", "iss": "http://localhost:3001", "aud": "manacore", "exp": time.Now().Add(10 * time.Minute).Unix()})
+	jws, err := signer.Sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // targetState is what the import writes, read back through the store, to
@@ -148,7 +184,11 @@ func TestImportBetterAuth(t *testing.T) {
 	hashes := betterAuthHashes(t)
 	for _, d := range databasetest.Dialects() {
 		t.Run(string(d), func(t *testing.T) {
-			from := oldFixtures(t, hashes)
+			_, oldKey, err := ed25519.GenerateKey(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := oldFixtures(t, hashes, oldKey)
 			target := databasetest.URL(t, d)
 			env := map[string]string{"DATABASE_URL": target, "SECRET_KEY": strings.Repeat("s", 48), "PORT": "0",
 				"LOG_LEVEL": "warn", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": "2525", "REFRESH_GRACE": "1s",
@@ -183,6 +223,7 @@ func TestImportBetterAuth(t *testing.T) {
 				`passwords:\s+imported 2, already present 0, skipped 2`,
 				`clients:\s+imported 3, already present 0, skipped 1`,
 				`sessions:\s+imported 1, already present 0, skipped 5`,
+				`signing keys:\s+imported 1, already present 0, skipped 1`, `signing key old-rsa: .*RSA`,
 				`1 refresh token revoked`, `1 refresh token expired`, `1 user not imported`,
 				`user u-dave: soft-deleted in the old service`,
 				`password u-carol: unreadable Better Auth hash`,
@@ -206,6 +247,7 @@ func TestImportBetterAuth(t *testing.T) {
 
 			out = importCmd()
 			wantLines(out, `users:\s+imported 0, already present 4`, `clients:\s+imported 0, already present 3`,
+				`signing keys:\s+imported 0, already present 1`,
 				`sessions:\s+imported 0, already present 1`)
 			if after := targetState(t, target); after != before {
 				t.Fatalf("a second import changed the target:\nbefore:\n%s\nafter:\n%s", before, after)
@@ -236,6 +278,13 @@ func TestImportBetterAuth(t *testing.T) {
 			userID := func(m map[string]any) any {
 				u, _ := m["user"].(map[string]any)
 				return u["id"]
+			}
+
+			// A token the old service signed just before the switch verifies
+			// against our JWKS with an independent relying-party library.
+			keySet := oidc.NewRemoteKeySet(t.Context(), base+"/.well-known/jwks.json")
+			if _, err := keySet.VerifySignature(t.Context(), oldServiceJWT(t, oldKey)); err != nil {
+				t.Errorf("a token of the old service does not verify against the JWKS: %v", err)
 			}
 
 			// The original passwords sign in, under the same ids.

@@ -16,10 +16,10 @@ const batchSize = 1000
 // oldUser is a row of auth.users with its password hash.
 type oldUser struct {
 	id, name, email, role string
-	verified               bool
-	image, password        *string
-	created, updated       time.Time
-	deleted                *time.Time
+	verified              bool
+	image, password       *string
+	created, updated      time.Time
+	deleted               *time.Time
 }
 
 // importUsers copies auth.users with their ids, so the apps' data keeps
