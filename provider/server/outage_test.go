@@ -70,6 +70,8 @@ func TestDatabaseOutage(t *testing.T) {
 			r := e.rp(t, trustedID)
 			f := e.codeFlow(t, b, r)
 			l := e.apiLogin(t, userEmail, userPassword)
+			// issue 14: a refresh token imported from the old service.
+			imported := importToken(t, e, "old-outage", strings.Repeat("Outage9-", 8))
 			balance := e.api(t, http.MethodGet, balancePath, l.access, nil).want(t, "balance", http.StatusOK).body
 
 			proxy.Set(tc.mode)
@@ -96,6 +98,7 @@ func TestDatabaseOutage(t *testing.T) {
 				}},
 				{"userinfo", func() answer { return fromToken(e.api(t, http.MethodGet, "/oauth2/userinfo", f.tok.AccessToken, nil)) }},
 				{"api refresh", func() answer { return fromToken(e.apiRefresh(t, l.refresh)) }},
+				{"api refresh of an imported token", func() answer { return fromToken(e.apiRefresh(t, imported)) }},
 				{"api login", func() answer {
 					return fromToken(e.post(t, "/api/v1/auth/login", map[string]any{"email": userEmail, "password": userPassword}))
 				}},
@@ -145,6 +148,7 @@ func TestDatabaseOutage(t *testing.T) {
 			// Everything from before the outage still works.
 			e.refresh(t, trustedID, f.tok.RefreshToken).want(t, "refresh after the outage", http.StatusOK)
 			access := e.apiRefresh(t, l.refresh).want(t, "api refresh after the outage", http.StatusOK).str("accessToken")
+			e.apiRefresh(t, imported).want(t, "imported token after the outage", http.StatusOK)
 			e.code(t, b.get(t, r.cfg.AuthCodeURL("state-2")), "state-2")
 			if got := e.api(t, http.MethodGet, balancePath, access, nil).want(t, "balance", http.StatusOK).body; got != balance {
 				t.Errorf("balance changed across the outage: %s -> %s", balance, got)
