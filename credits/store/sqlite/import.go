@@ -18,25 +18,26 @@ var _ credits.Importer = (*Store)(nil)
 // Import implements credits.Importer in one transaction on the write
 // connection: the import holds SQLite's write lock until it commits.
 func (s *Store) Import(ctx context.Context, commit bool, fn func(credits.ImportTx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// Hundreds of thousands of rows go into indexes on random keys (UUIDs):
 	// with SQLite's default page cache (2 MiB) most inserts would miss it,
 	// which made 100,000 users' credits take twice as long. The cache is
-	// per connection, so it is restored when the import is done.
+	// per connection, so it is restored when the import is done, after
+	// the transaction has given the one write connection back.
 	var cache int64
-	if err := tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
-		return mapErr(err)
-	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, importCacheKiB)); err != nil {
+	if err := s.write.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
 		return mapErr(err)
 	}
 	defer func() {
 		_, _ = s.write.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, cache))
 	}()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, importCacheKiB)); err != nil {
+		return mapErr(err)
+	}
 	if err := fn(importTx{tx: tx, stmts: map[string]*sql.Stmt{}}); err != nil {
 		return err
 	}
