@@ -64,7 +64,8 @@ const (
 // English; pages render it from the type in their own language instead.
 func (t Type) Booked() bool {
 	switch t {
-	case TypeSignupBonus, TypeDailyFree, TypePurchase, TypeRefund, TypeDispute, TypeAdjustment:
+	case TypeSignupBonus, TypeDailyFree, TypePurchase, TypeRefund, TypeDispute, TypeAdjustment,
+		TypeOpening: // issue 14 (credits import)
 		return true
 	}
 	return false
@@ -97,6 +98,11 @@ type Posting struct {
 // effect on the user's wallets (negative for usage). GrantDay is the
 // calendar day of a daily_free grant (empty otherwise); at most one
 // daily_free transaction exists per user and GrantDay.
+//
+// issue 14 (credits import): history imported from the old service is the
+// exception to "Amount is the net effect": it has no postings and keeps
+// the amount the old service recorded, and the user's one opening
+// transaction (TypeOpening) carries the balance (see internal/betterauth).
 type Transaction struct {
 	ID             string
 	UserID         string

@@ -12,6 +12,7 @@ func TestTypeBooked(t *testing.T) {
 		credits.TypeSignupBonus: true, credits.TypeDailyFree: true, credits.TypePurchase: true,
 		credits.TypeRefund: true, credits.TypeDispute: true, credits.TypeAdjustment: true,
 		credits.TypeUsage: false, "something_new": false,
+		credits.TypeOpening: true, credits.TypeBonus: false, credits.TypeExpiry: false, // issue 14
 	} {
 		if got := typ.Booked(); got != want {
 			t.Errorf("%s.Booked() = %v, want %v", typ, got, want)

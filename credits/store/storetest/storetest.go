@@ -107,6 +107,8 @@ func Run(t *testing.T, open func(t *testing.T) credits.Store) {
 	t.Run("Input", func(t *testing.T) { runInput(t, open) })
 	// issue 11, part B (erasure).
 	t.Run("Detach", func(t *testing.T) { runDetach(t, open) })
+	// issue 14 (credits import).
+	t.Run("Import", func(t *testing.T) { runImport(t, open) })
 
 	t.Run("SignupBonusOnce", func(t *testing.T) {
 		svc, _ := newService(t, open(t), credits.Config{})
