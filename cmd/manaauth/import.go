@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/manacore/mana-core-auth/credits"
 	"github.com/manacore/mana-core-auth/internal/betterauth"
 	"github.com/manacore/mana-core-auth/internal/database"
 )
@@ -54,7 +55,16 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-// importTarget is where the import writes: this command's database.
+// importTarget is where the import writes: this command's database, the
+// credits counted in the configured CREDITS_TIMEZONE.
 func (t *tool) importTarget() (betterauth.Target, error) {
-	return betterauth.Target{Store: t.store}, nil
+	svc, bs, err := t.credits()
+	if err != nil {
+		return betterauth.Target{}, err
+	}
+	im, ok := bs.(credits.Importer)
+	if !ok {
+		return betterauth.Target{}, fmt.Errorf("the credits store %T cannot import", bs)
+	}
+	return betterauth.Target{Store: t.store, Credits: betterauth.CreditsTarget{Store: im, Timezone: svc.Config().Timezone}}, nil
 }

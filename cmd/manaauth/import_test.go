@@ -96,6 +96,17 @@ func oldFixtures(t *testing.T, hashes map[string]string, oldKey ed25519.PrivateK
 			'https://matrix.mana.how/_synapse/client/oidc/callback', 'web', false),
 		('app2', 'Todo SPA', NULL, NULL, 'todo-spa', 'unused', 'https://todo.mana.how/callback, https://todo.mana.how/silent', 'user-agent-based', false),
 		('app3', 'Evil', NULL, NULL, 'plain-http', 'secret-secret-secret', 'http://evil.example/cb', 'web', false)`)
+	// Alice's credits: 120 paid, 30 free, a purchase and a spend.
+	exec(`INSERT INTO credits.packages (id, name, credits, price_euro_cents, active, sort_order) VALUES
+		('6f1c2a3e-0000-4000-8000-000000000001', '100 Mana', 100, 100, true, 1)`)
+	exec(`INSERT INTO credits.balances (user_id, balance, free_credits_remaining, total_earned, total_spent, last_daily_reset_at) VALUES
+		('u-alice', 120, 30, 250, 100, now() - interval '2 days')`)
+	exec(`INSERT INTO credits.transactions (id, user_id, type, status, amount, balance_before, balance_after, app_id, description, created_at) VALUES
+		('7a000000-0000-4000-8000-000000000001', 'u-alice', 'purchase', 'completed', 100, 50, 150, 'system', 'Purchase 100 Mana', '2025-07-01T10:00:00Z'),
+		('7a000000-0000-4000-8000-000000000002', 'u-alice', 'usage', 'completed', -20, 170, 150, 'chat', 'Chat message', '2025-07-02T10:00:00Z')`)
+	exec(`INSERT INTO credits.purchases (id, user_id, package_id, credits, price_euro_cents, stripe_payment_intent_id, status, created_at, completed_at) VALUES
+		('8b000000-0000-4000-8000-000000000001', 'u-alice', '6f1c2a3e-0000-4000-8000-000000000001', 100, 100, 'pi_old_1', 'completed', '2025-07-01T10:00:00Z', '2025-07-01T10:00:05Z')`)
+	exec(`INSERT INTO credits.usage_stats (user_id, app_id, credits_used, date) VALUES ('u-alice', 'chat', 20, '2025-07-02T10:00:00Z')`)
 	// The old signing key as Better Auth's jwt plugin stored it (jose's
 	// exportJWK of the public half; the private half encrypted with the
 	// old secret, which the import does not need), and one that is not
@@ -224,6 +235,8 @@ func TestImportBetterAuth(t *testing.T) {
 				`clients:\s+imported 3, already present 0, skipped 1`,
 				`sessions:\s+imported 1, already present 0, skipped 5`,
 				`signing keys:\s+imported 1, already present 0, skipped 1`, `signing key old-rsa: .*RSA`,
+				`credit balances:\s+imported 1, already present 0`, `credit transactions:\s+imported 2, already present 0`,
+				`credit purchases:\s+imported 1, already present 0`, `credit packages:\s+imported 1, already present 0`,
 				`1 refresh token revoked`, `1 refresh token expired`, `1 user not imported`,
 				`user u-dave: soft-deleted in the old service`,
 				`password u-carol: unreadable Better Auth hash`,
@@ -247,7 +260,8 @@ func TestImportBetterAuth(t *testing.T) {
 
 			out = importCmd()
 			wantLines(out, `users:\s+imported 0, already present 4`, `clients:\s+imported 0, already present 3`,
-				`signing keys:\s+imported 0, already present 1`,
+				`signing keys:\s+imported 0, already present 1`, `credit balances:\s+imported 0, already present 1`,
+				`credit transactions:\s+imported 0, already present 2`,
 				`sessions:\s+imported 0, already present 1`)
 			if after := targetState(t, target); after != before {
 				t.Fatalf("a second import changed the target:\nbefore:\n%s\nafter:\n%s", before, after)
@@ -315,6 +329,27 @@ func TestImportBetterAuth(t *testing.T) {
 			access, refresh := m["accessToken"].(string), m["refreshToken"].(string)
 			if refresh == "" || refresh == liveToken || access == "" {
 				t.Fatalf("exchange answered %v", m)
+			}
+			// Her credits came along: the old balances exactly, the history
+			// in her list, and no second signup bonus.
+			code, m = api("GET", "/api/v1/credits/balance", access, nil)
+			if code != http.StatusOK || m["balance"] != float64(120) || m["freeCreditsRemaining"] != float64(30+5) {
+				t.Errorf("alice's balance after the import (120 paid, 30 free + today's 5): %d %v", code, m)
+			}
+			req, _ := http.NewRequest("GET", base+"/api/v1/credits/transactions", nil)
+			req.Header.Set("Authorization", "Bearer "+access)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			history, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(history, []byte(`"id":"7a000000-0000-4000-8000-000000000002"`)) ||
+				!bytes.Contains(history, []byte("Chat message")) {
+				t.Errorf("alice's history after the import: %d %s", resp.StatusCode, history)
+			}
+			if _, errOut, err := runCmd(t, env, "credits", "verify"); err != nil {
+				t.Errorf("credits verify after the import: %v %s", err, errOut)
 			}
 			code, m = api("GET", "/api/v1/auth/sessions", access, nil)
 			if code != http.StatusOK || !strings.Contains(fmt.Sprint(m), "Alice's iPhone") {

@@ -17,38 +17,21 @@ import (
 
 	"github.com/manacore/mana-core-auth/credits"
 	creditsstore "github.com/manacore/mana-core-auth/credits/store"
+	"github.com/manacore/mana-core-auth/internal/betterauth/betterauthtest"
 	"github.com/manacore/mana-core-auth/internal/database"
 	"github.com/manacore/mana-core-auth/internal/database/databasetest"
 )
 
-//go:embed testdata/oldschema.sql
-var oldSchemaSQL string
-
 // creditsNow is the import's clock: 11:00 in Berlin on 10 March 2026.
 var creditsNow = time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
 
-// scratchOld creates a scratch old database and returns its URL and a
-// connection for fixtures (old_test.go's oldDatabase, for this package).
-func scratchOld(t testing.TB) (string, *pgx.Conn) {
-	t.Helper()
-	dsn := databasetest.NewPostgresDatabase(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to the old database: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	if _, err := conn.Exec(ctx, oldSchemaSQL); err != nil {
-		t.Fatalf("create the old schema: %v", err)
-	}
-	return dsn, conn
-}
+// scratchOld creates a scratch old database (betterauthtest) and returns
+// its URL and a connection for fixtures.
+func scratchOld(t testing.TB) (string, *pgx.Conn) { return betterauthtest.OldDatabase(t) }
 
 func exec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	betterauthtest.Exec(t, conn, sql, args...)
 }
 
 // creditsFixtures: u1 and u2 imported users, u3 not imported (say,
