@@ -52,11 +52,12 @@ lint:
 test: check-files check-generated lint
 	GO="$(GO)" $(GO) run ./internal/testreport -count=1 -timeout 20m ./...
 
-## bench: micro-benchmarks and the load generator against a local server on PostgreSQL:
+## bench: micro-benchmarks, the import of 100,000 old users (both backends) and the load generator against a local server on PostgreSQL:
 ## empty database, 1,000,000 grants and 100,000 users, through PgBouncer, and Ory Hydra
 ## (built outside the module, see bench-hydra) in the same run for comparison
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./provider/...
+	$(GO) test -run '^$$' -bench Import -benchtime 1x -timeout 20m ./internal/betterauth
 	$(GO) run ./cmd/loadgen -database "$(TEST_DATABASE_URL)"
 	$(GO) run ./cmd/loadgen -database "$(TEST_DATABASE_URL)" -data big
 	$(GO) run ./cmd/loadgen -database "$(TEST_DATABASE_URL)" -pgbouncer
