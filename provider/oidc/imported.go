@@ -149,24 +149,11 @@ func (p *Provider) importedReplay(ctx context.Context, hash string) (*Refreshed,
 	if p.Config.RefreshGrace <= 0 {
 		return nil, used
 	}
-	sig := importedGraceSignature(hash)
-	e, err := p.Store.GetGrace(ctx, sig, p.Config.Now())
-	switch {
-	case errors.Is(err, provider.ErrNotFound):
-		return nil, used
-	case err != nil:
-		noteFault(ctx, err)
-		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(fmt.Errorf("look up refresh grace entry: %w", err))
-	}
-	plain, err := p.grace.Open(e.Payload, []byte(sig))
+	g, err := p.lookupGrace(ctx, importedGraceSignature(hash), FirstPartyClientID)
 	if err != nil {
-		return nil, used
+		return nil, err
 	}
-	var g graceEntry
-	if json.Unmarshal(plain, &g) != nil || g.ClientID != FirstPartyClientID {
-		return nil, used
-	}
-	return p.refreshed(ctx, &g)
+	return p.refreshed(ctx, g)
 }
 
 // importedReused answers a token presented after its exchange: within the

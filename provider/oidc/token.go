@@ -363,7 +363,14 @@ func (p *Provider) replay(ctx context.Context, ar fosite.AccessRequester, refres
 	if p.Config.RefreshGrace <= 0 || refreshToken == "" || ar == nil || ar.GetClient() == nil {
 		return nil, used
 	}
-	sig := p.strategy.RefreshTokenSignature(ctx, refreshToken)
+	return p.lookupGrace(ctx, p.strategy.RefreshTokenSignature(ctx, refreshToken), ar.GetClient().GetID())
+}
+
+// lookupGrace returns the successor stored under the grace signature sig
+// for clientID. Not finding one is a definitive "already used"; failing to
+// look is the database's failure, not the caller's.
+func (p *Provider) lookupGrace(ctx context.Context, sig, clientID string) (*graceEntry, error) {
+	used := fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 	e, err := p.Store.GetGrace(ctx, sig, p.Config.Now())
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
@@ -377,7 +384,7 @@ func (p *Provider) replay(ctx context.Context, ar fosite.AccessRequester, refres
 		return nil, used // sealed under another SECRET_KEY: not a successor we can hand out
 	}
 	var g graceEntry
-	if json.Unmarshal(plain, &g) != nil || g.ClientID != ar.GetClient().GetID() {
+	if json.Unmarshal(plain, &g) != nil || g.ClientID != clientID {
 		return nil, used
 	}
 	return &g, nil
