@@ -151,7 +151,8 @@ func TestFormatCreditsAndMoney(t *testing.T) {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
 	}
-	if txTypeLabel("de", "usage") != "Verbrauch" || txTypeLabel("en", "other") != "other" {
+	if txTypeLabel("de", "usage") != "Verbrauch" || txTypeLabel("en", "other") != "other" ||
+		txTypeLabel("de", "opening") != "Übertrag" || txTypeLabel("en", "expiry") != "Expired credits" {
 		t.Error("txTypeLabel")
 	}
 	if purchaseStatusLabel("de", "refunded") != "Erstattet" || purchaseStatusLabel("en", "x") != "x" {

@@ -9,6 +9,7 @@ var txDescriptionKeys = map[string]string{
 	"purchase":     "credits.desc.purchase",
 	"refund":       "credits.desc.refund",
 	"dispute":      "credits.desc.dispute",
+	"opening":      "credits.desc.opening", // issue 14
 }
 
 // txDescription is the line under a transaction's type: for ours

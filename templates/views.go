@@ -452,6 +452,10 @@ var txTypeKeys = map[string]string{
 	"refund":       "credits.tx.refund",
 	"adjustment":   "credits.tx.adjustment",
 	"dispute":      "credits.tx.dispute", // issue 12
+	// issue 14: the history and opening balance imported from the old service.
+	"opening": "credits.tx.opening",
+	"bonus":   "credits.tx.bonus",
+	"expiry":  "credits.tx.expiry",
 }
 
 // txTypeLabel translates a transaction type; unknown types are shown as is.
