@@ -11,7 +11,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/manacore/mana-core-auth/provider"
@@ -79,21 +82,32 @@ type Login struct {
 	Methods []string
 }
 
+// Notifier tells a user about a change to how they sign in. The account
+// service implements it by queueing a mail in its outbox, as for its own
+// notifications.
+type Notifier interface {
+	// PasskeyAdded queues the mail that tells u a passkey named name was
+	// added to their account.
+	PasskeyAdded(ctx context.Context, u *provider.User, name string) error
+}
+
 // RPID returns the relying party id for a cookie domain and an issuer:
 // the cookie domain without its leading dot when set (one passkey then
-// serves every subdomain's login), else the issuer's host.
-func RPID(cookieDomain, issuer string) (string, error) { panic("issue 15: being built") }
-
-// The Service's methods (being built, issue 15):
-//
-//	New(cfg Config, store Store, audit *audit.Log, notify Notifier) (*Service, error)
-//	(s *Service) BeginRegistration(ctx, u *provider.User) (*Ceremony, error)
-//	(s *Service) FinishRegistration(ctx, u *provider.User, challengeID, name string, response []byte, ip, ua string) (*provider.Passkey, error)
-//	(s *Service) BeginLogin(ctx) (*Ceremony, error)
-//	(s *Service) FinishLogin(ctx, challengeID string, response []byte, ip, ua string) (*Login, error)
-//	(s *Service) BeginSecondFactor(ctx, userID string) (*Ceremony, error)
-//	(s *Service) FinishSecondFactor(ctx, userID, challengeID string, response []byte, ip, ua string) (*Login, error)
-//	(s *Service) List(ctx, userID string) ([]*provider.Passkey, error)
-//	(s *Service) Rename(ctx, userID, id, name string) error
-//	(s *Service) Remove(ctx, userID, id, ip, ua string) error
-var _ = context.Background
+// serves every subdomain's login), else the issuer's host. The issuer's
+// host must be the cookie domain or below it: browsers refuse an RP id
+// that is not a suffix of the page's host.
+func RPID(cookieDomain, issuer string) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("relying party id: issuer %q has no host", issuer)
+	}
+	host := strings.ToLower(u.Hostname())
+	domain := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(cookieDomain), "."))
+	if domain == "" {
+		return host, nil
+	}
+	if host != domain && !strings.HasSuffix(host, "."+domain) {
+		return "", fmt.Errorf("relying party id: issuer host %q is not within the cookie domain %q", host, domain)
+	}
+	return domain, nil
+}
