@@ -137,6 +137,14 @@ func credentials(ps []*provider.Passkey) []webauthn.Credential {
 // ceremonyErr wraps a verification failure as ErrCeremony, keeping the
 // library's error (and its details, for the logs) in the chain.
 func ceremonyErr(op string, err error) error {
+	// The library's message is generic ("Error validating the
+	// authenticator response"); its debug info says what failed (origin,
+	// RP id hash, signature), which is what an operator needs. It holds
+	// no secret.
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.DevInfo != "" {
+		return fmt.Errorf("%s: %w: %w (%s)", op, ErrCeremony, err, pe.DevInfo)
+	}
 	return fmt.Errorf("%s: %w: %w", op, ErrCeremony, err)
 }
 
@@ -164,13 +172,13 @@ func (s *Service) begin(ctx context.Context, kind, userID string, options any, s
 func (s *Service) take(ctx context.Context, kind, id, userID string) (*webauthn.SessionData, error) {
 	c, err := s.store.TakeChallenge(ctx, id, kind, s.cfg.Now())
 	if errors.Is(err, provider.ErrNotFound) {
-		return nil, ceremonyErr("finish "+kind, errors.New("unknown, used, expired or other-kind challenge"))
+		return nil, ceremonyErr("finish "+kind+" ceremony", errors.New("unknown, used, expired or other-kind challenge"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("finish %s: %w", kind, err)
 	}
 	if c.UserID != userID {
-		return nil, ceremonyErr("finish "+kind, errors.New("challenge of another user"))
+		return nil, ceremonyErr("finish "+kind+" ceremony", errors.New("challenge of another user"))
 	}
 	var session webauthn.SessionData
 	if err := json.Unmarshal(c.Data, &session); err != nil {
