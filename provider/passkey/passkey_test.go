@@ -581,6 +581,18 @@ func TestNewValidates(t *testing.T) {
 	if _, err := passkey.New(passkey.Config{RPID: "mana.how", Origins: []string{issuer}}, s, nil, n); err == nil {
 		t.Error("no audit log: no error")
 	}
+	// A development setup: the issuer on localhost (as the browser tests run).
+	rpID, err := passkey.RPID("", "http://localhost:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := passkey.New(passkey.Config{RPID: rpID, Origins: []string{"http://localhost:8080"}}, s, log, n)
+	if err != nil {
+		t.Fatalf("localhost: %v", err)
+	}
+	if _, err := svc.BeginLogin(t.Context()); err != nil {
+		t.Errorf("localhost BeginLogin: %v", err)
+	}
 }
 
 type nopNotifier struct{}
