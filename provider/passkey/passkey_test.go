@@ -615,3 +615,38 @@ func wantErr(t *testing.T, err, want error) {
 		t.Fatalf("got error %v, want %v", err, want)
 	}
 }
+
+// TestConcurrentFinish: one challenge, the same valid answer sent at once
+// from many replicas' worth of goroutines: exactly one sign-in.
+func TestConcurrentFinish(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		ctx := t.Context()
+		u := f.user(t, "kim", "kim@example.com")
+		a := newAuthenticator(t, issuer, "none")
+		f.register(t, u, a, "")
+		c, err := f.svc.BeginLogin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := a.assert(t, c.Options)
+		const n = 10
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = f.svc.FinishLogin(ctx, c.ChallengeID, resp, testIP, testUA) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, passkey.ErrCeremony):
+				t.Errorf("loser: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d sign-ins from one challenge, want 1", won)
+		}
+	})
+}
