@@ -41,6 +41,11 @@ const (
 	EventAccountLocked    = "account_locked"
 	EventProfileUpdated   = "profile_updated"
 	EventConsentRevoked   = "consent_revoked" // issue 12: the user took back an app's consent
+	// issue 15 (passkeys): a passkey was added or removed, or one answered
+	// with a signature counter that went backwards (a cloned key?).
+	EventPasskeyAdded   = "passkey_added"
+	EventPasskeyRemoved = "passkey_removed"
+	EventPasskeyCounter = "passkey_counter_regression"
 )
 
 // SecurityEvent is one audit log entry. It never holds a secret.

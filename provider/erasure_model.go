@@ -30,11 +30,12 @@ type ErasedCounts struct {
 	TwoFactor          int64 // the TOTP enrolment with its recovery codes
 	VerificationTokens int64 // verification, reset and login one-time tokens
 	Events             int64 // security events stripped of IP, user agent and email
+	Passkeys           int64 // issue 15 (passkeys): the user's WebAuthn credentials
 }
 
 // Total adds up every kind.
 func (c ErasedCounts) Total() int64 {
-	return c.Sessions + c.Tokens + c.Consents + c.Accounts + c.TwoFactor + c.VerificationTokens + c.Events
+	return c.Sessions + c.Tokens + c.Consents + c.Accounts + c.TwoFactor + c.VerificationTokens + c.Events + c.Passkeys
 }
 
 // ErasureJob is one erasure of a person: the receipt and, while some app
@@ -74,7 +75,7 @@ type ErasureStore interface {
 	// EraseUserData removes everything this service holds about the user in
 	// one transaction (the caller's, when ctx carries one): sessions,
 	// grants and their grace entries, consents, the TOTP enrolment, one-time
-	// tokens; it strips IP, user agent and any email from the user's
+	// tokens, passkeys (issue 15); it strips IP, user agent and any email from the user's
 	// security events, and overwrites the user row with the tombstone (no
 	// name, no password, not verified, DeletedAt set). ErrNotFound for an
 	// unknown user. On an error in its own transaction nothing is changed;

@@ -151,6 +151,7 @@ type Store interface {
 	StatsStore
 	// issue 14 (import of the old service).
 	ImportStore
+	PasskeyStore // issue 15 (passkeys)
 }
 
 // Stats are the counts the metrics export, read in one call.

@@ -37,6 +37,7 @@ type AuthDeletion struct {
 	VerificationTokens    int64 `json:"verificationTokens"`
 	Events                int64 `json:"events"` // pseudonymised, not deleted
 	LedgerEntriesDetached int64 `json:"ledgerEntriesDetached"`
+	Passkeys              int64 `json:"passkeys"` // issue 15 (passkeys)
 }
 
 // ErasureResult answers an erasure. Success is true only when every part
@@ -188,7 +189,9 @@ func (s *Service) erase(ctx context.Context, actor Actor, u *provider.User, requ
 	res.DeletedFromAuth = AuthDeletion{Sessions: counts.Sessions, Tokens: counts.Tokens, Consents: counts.Consents,
 		Accounts: counts.Accounts, TwoFactor: counts.TwoFactor, Devices: counts.Devices,
 		VerificationTokens: counts.VerificationTokens, Events: counts.Events,
-		LedgerEntriesDetached: res.DeletedFromAuth.LedgerEntriesDetached}
+		LedgerEntriesDetached: res.DeletedFromAuth.LedgerEntriesDetached,
+		Passkeys:              counts.Passkeys, // issue 15 (passkeys)
+	}
 	res.TotalDeleted = job.AuthDeleted
 	for _, p := range res.DeletedFromProjects {
 		res.TotalDeleted += p.DeletedCount

@@ -17,6 +17,9 @@ const (
 	KindVerifyEmail     Kind = "verify_email"     // data: Name, Link, ExpiresIn ("24 Stunden"/"24 hours")
 	KindResetPassword   Kind = "reset_password"   // data: Name, Link, ExpiresIn ("1 Stunde"/"1 hour")
 	KindPasswordChanged Kind = "password_changed" // data: Name (notification, no link)
+	// issue 15 (passkeys): data: Name, and Link to the account page
+	// (optional), where the passkey can be removed.
+	KindPasskeyAdded Kind = "passkey_added"
 )
 
 // Data fills a template. Name may be empty (the greeting then has no name);
@@ -111,6 +114,24 @@ dein Mana-Team
 <p>Viele Grüße<br>dein Mana-Team</p>
 `,
 			},
+			// issue 15 (passkeys)
+			KindPasskeyAdded: {
+				subject: "Ein Passkey wurde hinzugefügt",
+				text: `Hallo{{if .Name}} {{.Name}}{{end}},
+
+zu deinem Mana-Konto wurde gerade ein neuer Passkey hinzugefügt. Mit ihm kann man sich ohne Passwort anmelden.
+
+Wenn du das warst, ist alles in Ordnung. Falls nicht, entferne den Passkey bitte sofort in deinem Konto{{if .Link}} ({{.Link}}){{end}} und ändere dein Passwort.
+
+Viele Grüße
+dein Mana-Team
+`,
+				html: `<p>Hallo{{if .Name}} {{.Name}}{{end}},</p>
+<p>zu deinem Mana-Konto wurde gerade ein neuer Passkey hinzugefügt. Mit ihm kann man sich ohne Passwort anmelden.</p>
+<p>Wenn du das warst, ist alles in Ordnung. Falls nicht, entferne den Passkey bitte sofort in {{if .Link}}<a href="{{.Link}}">deinem Konto</a>{{else}}deinem Konto{{end}} und ändere dein Passwort.</p>
+<p>Viele Grüße<br>dein Mana-Team</p>
+`,
+			},
 		}
 	}
 	return map[Kind]content{
@@ -172,6 +193,24 @@ the Mana team
 			html: `<p>Hi{{if .Name}} {{.Name}}{{end}},</p>
 <p>the password of your Mana account was just changed.</p>
 <p>If this was you, all is well. If not, please reset your password right away using “Forgot password” on the sign-in page.</p>
+<p>Best regards,<br>the Mana team</p>
+`,
+		},
+		// issue 15 (passkeys)
+		KindPasskeyAdded: {
+			subject: "A passkey was added",
+			text: `Hi{{if .Name}} {{.Name}}{{end}},
+
+a new passkey was just added to your Mana account. It signs in without a password.
+
+If this was you, all is well. If not, please remove the passkey on your account page{{if .Link}} ({{.Link}}){{end}} right away and change your password.
+
+Best regards,
+the Mana team
+`,
+			html: `<p>Hi{{if .Name}} {{.Name}}{{end}},</p>
+<p>a new passkey was just added to your Mana account. It signs in without a password.</p>
+<p>If this was you, all is well. If not, please remove the passkey on {{if .Link}}<a href="{{.Link}}">your account page</a>{{else}}your account page{{end}} right away and change your password.</p>
 <p>Best regards,<br>the Mana team</p>
 `,
 		},

@@ -58,6 +58,7 @@ func (s *Store) EraseUserData(ctx context.Context, userID string, t provider.Tom
 			{&c.Tokens, `DELETE FROM auth.grants WHERE subject = $1`},
 			{&c.Consents, `DELETE FROM auth.consents WHERE user_id = $1`},
 			{&c.TwoFactor, `DELETE FROM auth.totp WHERE user_id = $1`},
+			{&c.Passkeys, `DELETE FROM auth.passkeys WHERE user_id = $1`}, // issue 15 (passkeys)
 			{&c.VerificationTokens, `DELETE FROM auth.one_time_tokens WHERE user_id = $1`},
 			{&c.Events, `UPDATE auth.security_events SET ip = '', user_agent = '', detail = detail - 'email'
 				WHERE user_id = $1 AND (ip <> '' OR user_agent <> '' OR detail ? 'email')`},

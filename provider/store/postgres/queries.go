@@ -527,7 +527,8 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error
 			WITH gr AS (DELETE FROM auth.grant_grace WHERE expires_at <= $1),
 			     se AS (DELETE FROM auth.sessions WHERE expires_at <= $1),
 			     ot AS (DELETE FROM auth.one_time_tokens WHERE expires_at <= $1),
-			     it AS (DELETE FROM auth.imported_refresh_tokens WHERE expires_at <= $1)
+			     it AS (DELETE FROM auth.imported_refresh_tokens WHERE expires_at <= $1),
+			     wc AS (DELETE FROM auth.webauthn_challenges WHERE expires_at <= $1) -- issue 15 (passkeys)
 			DELETE FROM auth.grants WHERE expires_at < $1`, database.PGTime(before))
 		n = int(tag.RowsAffected())
 		return mapErr(err)

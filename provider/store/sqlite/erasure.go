@@ -43,6 +43,7 @@ func (s *Store) EraseUserData(ctx context.Context, userID string, t provider.Tom
 			{&c.Tokens, `DELETE FROM grants WHERE subject = ?`},
 			{&c.Consents, `DELETE FROM consents WHERE user_id = ?`},
 			{&c.TwoFactor, `DELETE FROM totp WHERE user_id = ?`},
+			{&c.Passkeys, `DELETE FROM passkeys WHERE user_id = ?`}, // issue 15 (passkeys)
 			{&c.VerificationTokens, `DELETE FROM one_time_tokens WHERE user_id = ?`},
 			{&c.Events, `UPDATE security_events SET ip = '', user_agent = '', detail = json_remove(detail, '$.email')
 				WHERE user_id = ? AND (ip <> '' OR user_agent <> '' OR json_type(detail, '$.email') IS NOT NULL)`},

@@ -500,6 +500,10 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time) (int, error
 		if _, err := q.ExecContext(ctx, `DELETE FROM imported_refresh_tokens WHERE expires_at <= ?`, database.Millis(before)); err != nil {
 			return mapErr(err)
 		}
+		// issue 15 (passkeys): ceremonies never finished.
+		if _, err := q.ExecContext(ctx, `DELETE FROM webauthn_challenges WHERE expires_at <= ?`, database.Millis(before)); err != nil {
+			return mapErr(err)
+		}
 		res, err := q.ExecContext(ctx, `DELETE FROM grants WHERE expires_at < ?`, database.Millis(before))
 		if err != nil {
 			return mapErr(err)

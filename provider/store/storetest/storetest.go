@@ -110,6 +110,13 @@ func Run(t *testing.T, open func(t *testing.T) provider.Store) {
 		{"ImportSessions", testImportSessions},
 		{"ImportRollback", testImportRollback},
 		{"ConcurrentUseImportedRefreshToken", testConcurrentUseImportedRefreshToken},
+		// issue 15 (passkeys).
+		{"PasskeyCRUD", testPasskeyCRUD},
+		{"ConcurrentUsePasskey", testConcurrentUsePasskey},
+		{"WebAuthnChallenges", testWebAuthnChallenges},
+		{"ConcurrentTakeChallenge", testConcurrentTakeChallenge},
+		{"DeleteExpiredChallenges", testDeleteExpiredChallenges},
+		{"ErasePasskeys", testErasePasskeys},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
