@@ -43,3 +43,28 @@ func TestNoExternalResources(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCSSBraces guards against a rule left open, after which the browser
+// drops or misplaces every later rule of the file (it happened: issue 15
+// found the connected-apps and passkey styles swallowed by one).
+func TestCSSBraces(t *testing.T) {
+	t.Parallel()
+	b, err := fs.ReadFile(FS, "css/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := 0
+	for i, line := range strings.Split(string(b), "\n") {
+		depth += strings.Count(line, "{") - strings.Count(line, "}")
+		if depth < 0 {
+			t.Fatalf("css/app.css line %d closes a block that was not open", i+1)
+		}
+		top := line != "" && line[0] != ' ' && line[0] != '}' && !strings.HasPrefix(line, "/*")
+		if top && depth > 1 {
+			t.Fatalf("css/app.css line %d starts a rule inside an unclosed one: %q", i+1, line)
+		}
+	}
+	if depth != 0 {
+		t.Fatalf("css/app.css ends with %d unclosed blocks", depth)
+	}
+}

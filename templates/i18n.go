@@ -105,6 +105,17 @@ const (
 	KeyErrorNotFoundTitle    = "error.not_found_title"
 )
 
+// Keys of the passkey pages and messages (issue 15).
+const (
+	KeyPasskeyFailed      = "passkey.failed"
+	KeyPasskeyRejected    = "passkey.rejected"
+	KeyPasskeyAdded       = "account.passkeys.added"
+	KeyPasskeyRenamed     = "account.passkeys.renamed"
+	KeyPasskeyRemoved     = "account.passkeys.removed"
+	KeyPasskeyNotFound    = "account.passkeys.not_found"
+	KeyPasskeyNameInvalid = "account.passkeys.name_invalid"
+)
+
 // PickLang returns the best supported language ("de" or "en") for an
 // Accept-Language header value, honouring q-values. Any German variant
 // ("de", "de-DE", "de-AT", …) maps to "de". Without a supported language
@@ -656,4 +667,33 @@ var messages = map[string]message{
 	"credits.desc.adjustment_grant":  {"Granted by Mana support", "Gutschrift vom Mana-Support"},
 	"credits.desc.adjustment_deduct": {"Corrected by Mana support", "Korrektur durch den Mana-Support"},
 	KeyAccountPictureBad:             {"The picture must be an https:// address of at most 2048 characters.", "Das Bild muss eine https://-Adresse mit höchstens 2048 Zeichen sein."},
+	// issue 15 (passkeys).
+	"event.passkey_added":               {"Passkey added", "Passkey hinzugefügt"},
+	"event.passkey_removed":             {"Passkey removed", "Passkey entfernt"},
+	"event.passkey_counter_regression":  {"Possibly copied passkey refused", "Möglicherweise kopierter Passkey abgelehnt"},
+	"passkey.or":                        {"or", "oder"},
+	"passkey.sign_in":                   {"Sign in with a passkey", "Mit einem Passkey anmelden"},
+	"passkey.use_instead":               {"Use a passkey instead", "Stattdessen einen Passkey verwenden"},
+	"passkey.unsupported":               {"This browser cannot use passkeys.", "Dieser Browser kann keine Passkeys verwenden."},
+	KeyPasskeyFailed:                    {"The passkey could not be used. Please try again.", "Der Passkey konnte nicht verwendet werden. Bitte versuche es erneut."},
+	KeyPasskeyRejected:                  {"This passkey was refused because it may have been copied. Sign in another way and remove it from your account.", "Dieser Passkey wurde abgelehnt, weil er kopiert worden sein könnte. Melde dich anders an und entferne ihn aus deinem Konto."},
+	"account.passkeys.title":            {"Passkeys", "Passkeys"},
+	"account.passkeys.intro":            {"Sign in with your fingerprint, face or device PIN instead of your password, or use a passkey as your second factor.", "Melde dich mit Fingerabdruck, Gesicht oder Geräte-PIN statt mit deinem Passwort an, oder nutze einen Passkey als zweiten Faktor."},
+	"account.passkeys.none":             {"You have no passkeys yet.", "Du hast noch keine Passkeys."},
+	"account.passkeys.synced":           {"Synced", "Synchronisiert"},
+	"account.passkeys.created":          {"Added", "Hinzugefügt"},
+	"account.passkeys.last_used":        {"Last used", "Zuletzt verwendet"},
+	"account.passkeys.never_used":       {"Never used", "Noch nie verwendet"},
+	"account.passkeys.name":             {"Name", "Name"},
+	"account.passkeys.name_placeholder": {"e.g. My laptop", "z. B. Mein Laptop"},
+	"account.passkeys.name_hint":        {"So you can tell your passkeys apart. Optional.", "Damit du deine Passkeys auseinanderhalten kannst. Optional."},
+	"account.passkeys.reauth_hint":      {"Confirm it's you before adding a passkey.", "Bestätige, dass du es bist, bevor du einen Passkey hinzufügst."},
+	"account.passkeys.add":              {"Add a passkey", "Passkey hinzufügen"},
+	"account.passkeys.rename":           {"Rename", "Umbenennen"},
+	"account.passkeys.remove":           {"Remove", "Entfernen"},
+	KeyPasskeyAdded:                     {"Passkey added. You can now sign in with it.", "Passkey hinzugefügt. Du kannst dich jetzt damit anmelden."},
+	KeyPasskeyRenamed:                   {"Passkey renamed.", "Passkey umbenannt."},
+	KeyPasskeyRemoved:                   {"Passkey removed. It can no longer sign in.", "Passkey entfernt. Er kann dich nicht mehr anmelden."},
+	KeyPasskeyNotFound:                  {"This passkey does not exist (any more).", "Diesen Passkey gibt es nicht (mehr)."},
+	KeyPasskeyNameInvalid:               {"A passkey's name must be 1 to 64 characters of plain text.", "Der Name eines Passkeys muss aus 1 bis 64 Zeichen einfachem Text bestehen."},
 }

@@ -1438,7 +1438,8 @@ func TestEventLabels(t *testing.T) {
 	t.Parallel()
 	types := []string{"login_success", "login_failure", "logout", "refresh_token_reuse", "password_changed",
 		"password_reset", "email_verified", "2fa_enabled", "2fa_disabled", "2fa_used", "recovery_code_used",
-		"session_revoked", "account_locked", "registered", "profile_updated", "consent_revoked"}
+		"session_revoked", "account_locked", "registered", "profile_updated", "consent_revoked",
+		"passkey_added", "passkey_removed", "passkey_counter_regression"} // issue 15
 	if len(eventKeys) != len(types) {
 		t.Errorf("eventKeys has %d entries, want %d", len(eventKeys), len(types))
 	}

@@ -25,6 +25,9 @@ type LoginView struct {
 	// form signs in with another account. Both "" otherwise.
 	CurrentEmail string
 	ContinueURL  string
+	// Passkeys offers "Sign in with a passkey" and the passkey autofill
+	// (issue 15).
+	Passkeys bool
 }
 
 // ConsentView is the view model of ConsentPage.
@@ -115,6 +118,8 @@ type TwoFactorView struct {
 	Lang      string
 	Challenge string // hidden field "challenge"
 	Error     string // already translated; "" for none
+	// Passkey offers the user's passkey instead of the code (issue 15).
+	Passkey bool
 }
 
 // AccountSession is one signed-in browser or device on the account page.
@@ -160,6 +165,18 @@ type AccountView struct {
 	// third-party apps the user consented to.
 	Picture string
 	Apps    []AccountApp
+	// issue 15 (passkeys): the panel is shown when PasskeysEnabled.
+	PasskeysEnabled bool
+	Passkeys        []AccountPasskey
+}
+
+// AccountPasskey is one passkey on the account page (issue 15).
+type AccountPasskey struct {
+	ID, Name   string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never used
+	// Synced: a multi-device passkey (backed up by its provider).
+	Synced bool
 }
 
 // CreditsTransaction is one entry of the credits ledger on the credits page.
@@ -335,6 +352,10 @@ var eventKeys = map[string]string{
 	"account_locked":      "event.account_locked",
 	"profile_updated":     "event.profile_updated",
 	"consent_revoked":     "event.consent_revoked", // issue 12
+	// issue 15 (passkeys)
+	"passkey_added":              "event.passkey_added",
+	"passkey_removed":            "event.passkey_removed",
+	"passkey_counter_regression": "event.passkey_counter_regression",
 }
 
 // eventLabel returns the translated name of a security event type, or the
@@ -349,7 +370,8 @@ func eventLabel(lang, typ string) string {
 // eventWarning reports whether an event type deserves the user's attention.
 func eventWarning(typ string) bool {
 	switch typ {
-	case "login_failure", "refresh_token_reuse", "account_locked", "2fa_disabled", "recovery_code_used":
+	case "login_failure", "refresh_token_reuse", "account_locked", "2fa_disabled", "recovery_code_used",
+		"passkey_added", "passkey_removed", "passkey_counter_regression":
 		return true
 	}
 	return false

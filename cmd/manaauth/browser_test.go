@@ -578,7 +578,7 @@ func (b *browser) login() {
 	)
 }
 
-func startBrowser(t *testing.T, parent context.Context, chromium, spki, issuer string) *browser {
+func startBrowser(t *testing.T, parent context.Context, chromium, spki, issuer string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -598,6 +598,7 @@ func startBrowser(t *testing.T, parent context.Context, chromium, spki, issuer s
 		chromedp.WindowSize(1280, 900),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
 	b := &browser{t: t}
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ import (
 	"github.com/manacore/mana-core-auth/provider/keys"
 	"github.com/manacore/mana-core-auth/provider/mail"
 	"github.com/manacore/mana-core-auth/provider/oidc"
+	"github.com/manacore/mana-core-auth/provider/passkey"
 	"github.com/manacore/mana-core-auth/provider/ratelimit"
 	"github.com/manacore/mana-core-auth/provider/server"
 	"github.com/manacore/mana-core-auth/provider/store"
@@ -84,6 +86,7 @@ type App struct {
 	CreditsStore credits.BillingStore
 	Billing      *billing.Billing // nil without Stripe
 	Admin        *admin.Service
+	Passkeys     *passkey.Service // issue 15
 	Handler      http.Handler
 	// Metrics is this App's Prometheus registry and domain counters
 	// (issue 13).
@@ -274,6 +277,26 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		return nil, err
 	}
 
+	// issue 15 (passkeys): the relying party id is the cookie domain the
+	// issuer lives under, else the issuer's host; only the issuer's
+	// origin runs ceremonies.
+	rpID, err := passkey.RPID(passkeyCookieDomain(cfg.CookieDomain, cfg.BaseURL), cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("passkeys: %w", err)
+	}
+	if net.ParseIP(rpID) != nil {
+		// Browsers run WebAuthn for domain names only: an issuer at an IP
+		// address (a bare test server) has no passkeys, and its pages do
+		// not offer them.
+		log.Info("passkeys are off: the issuer's host is an IP address, and WebAuthn needs a domain name", "issuer", cfg.BaseURL)
+	} else {
+		a.Passkeys, err = passkey.New(passkey.Config{RPID: rpID, Origins: []string{issuerOrigin(cfg.BaseURL)}, Now: opts.Now,
+			Logger: log}, a.Store, auditLog, a.Accounts)
+		if err != nil {
+			return nil, err
+		}
+	}
+
 	a.Handler, err = server.New(server.Deps{
 		Logger: log,
 		Config: server.Config{Issuer: cfg.BaseURL, SecretKey: cfg.SecretKey, Audience: cfg.Audience[0], Limits: cfg.Limits,
@@ -282,6 +305,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *App, err error) {
 		CORS: cors, Limiter: limiter, Backoff: backoff, Redis: redisState, Credits: a.Credits, Billing: a.Billing, Admin: a.Admin,
 		HTTP: a.Metrics, Metrics: a.metricsOnMain(), Trace: a.traceHTTP(),
 		Draining: a.draining.Load,
+		Passkeys: passkeysOf(a.Passkeys), // issue 15
 	})
 	if err != nil {
 		return nil, err
@@ -543,4 +567,40 @@ func (a *App) servePprof(ctx context.Context) {
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.Logger.Error("pprof server", "error", err)
 	}
+}
+
+// passkeyCookieDomain picks, from COOKIE_DOMAIN (a list), the domain the
+// issuer's host lies in: the one passkeys are bound to. "" when none
+// does (the issuer's host itself is then the relying party id).
+func passkeyCookieDomain(cookieDomain, issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	for d := range strings.SplitSeq(cookieDomain, ",") {
+		d = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(d), "."))
+		if d != "" && (host == d || strings.HasSuffix(host, "."+d)) {
+			return d
+		}
+	}
+	return ""
+}
+
+// issuerOrigin is the origin (scheme, host and port) of the issuer URL.
+func issuerOrigin(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return issuer
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// passkeysOf hands the server no service at all when there is none: a
+// nil *passkey.Service in the interface would not read as nil.
+func passkeysOf(p *passkey.Service) server.Passkeys {
+	if p == nil {
+		return nil
+	}
+	return p
 }

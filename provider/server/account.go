@@ -58,6 +58,9 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		}
 	}
 	v.Picture, v.Apps = u.Picture, s.accountApps(r, u.ID)
+	if s.Passkeys != nil { // issue 15 (passkeys)
+		v.PasskeysEnabled, v.Passkeys = true, s.accountPasskeys(ctx, u.ID)
+	}
 	if evs, err := s.Store.ListEvents(ctx, u.ID, 20); err == nil {
 		for _, e := range evs {
 			v.Events = append(v.Events, templates.AccountEvent{Type: e.Type, IP: e.IP, UserAgent: e.UserAgent, At: e.CreatedAt})
@@ -84,6 +87,8 @@ var accountNotices = map[string]bool{
 	templates.KeyAccountSaved: true, templates.KeyAccountPasswordChanged: true, templates.KeyAccount2FADisabled: true,
 	templates.KeyAccountSessionRevoked: true, templates.KeyAccountSessionsRevoked: true,
 	templates.KeyAccountAppRevoked: true,
+	// issue 15 (passkeys)
+	templates.KeyPasskeyAdded: true, templates.KeyPasskeyRenamed: true, templates.KeyPasskeyRemoved: true,
 }
 
 func (s *server) handleAccountPage() http.Handler {

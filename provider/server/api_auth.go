@@ -96,6 +96,9 @@ type twoFactorChallenge struct {
 	UserID     string `json:"u"`
 	DeviceID   string `json:"d,omitempty"`
 	DeviceName string `json:"n,omitempty"`
+	// Methods are the first factor's amr values when it was a passkey
+	// without user verification (issue 15); empty for the password.
+	Methods []string `json:"m,omitempty"`
 }
 
 func (s *server) handleAPILogin() http.Handler {
@@ -199,7 +202,11 @@ func (s *server) handleAPILogin2FA() http.Handler {
 			httpapi.InternalError(w, r, s.Logger, "login 2fa", err)
 			return
 		}
-		s.apiIssue(w, r, u, []string{"pwd", method}, c.DeviceID, c.DeviceName)
+		first := c.Methods
+		if len(first) == 0 {
+			first = []string{"pwd"}
+		}
+		s.apiIssue(w, r, u, withMethods(first, method), c.DeviceID, c.DeviceName)
 	})
 }
 

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -128,6 +130,9 @@ type setupOpts struct {
 	// admin, when set, adjusts the admin configuration (backends,
 	// timeouts, ADMIN_USER_IDS).
 	admin func(*admin.Config)
+	// localhost names the issuer http://localhost:PORT instead of the
+	// loopback address: passkeys need a domain name (issue 15).
+	localhost bool
 }
 
 // logLines collects log output for tests that assert a fault was logged.
@@ -172,6 +177,9 @@ func setup(t testing.TB, b storetest.Backend, opts ...func(*setupOpts)) *env {
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
+	if o.localhost {
+		issuer = fmt.Sprintf("http://localhost:%d", ts.Listener.Addr().(*net.TCPAddr).Port)
+	}
 
 	cfg, err := app.LoadConfig(func(string) string { return "" }, app.Tool)
 	if err != nil {

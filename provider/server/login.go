@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/manacore/mana-core-auth/provider"
 	"github.com/manacore/mana-core-auth/provider/account"
@@ -43,7 +42,7 @@ func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 func (s *server) loginView(r *http.Request, email, returnTo, errKey string) templates.LoginView {
 	l := lang(r)
 	name, logo := clientView(s.loginClient(r, returnTo))
-	v := templates.LoginView{Lang: l, ClientName: name, ClientLogoURI: logo, Email: email, ReturnTo: returnTo}
+	v := templates.LoginView{Lang: l, ClientName: name, ClientLogoURI: logo, Email: email, ReturnTo: returnTo, Passkeys: s.Passkeys != nil}
 	if errKey != "" {
 		v.Error = templates.T(l, errKey)
 	}
@@ -153,12 +152,7 @@ func (s *server) handleLoginSubmit() http.Handler {
 			return
 		}
 		if enabled {
-			challenge, err := s.tickets.seal("page-2fa", pageTwoFactor{UserID: u.ID, Remember: remember, ReturnTo: returnTo}, 5*time.Minute)
-			if err != nil {
-				s.pageError(w, r, fmt.Errorf("login: 2fa challenge: %w", err))
-				return
-			}
-			s.render(ctx, w, http.StatusOK, templates.TwoFactorPage(templates.TwoFactorView{Lang: lang(r), Challenge: challenge}))
+			s.renderTwoFactor(w, r, http.StatusOK, pageTwoFactor{UserID: u.ID, Remember: remember, ReturnTo: returnTo}, "")
 			return
 		}
 		s.completeLogin(w, r, u, []string{"pwd"}, remember, returnTo)
@@ -170,6 +164,9 @@ type pageTwoFactor struct {
 	UserID   string `json:"u"`
 	Remember bool   `json:"r,omitempty"`
 	ReturnTo string `json:"t"`
+	// Methods are the first factor's amr values when it was a passkey
+	// without user verification (issue 15); empty for the password.
+	Methods []string `json:"m,omitempty"`
 }
 
 func (s *server) handleLogin2FASubmit() http.Handler {
@@ -193,7 +190,8 @@ func (s *server) handleLogin2FASubmit() http.Handler {
 		s.backoffResult(r, secondFactorKey(c.UserID), !errors.Is(err, account.ErrInvalidCode))
 		if err != nil {
 			if errors.Is(err, account.ErrInvalidCode) || errors.Is(err, account.ErrTOTPNotEnrolled) {
-				s.render(ctx, w, http.StatusUnauthorized, templates.TwoFactorPage(templates.TwoFactorView{Lang: l, Challenge: challenge, Error: templates.T(l, templates.Key2FAInvalidCode)}))
+				s.render(ctx, w, http.StatusUnauthorized, templates.TwoFactorPage(templates.TwoFactorView{Lang: l, Challenge: challenge,
+					Error: templates.T(l, templates.Key2FAInvalidCode), Passkey: s.hasPasskeys(ctx, c.UserID)}))
 				return
 			}
 			s.pageError(w, r, fmt.Errorf("login 2fa: %w", err))
@@ -212,7 +210,7 @@ func (s *server) handleLogin2FASubmit() http.Handler {
 			s.renderLogin(w, r, http.StatusForbidden, "", c.ReturnTo, templates.KeyLoginDisabled)
 			return
 		}
-		s.completeLogin(w, r, u, []string{"pwd", method}, c.Remember, c.ReturnTo)
+		s.completeLogin(w, r, u, withMethods(firstFactor(c), method), c.Remember, c.ReturnTo)
 	})
 }
 

@@ -130,6 +130,26 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /api/v1/auth/profile", api("auth", s.handleAPIProfile()))
 	mux.Handle("PATCH /api/v1/auth/profile", api("auth", s.handleAPIUpdateProfile()))
 
+	// issue 15 (passkeys): sign-in, the second factor and the account
+	// page's panel; the first-party API's ceremonies and management.
+	if s.Passkeys != nil {
+		mux.Handle("POST /login/passkey/options", ui(s.limited("auth", false, s.handlePasskeyLoginOptions())))
+		mux.Handle("POST /login/passkey", ui(s.limited("login", true, s.handlePasskeyLogin())))
+		mux.Handle("POST /login/2fa/passkey/options", ui(s.limited("auth", false, s.handlePasskey2FAOptions())))
+		mux.Handle("POST /login/2fa/passkey", ui(s.limited("login", true, s.handlePasskey2FA())))
+		mux.Handle("POST /account/passkeys/options", ui(s.limited("login", false, s.handleAccountPasskeyOptions())))
+		mux.Handle("POST /account/passkeys", ui(s.handleAccountPasskeyAdd()))
+		mux.Handle("POST /account/passkeys/rename", ui(s.handleAccountPasskeyRename()))
+		mux.Handle("POST /account/passkeys/remove", ui(s.handleAccountPasskeyRemove()))
+		mux.Handle("POST /api/v1/auth/passkeys/login/options", api("auth", s.handleAPIPasskeyLoginOptions()))
+		mux.Handle("POST /api/v1/auth/passkeys/login/verify", api("login", s.handleAPIPasskeyLoginVerify()))
+		mux.Handle("POST /api/v1/auth/passkeys/register/options", api("login", s.handleAPIPasskeyRegisterOptions()))
+		mux.Handle("POST /api/v1/auth/passkeys/register/verify", api("auth", s.handleAPIPasskeyRegisterVerify()))
+		mux.Handle("GET /api/v1/auth/passkeys", api("auth", s.handleAPIPasskeys()))
+		mux.Handle("PATCH /api/v1/auth/passkeys/{id}", api("auth", s.handleAPIRenamePasskey()))
+		mux.Handle("DELETE /api/v1/auth/passkeys/{id}", api("auth", s.handleAPIRemovePasskey()))
+	}
+
 	// Admin API. (issue 11 part A: users and clients)
 	mux.Handle("GET /api/v1/admin/users", api("admin", s.handleAdminListUsers()))
 	mux.Handle("PATCH /api/v1/admin/users/{id}", api("admin", s.handleAdminUpdateUser()))

@@ -80,6 +80,9 @@ type Deps struct {
 	// Trace wraps the router (OpenTelemetry spans named by the route
 	// pattern); nil installs nothing.
 	Trace func(http.Handler) http.Handler
+	// Passkeys serves sign-in with passkeys, the passkey as the second
+	// factor and their management (issue 15); nil leaves them out.
+	Passkeys Passkeys
 }
 
 // HTTPObserver counts requests (internal/metrics). RequestDone gets the
