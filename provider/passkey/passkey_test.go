@@ -88,6 +88,10 @@ type fixture struct {
 	svc   *passkey.Service
 	clock *clock
 	mail  *sender
+	// acct is the Notifier; audit the log (for services of another
+	// configuration on the same store).
+	acct  *account.Service
+	audit *audit.Log
 }
 
 func newFixture(t *testing.T, b storetest.Backend) *fixture {
@@ -111,8 +115,9 @@ func newFixture(t *testing.T, b storetest.Backend) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.acct, f.audit = acct, audit.New(f.store, f.clock.Now, nil)
 	f.svc, err = passkey.New(passkey.Config{RPID: rpID, Origins: []string{issuer}, Now: f.clock.Now},
-		f.store, audit.New(f.store, f.clock.Now, nil), acct)
+		f.store, f.audit, acct)
 	if err != nil {
 		t.Fatal(err)
 	}
