@@ -655,3 +655,38 @@ func TestConcurrentFinish(t *testing.T) {
 		}
 	})
 }
+
+// TestUncleanIDs: a challenge or passkey id with a NUL byte or invalid
+// UTF-8 (none we hand out has either) is unknown, on both backends,
+// rather than an internal error from PostgreSQL, which refuses such text.
+func TestUncleanIDs(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		ctx := t.Context()
+		u := f.user(t, "kim", "kim@example.com")
+		a := newAuthenticator(t, issuer, "none")
+		p := f.register(t, u, a, "Laptop")
+		for _, id := range []string{"abc\x00def", "\xff\xfe", p.ID + "\x00"} {
+			c, err := f.svc.BeginLogin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := a.assert(t, c.Options)
+			_, err = f.svc.FinishLogin(ctx, id, resp, testIP, testUA)
+			wantReason(t, err, passkey.ErrCeremony, "not clean text")
+			_, err = f.svc.FinishSecondFactor(ctx, u.ID, id, resp, testIP, testUA)
+			wantReason(t, err, passkey.ErrCeremony, "not clean text")
+			_, err = f.svc.FinishRegistration(ctx, u, id, "", newAuthenticator(t, issuer, "none").register(t, c.Options), testIP, testUA)
+			wantReason(t, err, passkey.ErrCeremony, "not clean text")
+			wantErr(t, f.svc.Rename(ctx, u.ID, id, "Phone"), passkey.ErrUnknownPasskey)
+			wantErr(t, f.svc.Remove(ctx, u.ID, id, testIP, testUA), passkey.ErrUnknownPasskey)
+			// The unclean attempt did not use up the real challenge.
+			if _, err := f.svc.FinishLogin(ctx, c.ChallengeID, resp, testIP, testUA); err != nil {
+				t.Errorf("the real challenge after %q: %v", id, err)
+			}
+		}
+		ps, err := f.svc.List(ctx, u.ID)
+		if err != nil || len(ps) != 1 || ps[0].Name != "Laptop" {
+			t.Errorf("passkeys after unclean ids: %v, %v", ps, err)
+		}
+	})
+}

@@ -170,6 +170,12 @@ func (s *Service) begin(ctx context.Context, kind, userID string, options any, s
 // take uses up the challenge: single use whatever the outcome, so a
 // failed answer cannot be retried against the same challenge.
 func (s *Service) take(ctx context.Context, kind, id, userID string) (*webauthn.SessionData, error) {
+	if !provider.CleanText(id) {
+		// No challenge id we hand out has a NUL or invalid UTF-8; such an
+		// id is unknown, and must not reach PostgreSQL, which refuses it
+		// as text (an internal error instead of a failed ceremony).
+		return nil, ceremonyErr("finish "+kind+" ceremony", errors.New("challenge id is not clean text"))
+	}
 	c, err := s.store.TakeChallenge(ctx, id, kind, s.cfg.Now())
 	if errors.Is(err, provider.ErrNotFound) {
 		return nil, ceremonyErr("finish "+kind+" ceremony", errors.New("unknown, used, expired or other-kind challenge"))
@@ -440,6 +446,10 @@ func (s *Service) Rename(ctx context.Context, userID, id, name string) error {
 	if err != nil {
 		return err
 	}
+	if !provider.CleanText(id) {
+		// Not an id we made; PostgreSQL would refuse it as text.
+		return fmt.Errorf("rename passkey: %w", ErrUnknownPasskey)
+	}
 	if err := s.store.RenamePasskey(ctx, userID, id, name); err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return fmt.Errorf("rename passkey %q: %w", id, ErrUnknownPasskey)
@@ -452,6 +462,10 @@ func (s *Service) Rename(ctx context.Context, userID, id, name string) error {
 // Remove deletes one of the user's passkeys (audited); ErrUnknownPasskey
 // when the user has no passkey with that id.
 func (s *Service) Remove(ctx context.Context, userID, id, ip, ua string) error {
+	if !provider.CleanText(id) {
+		// Not an id we made; PostgreSQL would refuse it as text.
+		return fmt.Errorf("remove passkey: %w", ErrUnknownPasskey)
+	}
 	if err := s.store.DeletePasskey(ctx, userID, id); err != nil {
 		if errors.Is(err, provider.ErrNotFound) {
 			return fmt.Errorf("remove passkey %q: %w", id, ErrUnknownPasskey)
