@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -170,21 +171,36 @@ func testBrowserPasskeys(t *testing.T, chromium, backend, dsn string) {
 		t.Errorf("passkeys panel before adding: %q", got)
 	}
 	shot("1-account")
+	// The passkey is added in German (the mail about it is German too).
+	setLanguage := func(lang string) {
+		t.Helper()
+		c, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+		defer cancel()
+		headers := network.Headers{}
+		if lang != "" {
+			headers["Accept-Language"] = lang
+		}
+		if _, err := chromedp.Call(c, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: headers}); err != nil {
+			t.Fatalf("set Accept-Language %q: %v", lang, err)
+		}
+	}
+	setLanguage("de-DE,de;q=0.9")
 	b.do("add a passkey",
 		chromedp.SendKeys(chromedp.CSS("[data-testid=passkey-add-name]"), "Test laptop"),
 		chromedp.SendKeys(chromedp.CSS("[data-testid=passkey-password]"), browserPassword),
 		stale, chromedp.Click(chromedp.CSS("[data-testid=passkey-add]")))
 	b.waitFor("account after adding", "[data-testid=account-email]")
-	if got := b.text("[data-testid=notice]"); got != "Passkey added. You can now sign in with it." {
+	if got := b.text("[data-testid=notice]"); got != "Passkey hinzugefügt. Du kannst dich jetzt damit anmelden." {
 		t.Fatalf("notice after adding a passkey: %q\n%s", got, b.where())
 	}
 	if got := b.text("[data-testid=passkey-name]"); got != "Test laptop" {
 		t.Errorf("passkey listed as %q, want Test laptop", got)
 	}
-	if got := b.text("[data-testid=passkey-last-used]"); got != "Never used" {
+	if got := b.text("[data-testid=passkey-last-used]"); got != "Noch nie verwendet" {
 		t.Errorf("new passkey's last use: %q", got)
 	}
 	shot("2-added")
+	setLanguage("") // the browser's own English again
 	creds := credentials()
 	if len(creds) != 1 || !creds[0].IsResidentCredential || creds[0].RpID != "mana.test" {
 		t.Fatalf("authenticator holds %d credentials (want 1 discoverable for rp mana.test): %+v", len(creds), creds)
@@ -291,8 +307,8 @@ func testBrowserPasskeys(t *testing.T, chromium, backend, dsn string) {
 	// register one through the account API (Bearer token and password),
 	// then sign in with it by login/options and login/verify.
 	apiJS := `(async () => {
-		const post = (path, body, token) => fetch(path, {method: "POST", body: JSON.stringify(body),
-			headers: Object.assign({"Content-Type": "application/json"}, token ? {Authorization: "Bearer " + token} : {})});
+		const post = (path, body, token, extra) => fetch(path, {method: "POST", body: JSON.stringify(body),
+			headers: Object.assign({"Content-Type": "application/json"}, token ? {Authorization: "Bearer " + token} : {}, extra || {})});
 		const out = {};
 		const login = await (await post("/api/v1/auth/login", {email: ` + strconv.Quote(browserEmail) + `, password: ` + strconv.Quote(browserPassword) + `})).json();
 		const auth = {Authorization: "Bearer " + login.accessToken};
@@ -301,7 +317,9 @@ func testBrowserPasskeys(t *testing.T, chromium, backend, dsn string) {
 		out.removed = (await fetch("/api/v1/auth/passkeys/" + list.passkeys[0].id, {method: "DELETE", headers: auth})).status;
 		const reg = await (await post("/api/v1/auth/passkeys/register/options", {password: ` + strconv.Quote(browserPassword) + `}, login.accessToken)).json();
 		const created = await navigator.credentials.create({publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(reg.publicKey)});
-		const added = await post("/api/v1/auth/passkeys/register/verify", {challengeId: reg.challengeId, name: "API key", credential: created.toJSON()}, login.accessToken);
+		// A German app: the mail about the new passkey is German.
+		const added = await post("/api/v1/auth/passkeys/register/verify", {challengeId: reg.challengeId, name: "API key", credential: created.toJSON()},
+			login.accessToken, {"Accept-Language": "de-DE,de;q=0.9"});
 		out.added = added.status;
 		out.addedName = (await added.json()).passkey.name;
 		const opts = await (await post("/api/v1/auth/passkeys/login/options", {})).json();
@@ -336,6 +354,13 @@ func testBrowserPasskeys(t *testing.T, chromium, backend, dsn string) {
 	if len(api.Listed) != 1 || api.Listed[0] != "Test laptop" || api.Removed != 200 || api.Added != 201 || api.AddedName != "API key" ||
 		api.Verified != 200 || !api.Pair || api.Email != browserEmail || api.Replay != 401 || api.ReplayCode != "passkey_failed" {
 		t.Errorf("passkeys through the API: %s", raw)
+	}
+
+	// The mails about the two passkeys are German, as the account page
+	// and the API call that added them (the library's test covers the
+	// English default).
+	if got := passkeyMailGreetings(t, mb, 2); !slices.Equal(got, []string{"Hallo Ada Lovelace,", "Hallo Ada Lovelace,"}) {
+		t.Errorf("passkey mails begin %q, want German ones", got)
 	}
 
 	// 3. Turn on TOTP, then use the passkey as the second factor.
@@ -386,4 +411,26 @@ func regexpSecret(t *testing.T, out string) string {
 		t.Fatalf("clients create printed no secret: %q", out)
 	}
 	return m[1]
+}
+
+// passkeyMailGreetings waits for n mails to browserEmail about an added
+// passkey and returns their first lines (the greeting, which says the
+// language), oldest first.
+func passkeyMailGreetings(t *testing.T, mb *testMailbox, n int) []string {
+	t.Helper()
+	for deadline := time.Now().Add(browserStepTimeout); ; time.Sleep(100 * time.Millisecond) {
+		mb.mu.Lock()
+		texts := slices.Clone(mb.msgs[browserEmail])
+		mb.mu.Unlock()
+		var greetings []string
+		for _, text := range texts {
+			if strings.Contains(strings.ToLower(text), "passkey") {
+				first, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+				greetings = append(greetings, strings.TrimSpace(first))
+			}
+		}
+		if len(greetings) >= n || time.Now().After(deadline) {
+			return greetings
+		}
+	}
 }

@@ -18,14 +18,15 @@ import (
 // sent. The passkey's name stays out of the mail: it is the user's free
 // text, and the mail must not read as if we vouched for it.
 //
-// The service knows no language of the user, so the mail is in the
-// default language (English), as Compose picks for an unknown one.
-func (s *Service) PasskeyAdded(ctx context.Context, u *provider.User, _ string) error {
+// The user has no stored language: lang is that of the page or API call
+// that added the passkey, as for the verification and reset mails
+// (Compose falls back to English for an unknown one).
+func (s *Service) PasskeyAdded(ctx context.Context, u *provider.User, _, lang string) error {
 	var link string
 	if s.cfg.BaseURL != "" {
 		link = strings.TrimRight(s.cfg.BaseURL, "/") + "/account"
 	}
-	m, err := pmail.Compose("", pmail.KindPasskeyAdded, u.Email, pmail.Data{Name: u.Name, Link: link})
+	m, err := pmail.Compose(lang, pmail.KindPasskeyAdded, u.Email, pmail.Data{Name: u.Name, Link: link})
 	if err != nil {
 		return fmt.Errorf("passkey added mail for user %q: %w", u.ID, err)
 	}

@@ -87,8 +87,10 @@ type Login struct {
 // notifications.
 type Notifier interface {
 	// PasskeyAdded queues the mail that tells u a passkey named name was
-	// added to their account.
-	PasskeyAdded(ctx context.Context, u *provider.User, name string) error
+	// added to their account, in lang (the language of the page or API
+	// call that added it, as for the other account mails; "" for the
+	// default).
+	PasskeyAdded(ctx context.Context, u *provider.User, name, lang string) error
 }
 
 // RPID returns the relying party id for a cookie domain and an issuer:

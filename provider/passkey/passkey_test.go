@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -141,7 +142,7 @@ func (f *fixture) register(t *testing.T, u *provider.User, a *authenticator, nam
 	if err != nil {
 		t.Fatalf("BeginRegistration: %v", err)
 	}
-	p, err := f.svc.FinishRegistration(t.Context(), u, c.ChallengeID, name, a.register(t, c.Options), testIP, testUA)
+	p, err := f.svc.FinishRegistration(t.Context(), u, c.ChallengeID, name, a.register(t, c.Options), testIP, testUA, "")
 	if err != nil {
 		t.Fatalf("FinishRegistration: %v", err)
 	}
@@ -211,7 +212,7 @@ func TestRegisterAndSignIn(t *testing.T) {
 					o.Selection.UserVerification != "preferred" || strings.Contains(string(c.Options), "kim") && o.User.ID == "kim" {
 					t.Errorf("creation options: %s", c.Options)
 				}
-				p, err := f.svc.FinishRegistration(ctx, u, c.ChallengeID, "  My phone ", a.register(t, c.Options), testIP, testUA)
+				p, err := f.svc.FinishRegistration(ctx, u, c.ChallengeID, "  My phone ", a.register(t, c.Options), testIP, testUA, "")
 				if err != nil {
 					t.Fatalf("FinishRegistration: %v", err)
 				}
@@ -316,7 +317,7 @@ func TestRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", b.register(t, c.Options), testIP, testUA)
+			_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", b.register(t, c.Options), testIP, testUA, "")
 			wantReason(t, err, passkey.ErrCeremony, "origin")
 		})
 		t.Run("WrongRPID", func(t *testing.T) {
@@ -330,7 +331,7 @@ func TestRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", b.register(t, c.Options), testIP, testUA)
+			_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", b.register(t, c.Options), testIP, testUA, "")
 			wantReason(t, err, passkey.ErrCeremony, "RP Hash mismatch")
 		})
 		t.Run("ReplayedChallenge", func(t *testing.T) {
@@ -387,7 +388,7 @@ func TestRefused(t *testing.T) {
 			}
 			_, err = f.svc.FinishLogin(ctx, c.ChallengeID, ka.assert(t, c.Options), testIP, testUA)
 			wantReason(t, err, passkey.ErrCeremony, "challenge")
-			_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", newAuthenticator(t, issuer, "none").register(t, c.Options), testIP, testUA)
+			_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", newAuthenticator(t, issuer, "none").register(t, c.Options), testIP, testUA, "")
 			wantReason(t, err, passkey.ErrCeremony, "challenge")
 			// Another user's second-factor challenge.
 			c, err = f.svc.BeginSecondFactor(ctx, ada.ID)
@@ -458,7 +459,7 @@ func TestRefused(t *testing.T) {
 					t.Fatal(err)
 				}
 				again := *a
-				_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", again.register(t, c.Options), testIP, testUA)
+				_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "", again.register(t, c.Options), testIP, testUA, "")
 				wantErr(t, err, passkey.ErrCeremony)
 				wantErr(t, err, provider.ErrAlreadyExists)
 			}
@@ -502,9 +503,9 @@ func TestRenameRemove(t *testing.T) {
 		// A bad name leaves the challenge for a corrected retry.
 		b := newAuthenticator(t, issuer, "none")
 		resp := b.register(t, c.Options)
-		_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "bad\x00name", resp, testIP, testUA)
+		_, err = f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "bad\x00name", resp, testIP, testUA, "")
 		wantErr(t, err, passkey.ErrInvalidName)
-		if _, err := f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "Phone", resp, testIP, testUA); err != nil {
+		if _, err := f.svc.FinishRegistration(ctx, kim, c.ChallengeID, "Phone", resp, testIP, testUA, ""); err != nil {
 			t.Errorf("retry with a good name: %v", err)
 		}
 
@@ -602,7 +603,7 @@ func TestNewValidates(t *testing.T) {
 
 type nopNotifier struct{}
 
-func (nopNotifier) PasskeyAdded(context.Context, *provider.User, string) error { return nil }
+func (nopNotifier) PasskeyAdded(context.Context, *provider.User, string, string) error { return nil }
 
 // wantReason checks err is want and says why (its text, or the debug info
 // of go-webauthn's error).
@@ -675,7 +676,7 @@ func TestUncleanIDs(t *testing.T) {
 			wantReason(t, err, passkey.ErrCeremony, "not clean text")
 			_, err = f.svc.FinishSecondFactor(ctx, u.ID, id, resp, testIP, testUA)
 			wantReason(t, err, passkey.ErrCeremony, "not clean text")
-			_, err = f.svc.FinishRegistration(ctx, u, id, "", newAuthenticator(t, issuer, "none").register(t, c.Options), testIP, testUA)
+			_, err = f.svc.FinishRegistration(ctx, u, id, "", newAuthenticator(t, issuer, "none").register(t, c.Options), testIP, testUA, "")
 			wantReason(t, err, passkey.ErrCeremony, "not clean text")
 			wantErr(t, f.svc.Rename(ctx, u.ID, id, "Phone"), passkey.ErrUnknownPasskey)
 			wantErr(t, f.svc.Remove(ctx, u.ID, id, testIP, testUA), passkey.ErrUnknownPasskey)
@@ -687,6 +688,32 @@ func TestUncleanIDs(t *testing.T) {
 		ps, err := f.svc.List(ctx, u.ID)
 		if err != nil || len(ps) != 1 || ps[0].Name != "Laptop" {
 			t.Errorf("passkeys after unclean ids: %v, %v", ps, err)
+		}
+	})
+}
+
+// TestPasskeyAddedMailLanguage: the mail about a new passkey is in the
+// language of the call that added it (the page's or API call's
+// Accept-Language, as the handlers pass it), English by default.
+func TestPasskeyAddedMailLanguage(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		for i, tc := range []struct{ lang, subject, greeting string }{
+			{"de", "Ein Passkey wurde hinzugefügt", "Hallo Kim,"},
+			{"en", "A passkey was added", "Hi Kim,"},
+			{"", "A passkey was added", "Hi Kim,"},
+		} {
+			u := f.user(t, "u"+strconv.Itoa(i), "kim"+strconv.Itoa(i)+"@example.com")
+			c, err := f.svc.BeginRegistration(t.Context(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newAuthenticator(t, issuer, "none")
+			if _, err := f.svc.FinishRegistration(t.Context(), u, c.ChallengeID, "", a.register(t, c.Options), testIP, testUA, tc.lang); err != nil {
+				t.Fatal(err)
+			}
+			if m := f.mail.wait(t, u.Email); m.Subject != tc.subject || !strings.HasPrefix(m.Text, tc.greeting) {
+				t.Errorf("lang %q: mail %q:\n%s", tc.lang, m.Subject, m.Text)
+			}
 		}
 	})
 }

@@ -151,22 +151,22 @@ func testRecorded(t *testing.T, f *fixture, rec *recording) {
 
 	// Registration: refused by the others, accepted by the right one.
 	id := putRecordedChallenge(t, f, passkey.KindRegister, u.ID, rec.RPID, rec.Register)
-	_, err := otherOrigin.FinishRegistration(ctx, u, id, "", rec.Register.Credential, testIP, testUA)
+	_, err := otherOrigin.FinishRegistration(ctx, u, id, "", rec.Register.Credential, testIP, testUA, "")
 	wantReason(t, err, passkey.ErrCeremony, "origin")
 	id = putRecordedChallenge(t, f, passkey.KindRegister, u.ID, "auth.mana.test", rec.Register)
-	_, err = otherRPID.FinishRegistration(ctx, u, id, "", rec.Register.Credential, testIP, testUA)
+	_, err = otherRPID.FinishRegistration(ctx, u, id, "", rec.Register.Credential, testIP, testUA, "")
 	wantReason(t, err, passkey.ErrCeremony, "RP Hash mismatch")
 
 	if rec.Format == "packed" {
 		// The attestation statement is verified, not just read: one bit
 		// of its signature changed and the registration is refused.
 		id = putRecordedChallenge(t, f, passkey.KindRegister, u.ID, rec.RPID, rec.Register)
-		_, err = svc.FinishRegistration(ctx, u, id, "", tamperAttestation(t, rec.Register.Credential), testIP, testUA)
+		_, err = svc.FinishRegistration(ctx, u, id, "", tamperAttestation(t, rec.Register.Credential), testIP, testUA, "")
 		wantReason(t, err, passkey.ErrCeremony, "ECDSA verification failure")
 	}
 
 	id = putRecordedChallenge(t, f, passkey.KindRegister, u.ID, rec.RPID, rec.Register)
-	p, err := svc.FinishRegistration(ctx, u, id, "Chromium", rec.Register.Credential, testIP, testUA)
+	p, err := svc.FinishRegistration(ctx, u, id, "Chromium", rec.Register.Credential, testIP, testUA, "")
 	if err != nil {
 		t.Fatalf("FinishRegistration of the recorded %s attestation: %v", rec.Format, err)
 	}
@@ -184,7 +184,7 @@ func testRecorded(t *testing.T, f *fixture, rec *recording) {
 			p.AttestationType, p.AAGUID, p.SignCount, p.BackupEligible, p.BackupState, p.Transports)
 	}
 	// The same answer again, to the same challenge id: used up.
-	_, err = svc.FinishRegistration(ctx, u, id, "", rec.Register.Credential, testIP, testUA)
+	_, err = svc.FinishRegistration(ctx, u, id, "", rec.Register.Credential, testIP, testUA, "")
 	wantReason(t, err, passkey.ErrCeremony, "challenge")
 
 	// Discoverable sign-in: the others refuse it.

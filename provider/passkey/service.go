@@ -217,8 +217,9 @@ func (s *Service) BeginRegistration(ctx context.Context, u *provider.User) (*Cer
 // FinishRegistration verifies the browser's answer (the JSON of the
 // PublicKeyCredential) and stores the passkey under name ("" names it
 // "Passkey" and the date). ErrInvalidName leaves the challenge unused;
-// any verification failure is ErrCeremony.
-func (s *Service) FinishRegistration(ctx context.Context, u *provider.User, challengeID, name string, response []byte, ip, ua string) (*provider.Passkey, error) {
+// any verification failure is ErrCeremony. lang is the caller's language,
+// for the mail that tells the user about the new passkey.
+func (s *Service) FinishRegistration(ctx context.Context, u *provider.User, challengeID, name string, response []byte, ip, ua, lang string) (*provider.Passkey, error) {
 	now := s.cfg.Now().UTC()
 	if strings.TrimSpace(name) == "" {
 		name = "Passkey " + now.Format(time.DateOnly)
@@ -270,7 +271,7 @@ func (s *Service) FinishRegistration(ctx context.Context, u *provider.User, chal
 		Detail: map[string]string{"passkey_id": p.ID, "format": p.AttestationType, "synced": strconv.FormatBool(p.BackupEligible)}})
 	// The passkey is stored: a mail that cannot be queued is logged, not
 	// turned into a failure the user would retry.
-	if err := s.notify.PasskeyAdded(ctx, u, p.Name); err != nil {
+	if err := s.notify.PasskeyAdded(ctx, u, p.Name, lang); err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "passkey added mail not queued", "user_id", u.ID, "error", err)
 	}
 	return p, nil

@@ -238,7 +238,7 @@ func (s *server) handleAPIPasskeyRegisterVerify() http.Handler {
 			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
 			return
 		}
-		p, err := s.Passkeys.FinishRegistration(ctx, u, in.ChallengeID, in.Name, in.Credential, s.clientIP(r), r.UserAgent())
+		p, err := s.Passkeys.FinishRegistration(ctx, u, in.ChallengeID, in.Name, in.Credential, s.clientIP(r), r.UserAgent(), lang(r))
 		switch {
 		case errors.Is(err, passkey.ErrInvalidName):
 			httpapi.WriteValidation(w, map[string]string{"name": "invalid"})

@@ -30,7 +30,7 @@ import (
 // Passkeys is the passkey service the handlers use (passkey.Service).
 type Passkeys interface {
 	BeginRegistration(ctx context.Context, u *provider.User) (*passkey.Ceremony, error)
-	FinishRegistration(ctx context.Context, u *provider.User, challengeID, name string, response []byte, ip, ua string) (*provider.Passkey, error)
+	FinishRegistration(ctx context.Context, u *provider.User, challengeID, name string, response []byte, ip, ua, lang string) (*provider.Passkey, error)
 	BeginLogin(ctx context.Context) (*passkey.Ceremony, error)
 	FinishLogin(ctx context.Context, challengeID string, response []byte, ip, ua string) (*passkey.Login, error)
 	BeginSecondFactor(ctx context.Context, userID string) (*passkey.Ceremony, error)
@@ -376,7 +376,7 @@ func (s *server) handleAccountPasskeyAdd() http.Handler {
 			s.accountFailed(w, r, sess, u, http.StatusBadRequest, templates.KeyPasskeyFailed, nil)
 			return
 		}
-		_, err := s.Passkeys.FinishRegistration(r.Context(), u, b.ChallengeID, r.PostForm.Get("name"), cred, s.clientIP(r), r.UserAgent())
+		_, err := s.Passkeys.FinishRegistration(r.Context(), u, b.ChallengeID, r.PostForm.Get("name"), cred, s.clientIP(r), r.UserAgent(), lang(r))
 		switch {
 		case errors.Is(err, passkey.ErrInvalidName):
 			s.accountFailed(w, r, sess, u, http.StatusBadRequest, templates.KeyPasskeyNameInvalid, nil)
