@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,6 +82,19 @@ type Login struct {
 	// "user" (user verification by the authenticator).
 	Methods []string
 }
+
+// The RFC 8176 amr values of a passkey sign-in.
+const (
+	MethodHardwareKey  = "hwk"
+	MethodSoftwareKey  = "swk"
+	MethodUserVerified = "user"
+)
+
+// MultiFactor reports whether the sign-in is two factors in one: the key
+// (something the user has) and the authenticator's user verification (a
+// biometric or PIN). Without verification it is one factor, and a user
+// with a second factor set up must still give it.
+func (l *Login) MultiFactor() bool { return slices.Contains(l.Methods, MethodUserVerified) }
 
 // Notifier tells a user about a change to how they sign in. The account
 // service implements it by queueing a mail in its outbox, as for its own

@@ -421,12 +421,12 @@ func (s *Service) signedIn(ctx context.Context, op string, u *provider.User, p *
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	p.SignCount, p.BackupState, p.LastUsedAt = count, data.Flags.HasBackupState(), &now
-	methods := []string{"hwk"}
+	methods := []string{MethodHardwareKey}
 	if p.BackupEligible {
-		methods[0] = "swk"
+		methods[0] = MethodSoftwareKey
 	}
 	if data.Flags.HasUserVerified() {
-		methods = append(methods, "user")
+		methods = append(methods, MethodUserVerified)
 	}
 	return &Login{User: u, Passkey: p, Methods: methods}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
@@ -140,7 +139,7 @@ func (s *server) handleAPIPasskeyLoginVerify() http.Handler {
 			writeAccountDisabled(w)
 			return
 		}
-		if !slices.Contains(l.Methods, "user") {
+		if !l.MultiFactor() {
 			enabled, err := s.Accounts.TOTPEnabled(ctx, l.User.ID)
 			if err != nil {
 				httpapi.InternalError(w, r, s.Logger, "passkey login: totp state", err)

@@ -182,7 +182,7 @@ func (s *server) handlePasskeyLogin() http.Handler {
 			s.renderLogin(w, r, http.StatusForbidden, "", returnTo, templates.KeyLoginDisabled)
 			return
 		}
-		if !slices.Contains(l.Methods, "user") {
+		if !l.MultiFactor() {
 			enabled, err := s.Accounts.TOTPEnabled(ctx, l.User.ID)
 			if err != nil {
 				s.pageError(w, r, fmt.Errorf("passkey login: totp state: %w", err))
