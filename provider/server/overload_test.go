@@ -19,7 +19,9 @@ import (
 func TestHashingOverloadEveryPath(t *testing.T) {
 	t.Parallel()
 	mb, sender := startMailbox(t)
-	e := setup(t, storetest.Backends()[0], withMailer(sender), func(o *setupOpts) {
+	// localhost: passkeys (whose registration checks the password) are
+	// off for an issuer at an IP address.
+	e := setup(t, storetest.Backends()[0], withMailer(sender), withLocalhost, func(o *setupOpts) {
 		o.hashing = &app.PasswordHashing{Slots: 1, Queue: 0}
 	})
 	// Everything that needs a hash before the slot is taken.
@@ -51,6 +53,7 @@ func TestHashingOverloadEveryPath(t *testing.T) {
 		{"API change password", "/api/v1/auth/password", l.access, map[string]string{"currentPassword": userPassword, "newPassword": "another-password"}},
 		{"API reset password", "/api/v1/auth/reset-password", "", map[string]string{"token": token, "newPassword": "a-reset-password"}},
 		{"API delete account", "/api/v1/auth/me", l.access, map[string]string{"password": userPassword, "email": userEmail}},
+		{"API passkey registration", "/api/v1/auth/passkeys/register/options", l.access, map[string]string{"password": userPassword}},
 	} {
 		method := http.MethodPost
 		if c.path == "/api/v1/auth/me" {
@@ -85,6 +88,15 @@ func TestHashingOverloadEveryPath(t *testing.T) {
 			continue
 		}
 		wantRetry(c.what, p.header)
+	}
+
+	// The account page starts a passkey registration by a script's form
+	// post after checking the password; it answers JSON.
+	if p := br.post(t, "/account/passkeys/options", url.Values{"password": {userPassword}}); p.status != http.StatusServiceUnavailable ||
+		!strings.Contains(p.body, `"overloaded"`) {
+		t.Errorf("page passkey registration: %d %.300s, want 503 overloaded", p.status, p.body)
+	} else {
+		wantRetry("page passkey registration", p.header)
 	}
 
 	slot.Release()
