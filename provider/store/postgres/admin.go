@@ -48,7 +48,7 @@ func (s *Store) SearchUsers(ctx context.Context, q provider.UserSearch) ([]*prov
 	}
 	n := len(args)
 	rows, err := s.db(ctx).Query(ctx, fmt.Sprintf(`SELECT p.*, (SELECT max(x.last_seen_at) FROM auth.sessions x WHERE x.user_id = p.id)
-		FROM (SELECT u.id, u.email, u.email_verified, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at, u.deleted_at
+		FROM (SELECT u.id, u.email, u.email_verified, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at, u.deleted_at, u.picture
 			FROM auth.users u%s ORDER BY u.created_at %s, u.id %s LIMIT $%d OFFSET $%d) p
 		ORDER BY p.created_at DESC, p.id DESC`, cond, order, order, n+1, n+2),
 		append(args, limit, offset)...)
@@ -59,7 +59,7 @@ func (s *Store) SearchUsers(ctx context.Context, q provider.UserSearch) ([]*prov
 		var l provider.UserListing
 		u := &l.User
 		if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled,
-			&u.CreatedAt, &u.UpdatedAt, &u.DeletedAt, &l.LastActiveAt); err != nil {
+			&u.CreatedAt, &u.UpdatedAt, &u.DeletedAt, &u.Picture, &l.LastActiveAt); err != nil {
 			return nil, mapErr(err)
 		}
 		u.CreatedAt, u.UpdatedAt, u.DeletedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), database.UTCPtr(u.DeletedAt)

@@ -36,7 +36,7 @@ func (s *Store) SearchUsers(ctx context.Context, q provider.UserSearch) ([]*prov
 		return nil, 0, fmt.Errorf("count users: %w", mapErr(err))
 	}
 	rows, err := s.reader(ctx).QueryContext(ctx, `SELECT u.id, u.email, u.email_verified, u.name, u.role, u.password_hash,
-		u.disabled, u.created_at, u.updated_at, u.deleted_at,
+		u.disabled, u.created_at, u.updated_at, u.deleted_at, u.picture,
 		(SELECT max(x.last_seen_at) FROM sessions x WHERE x.user_id = u.id)
 		FROM users u`+cond+` ORDER BY u.created_at DESC, u.id DESC LIMIT ? OFFSET ?`,
 		append(args, q.Limit, q.Offset)...)
@@ -48,7 +48,7 @@ func (s *Store) SearchUsers(ctx context.Context, q provider.UserSearch) ([]*prov
 		u := &l.User
 		var deleted, seen sql.NullInt64
 		if err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled,
-			database.ScanMillis(&u.CreatedAt), database.ScanMillis(&u.UpdatedAt), &deleted, &seen); err != nil {
+			database.ScanMillis(&u.CreatedAt), database.ScanMillis(&u.UpdatedAt), &deleted, &u.Picture, &seen); err != nil {
 			return nil, mapErr(err)
 		}
 		u.DeletedAt, l.LastActiveAt = database.FromMillisPtr(deleted), database.FromMillisPtr(seen)

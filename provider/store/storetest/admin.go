@@ -33,7 +33,7 @@ func testSearchUsers(t *testing.T, s provider.Store) {
 		{ID: "u0", Email: "anna@example.com", Name: "Anna Müller"},
 		{ID: "u1", Email: "dr.berg@praxis.de", Name: "Ärztin Berg"},
 		{ID: "u2", Email: "carl@example.com", Name: "Carl 100%_sure"},
-		{ID: "u3", Email: "dora@example.com", Name: "Dora"},
+		{ID: "u3", Email: "dora@example.com", Name: "Dora", Picture: "https://img.example.com/dora.png"},
 		{ID: "u4", Email: "erased-u4@invalid", Name: "", DeletedAt: &erased}, // a tombstone
 	} {
 		u.Role, u.CreatedAt, u.UpdatedAt = provider.RoleUser, at(time.Duration(i)*time.Minute), at(time.Duration(i)*time.Minute)
@@ -43,6 +43,11 @@ func testSearchUsers(t *testing.T, s provider.Store) {
 	ids, total := search(t, s, provider.UserSearch{Limit: 10})
 	if want := []string{"u3", "u2", "u1", "u0"}; !slices.Equal(ids, want) || total != 4 {
 		t.Fatalf("all users = %v (total %d), want %v (4)", ids, total, want)
+	}
+	// The listing carries the whole user, picture included.
+	if page, _, err := s.SearchUsers(ctx, provider.UserSearch{Limit: 1}); err != nil || len(page) != 1 ||
+		page[0].Picture != "https://img.example.com/dora.png" || page[0].Name != "Dora" {
+		t.Fatalf("first listing = %+v, %v", page, err)
 	}
 	ids, total = search(t, s, provider.UserSearch{Limit: 10, IncludeDeleted: true})
 	if want := []string{"u4", "u3", "u2", "u1", "u0"}; !slices.Equal(ids, want) || total != 5 {
