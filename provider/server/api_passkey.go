@@ -8,7 +8,6 @@ import (
 
 	"github.com/manacore/mana-core-auth/internal/httpapi"
 	"github.com/manacore/mana-core-auth/provider"
-	"github.com/manacore/mana-core-auth/provider/account"
 	"github.com/manacore/mana-core-auth/provider/passkey"
 )
 
@@ -181,27 +180,8 @@ func (s *server) handleAPIPasskeyRegisterOptions() http.Handler {
 			httpapi.WriteValidation(w, map[string]string{"password": "required"})
 			return
 		}
-		if wait := s.backoffWait(r, secondFactorKey(c.Subject)); wait > 0 {
-			s.tooMany(w, r, false, wait)
-			return
-		}
-		u, err := s.Accounts.Reauthenticate(ctx, c.Subject, in.Password, in.Code, s.clientIP(r), r.UserAgent())
-		s.backoffResult(r, secondFactorKey(c.Subject), !errors.Is(err, account.ErrInvalidCredentials) && !errors.Is(err, account.ErrInvalidCode))
-		switch {
-		case errors.Is(err, account.ErrInvalidCredentials):
-			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_credentials", "Password is incorrect")
-			return
-		case errors.Is(err, account.ErrSecondFactorRequired):
-			httpapi.WriteError(w, http.StatusUnauthorized, "second_factor_required", "A two-factor code is required")
-			return
-		case errors.Is(err, account.ErrInvalidCode):
-			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_code", "Invalid two-factor code")
-			return
-		case errors.Is(err, provider.ErrNotFound):
-			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
-			return
-		case err != nil:
-			httpapi.InternalError(w, r, s.Logger, "passkey register: reauthenticate", err)
+		u, ok := s.reauthForPasskey(w, r, c.Subject, in.Password, in.Code, "")
+		if !ok {
 			return
 		}
 		cer, err := s.Passkeys.BeginRegistration(ctx, u)

@@ -335,24 +335,7 @@ func (s *server) handleAccountPasskeyOptions() http.Handler {
 			httpapi.WriteError(w, http.StatusBadRequest, "invalid_request", templates.T(l, templates.KeyErrorBadRequest))
 			return
 		}
-		if wait := s.backoffWait(r, secondFactorKey(u.ID)); wait > 0 {
-			s.tooMany(w, r, false, wait)
-			return
-		}
-		_, err = s.Accounts.Reauthenticate(ctx, u.ID, r.PostForm.Get("password"), r.PostForm.Get("code"), s.clientIP(r), r.UserAgent())
-		s.backoffResult(r, secondFactorKey(u.ID), !errors.Is(err, account.ErrInvalidCredentials) && !errors.Is(err, account.ErrInvalidCode))
-		switch {
-		case errors.Is(err, account.ErrInvalidCredentials):
-			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_credentials", templates.T(l, templates.KeyPasswordWrongCurrent))
-			return
-		case errors.Is(err, account.ErrSecondFactorRequired):
-			httpapi.WriteError(w, http.StatusUnauthorized, "second_factor_required", templates.T(l, templates.KeyDeleteCodeRequired))
-			return
-		case errors.Is(err, account.ErrInvalidCode):
-			httpapi.WriteError(w, http.StatusUnauthorized, "invalid_code", templates.T(l, templates.Key2FAInvalidCode))
-			return
-		case err != nil:
-			httpapi.InternalError(w, r, s.Logger, "passkey register: reauthenticate", err)
+		if _, ok := s.reauthForPasskey(w, r, u.ID, r.PostForm.Get("password"), r.PostForm.Get("code"), l); !ok {
 			return
 		}
 		c, err := s.Passkeys.BeginRegistration(ctx, u)
@@ -426,4 +409,38 @@ func (s *server) handleAccountPasskeyRemove() http.Handler {
 			accountDone(w, r, templates.KeyPasskeyRemoved)
 		}
 	})
+}
+
+// reauthForPasskey checks the password (and the second factor when
+// enrolled) before a passkey is added, under the second-factor backoff,
+// for the account page and the API alike, and answers a refusal itself in
+// JSON: messages in lang for the page, the API's English for "".
+func (s *server) reauthForPasskey(w http.ResponseWriter, r *http.Request, userID, password, code, lang string) (*provider.User, bool) {
+	if wait := s.backoffWait(r, secondFactorKey(userID)); wait > 0 {
+		s.tooMany(w, r, false, wait)
+		return nil, false
+	}
+	u, err := s.Accounts.Reauthenticate(r.Context(), userID, password, code, s.clientIP(r), r.UserAgent())
+	s.backoffResult(r, secondFactorKey(userID), !errors.Is(err, account.ErrInvalidCredentials) && !errors.Is(err, account.ErrInvalidCode))
+	msg := func(key, english string) string {
+		if lang == "" {
+			return english
+		}
+		return templates.T(lang, key)
+	}
+	switch {
+	case errors.Is(err, account.ErrInvalidCredentials):
+		httpapi.WriteError(w, http.StatusUnauthorized, "invalid_credentials", msg(templates.KeyPasswordWrongCurrent, "Password is incorrect"))
+	case errors.Is(err, account.ErrSecondFactorRequired):
+		httpapi.WriteError(w, http.StatusUnauthorized, "second_factor_required", msg(templates.KeyDeleteCodeRequired, "A two-factor code is required"))
+	case errors.Is(err, account.ErrInvalidCode):
+		httpapi.WriteError(w, http.StatusUnauthorized, "invalid_code", msg(templates.Key2FAInvalidCode, "Invalid two-factor code"))
+	case errors.Is(err, provider.ErrNotFound):
+		httpapi.WriteError(w, http.StatusUnauthorized, "invalid_token", "Invalid token")
+	case err != nil:
+		httpapi.InternalError(w, r, s.Logger, "passkey register: reauthenticate", err)
+	default:
+		return u, true
+	}
+	return nil, false
 }
